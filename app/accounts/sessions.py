@@ -1,0 +1,108 @@
+"""Server-side browser sessions: rotation at sign-in, idle and absolute timeouts, revocation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from flask import Flask, current_app, request, session
+from flask_login import logout_user
+from sqlalchemy import select, update
+
+from app.accounts.models import User, UserSession
+from app.db import db, utcnow
+from app.extensions import login_manager
+
+SESSION_KEY = "sid"
+# Writing last_seen on every request would make each page a write; a minute is precise enough.
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(user: User) -> UserSession:
+    """Begin a fresh session: the old cookie contents are dropped and a new id is issued."""
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    row = UserSession(
+        token_hash=_hash(token),
+        user_id=user.id,
+        ip_address=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:255],
+    )
+    db.session.add(row)
+    session[SESSION_KEY] = token
+    session.permanent = True
+    return row
+
+
+def end(reason: str = "logout") -> None:
+    row = current()
+    if row is not None and row.ended_at is None:
+        row.ended_at, row.end_reason = utcnow(), reason
+    session.clear()
+
+
+def end_all_for(user: User, reason: str) -> int:
+    """End every live session of a user (disabled account, password change)."""
+    result = db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+    return result.rowcount or 0
+
+
+def current() -> UserSession | None:
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None
+    return db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token)))
+
+
+def _expiry_reason(row: UserSession, now: dt.datetime) -> str | None:
+    cfg = current_app.config
+    if row.ended_at is not None:
+        return row.end_reason or "ended"
+    if now - row.created_at > dt.timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]):
+        return "absolute_timeout"
+    if now - row.last_seen_at > dt.timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]):
+        return "idle_timeout"
+    return None
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: a user only counts as signed in through a live session row."""
+    row = current()
+    if row is None or str(row.user_id) != user_id:
+        return None
+    now = utcnow()
+    reason = _expiry_reason(row, now)
+    if reason is None and not row.user.active:
+        reason = "user_disabled"
+    if reason is not None:
+        if row.ended_at is None:
+            row.ended_at, row.end_reason = now, reason
+            db.session.commit()
+        session.clear()
+        session["expired_reason"] = reason
+        return None
+    if now - row.last_seen_at > TOUCH_INTERVAL:
+        row.last_seen_at = now
+        db.session.commit()
+    return row.user
+
+
+def init_app(app: Flask) -> None:
+    app.permanent_session_lifetime = dt.timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # our own session rows do this job
+
+
+__all__ = ["end", "end_all_for", "logout_user", "start"]

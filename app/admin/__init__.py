@@ -1,0 +1,1 @@
+"""Procurement administration: organizations and users across the network."""

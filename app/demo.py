@@ -1,0 +1,66 @@
+"""Demo organizations and users of every role, in step with the mock ERP's vendor master."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.accounts import services as accounts
+from app.accounts.models import User
+from app.accounts.roles import Role
+from app.db import db
+from app.erp.mock.catalog import NETWORK_NAME, VENDORS
+from app.onboarding.models import Organization, OrgKind, OrgStatus
+
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed on purpose for the demo
+BUYER_DOMAIN = "hospital.example"
+DEMO_SUPPLIERS = 5  # the first vendors of the ERP catalogue get portal organizations
+PARTNER_NAME = "MedLink Supplier Network"
+
+STAFF = (
+    ("finance.clerk", Role.FINANCE_CLERK, "Fran Clerk"),
+    ("finance.manager", Role.FINANCE_MANAGER, "Morgan Manager"),
+    ("procurement", Role.PROCUREMENT_ADMIN, "Pat Procurement"),
+    ("ops", Role.OPS, "Olive Ops"),
+)
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(email, role) of every demo user, in the order the banner prints them."""
+    logins = [(f"{local}@{BUYER_DOMAIN}", role.value) for local, role, _ in STAFF]
+    for vendor in VENDORS[:DEMO_SUPPLIERS]:
+        logins.append((f"admin@{vendor.email_domain}", Role.SUPPLIER_ADMIN.value))
+        logins.append((f"ap@{vendor.email_domain}", Role.SUPPLIER_USER.value))
+    logins.append(("admin@medlink.example", Role.PARTNER_ADMIN.value))
+    return logins
+
+
+def _org(name: str, kind: OrgKind, **fields) -> Organization:
+    org = db.session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        org = Organization(name=name, kind=kind, status=OrgStatus.ACTIVE, **fields)
+        db.session.add(org)
+        db.session.flush()
+    return org
+
+
+def _user(email: str, org: Organization, role: Role, name: str) -> int:
+    if db.session.scalar(select(User.id).where(User.email == email)):
+        return 0
+    accounts.create_user(email, DEMO_PASSWORD, org, role, name=name)
+    return 1
+
+
+def seed_demo() -> int:
+    """Create what is missing and return how many users were new (safe to run again)."""
+    created = 0
+    buyer = _org(NETWORK_NAME, OrgKind.BUYER, country="US")
+    for local, role, name in STAFF:
+        created += _user(f"{local}@{BUYER_DOMAIN}", buyer, role, name)
+    for vendor in VENDORS[:DEMO_SUPPLIERS]:
+        org = _org(vendor.name, OrgKind.SUPPLIER, erp_vendor_number=vendor.number,
+                   country=vendor.country)
+        created += _user(f"admin@{vendor.email_domain}", org, Role.SUPPLIER_ADMIN, "Supplier Admin")
+        created += _user(f"ap@{vendor.email_domain}", org, Role.SUPPLIER_USER, "Accounts Receivable")
+    partner = _org(PARTNER_NAME, OrgKind.PARTNER, country="US")
+    created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
+    return created

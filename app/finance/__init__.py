@@ -1,0 +1,1 @@
+"""Finance staff: purchase orders and receipts today, the exception queue once holds exist."""

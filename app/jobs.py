@@ -1,0 +1,135 @@
+"""Background work: Redis connection, queues, after-commit enqueue and the job wrapper."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from flask import Flask, current_app, g, has_app_context
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.db import db
+
+QUEUE_NAMES = ("high", "default", "low")
+log = structlog.get_logger(__name__)
+
+
+def redis_connection(app: Flask | None = None) -> Redis:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return app.extensions["redis"]
+
+
+def queue(name: str = "default") -> Queue:
+    return Queue(name, connection=redis_connection(), default_timeout=300)
+
+
+def _pending(session: Session) -> list[tuple[str, Callable, tuple, dict]]:
+    return session.info.setdefault("pending_jobs", [])
+
+
+def enqueue_after_commit(func: Callable, *args: Any, queue_name: str = "default",
+                         job_id: str | None = None, retry: Retry | None = None,
+                         **kwargs: Any) -> None:
+    """Enqueue once the current transaction commits; nothing is sent if it rolls back."""
+    options = {"job_id": job_id, "retry": retry or Retry(max=3, interval=[5, 30, 120]),
+               "failure_ttl": 7 * 24 * 3600, "meta": {"correlation_id": g.get("correlation_id")}}
+    _pending(db.session()).append((queue_name, func, args, {**kwargs, "_rq": options}))
+
+
+def _send_pending(session: Session) -> None:
+    jobs, session.info["pending_jobs"] = _pending(session), []
+    for queue_name, func, args, kwargs in jobs:
+        options = kwargs.pop("_rq")
+        try:
+            queue(queue_name).enqueue(func, *args, **kwargs, **options)
+        except Exception:
+            # The outbox sweeper re-sends work whose enqueue was lost; never fail the request.
+            log.exception("enqueue failed after commit", job=getattr(func, "__name__", func))
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop("pending_jobs", None)
+
+
+def job(func: Callable) -> Callable:
+    """Run an RQ entry point inside an app context and one unit of work."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            return _run_in_unit_of_work(func, args, kwargs)
+        with _worker_app().app_context():
+            return _run_in_unit_of_work(func, args, kwargs)
+
+    return wrapper
+
+
+def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
+    from rq import get_current_job
+
+    current = get_current_job()
+    correlation_id = (current.meta.get("correlation_id") if current else None)
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+    g.correlation_id = correlation_id
+    try:
+        result = func(*args, **kwargs)
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+_app_lock = threading.Lock()
+_app: Flask | None = None
+
+
+def _worker_app() -> Flask:
+    """One app per worker process, made on the first job."""
+    global _app  # noqa: PLW0603 - a per-process cache of the app
+    with _app_lock:
+        if _app is None:
+            from app import create_app
+
+            _app = create_app()
+        return _app
+
+
+def _make_redis(app: Flask) -> Redis:
+    if app.config["QUEUE_BACKEND"] == "fake":
+        import fakeredis
+
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["redis"] = _make_redis(app)
+    if not event.contains(Session, "after_commit", _send_pending):
+        event.listen(Session, "after_commit", _send_pending)
+        event.listen(Session, "after_soft_rollback", lambda s, prev: _drop_pending(s))
+    if app.config["QUEUE_BACKEND"] == "fake":
+        global _app  # noqa: PLW0603 - the in-process worker runs jobs in this very app
+        _app = app
+
+
+def start_inprocess_worker(app: Flask) -> threading.Thread:
+    """Without a Redis server, run jobs in a thread of the web process on fakeredis."""
+    from rq import SimpleWorker
+
+    def work() -> None:
+        with app.app_context():
+            queues = [Queue(n, connection=redis_connection(app)) for n in QUEUE_NAMES]
+            SimpleWorker(queues, connection=redis_connection(app)).work(with_scheduler=True)
+
+    thread = threading.Thread(target=work, name="inprocess-rq-worker", daemon=True)
+    thread.start()
+    return thread

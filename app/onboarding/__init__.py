@@ -1,0 +1,1 @@
+"""Organizations (buyer, suppliers, partners) and how they become trusted."""

@@ -1,0 +1,1 @@
+"""Operations: health, readiness, the audit viewer (later: pipeline console, metrics)."""

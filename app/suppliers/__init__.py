@@ -1,0 +1,1 @@
+"""What a supplier (or partner) sees of its own organization: POs, team."""

@@ -1,0 +1,121 @@
+"""`make run`: web, worker and mock ERP in the foreground with prefixed logs; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+WEB_PORT = os.environ.get("PORT", "5000")
+ERP_PORT = os.environ.get("MOCK_ERP_PORT", "5001")
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except RedisError:
+        return False
+
+
+def choose_queue_backend() -> str:
+    """Use Redis if it answers, start it if installed, or fall back to in-process fakeredis."""
+    if redis_answers(REDIS_URL):
+        return "redis"
+    if shutil.which("redis-server"):
+        port = REDIS_URL.rsplit(":", 1)[-1].split("/")[0] or "6379"
+        subprocess.run(["redis-server", "--daemonize", "yes", "--port", port, "--bind", "127.0.0.1",
+                        "--save", "", "--appendonly", "no"], check=False)  # noqa: S607
+        for _ in range(25):
+            if redis_answers(REDIS_URL):
+                print(f"[run] started redis-server on port {port}")
+                return "redis"
+            time.sleep(0.2)
+    print("[run] no Redis server: the queue runs in-process on fakeredis (jobs run inside web)")
+    return "fake"
+
+
+def processes(backend: str) -> dict[str, list[str]]:
+    web_workers = "1" if backend == "fake" else "2"  # fakeredis lives in one process only
+    procs = {
+        "mock-erp": [str(BIN / "python"), "-m", "app.erp.mock"],
+        "web": [str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{WEB_PORT}",
+                "--workers", web_workers, "--threads", "4", "--access-logfile", "-"],
+    }
+    if backend == "redis":
+        procs["worker"] = [str(BIN / "flask"), "--app", "wsgi", "worker"]
+    return procs
+
+
+def pump(name: str, stream) -> None:
+    for line in iter(stream.readline, b""):
+        sys.stdout.write(f"{name:>8} | {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def wait_ready(url: str, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own URL
+                return response.status == 200
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def banner() -> None:
+    from app.demo import DEMO_PASSWORD, demo_logins
+
+    print(f"\n  Supplier Portal is up: http://127.0.0.1:{WEB_PORT}/   (mock ERP on :{ERP_PORT})")
+    print(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
+    for email, role in demo_logins():
+        print(f"    {role:<18} {email}")
+    print("  Ctrl-C stops everything.\n", flush=True)
+
+
+def main() -> int:
+    backend = choose_queue_backend()
+    env = {**os.environ, "QUEUE_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+    running = {
+        name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+        for name, cmd in processes(backend).items()
+    }
+    for name, proc in running.items():
+        threading.Thread(target=pump, args=(name, proc.stdout), daemon=True).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if wait_ready(f"http://127.0.0.1:{WEB_PORT}/readyz"):
+        banner()
+    else:
+        print("[run] the portal did not become ready in 30 s; see the logs above (GET /readyz)")
+    try:
+        while not stop.is_set() and all(p.poll() is None for p in running.values()):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    for proc in running.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in running.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("[run] stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

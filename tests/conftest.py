@@ -1,0 +1,123 @@
+"""Tests run on the real PostgreSQL and Redis: one migrated database, each test in a
+transaction rolled back through a savepoint, a dedicated Redis database flushed per test."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from redis import Redis
+from sqlalchemy import text
+from flask_sqlalchemy.session import _app_ctx_id
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from app import create_app
+from app.db import db
+from app.jobs import redis_connection
+
+pytest_plugins = ["tests.oidc.fixtures", "tests.erp.fixtures"]
+
+# ERP calls fail loudly unless a test asks for the mock ERP (nothing listens on port 9).
+UNREACHABLE_ERP = "http://127.0.0.1:9"
+
+
+def pytest_configure(config):
+    os.environ.setdefault("APP_ENV", "testing")
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app("testing", {"ERP_URL": UNREACHABLE_ERP, "ERP_CONNECT_TIMEOUT": 0.5,
+                                 "ERP_READ_TIMEOUT": 2.0})
+    with app.app_context():
+        _fresh_schema()
+        upgrade(revision="heads")
+    return app
+
+
+def _fresh_schema() -> None:
+    """Start every run from an empty database so migrations are tested from zero."""
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(autouse=True)
+def _db_transaction(request, app):
+    """Each test runs inside an outer transaction that is rolled back at the end."""
+    if "no_db" in request.keywords:
+        yield None
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        # A plain Session honours `bind` (Flask-SQLAlchemy's own picks the engine instead).
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_ctx_id,
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis(app):
+    redis: Redis = redis_connection(app)
+    redis.flushdb()
+    yield redis
+    redis.flushdb()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (fresh `g` and DB session), as in production,
+    even while the test itself holds an app context open."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def login(client, email: str, password: str, *, follow: bool = False):
+    """Sign in the way a browser does: load the form, then post it with its CSRF token."""
+    page = client.get("/login")
+    token = csrf_token(page.get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       follow_redirects=follow)
+
+
+@pytest.fixture
+def portal_erp(app, erp_server):
+    """Point the portal at the real mock ERP process for this test."""
+    from app.erp import set_erp
+
+    previous = app.extensions.get("erp")
+    set_erp(app, erp_server.client())
+    yield erp_server
+    if previous is None:
+        app.extensions.pop("erp", None)
+    else:
+        set_erp(app, previous)
