@@ -66,7 +66,11 @@ class Config:
     MOCK_ERP_PORT = _int("MOCK_ERP_PORT", 5001)
 
     # Comma-separated Fernet keys, newest first (MultiFernet): encrypts secrets and bank data.
-    ENCRYPTION_KEYS = [k.strip() for k in (_env("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY) or "").split(",") if k.strip()]
+    ENCRYPTION_KEYS = [
+        k.strip()
+        for k in (_env("ENCRYPTION_KEYS", DEV_ENCRYPTION_KEY) or "").split(",")
+        if k.strip()
+    ]
 
     SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _int("SESSION_ABSOLUTE_HOURS", 12)
@@ -104,7 +108,11 @@ class ProductionConfig(Config):
     LOG_FORMAT = _env("LOG_FORMAT", "json")
 
 
-CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
 
 
 def load(name: str | None = None) -> type[Config]:
@@ -120,7 +128,13 @@ def check_production(cfg: dict) -> None:
     """Refuse to start production with development secrets."""
     if cfg.get("ENV_NAME") != "production":
         return
-    if not cfg.get("SECRET_KEY") or cfg["SECRET_KEY"] == DEV_SECRET_KEY or len(cfg["SECRET_KEY"]) < 32:
-        raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+    if (
+        not cfg.get("SECRET_KEY")
+        or cfg["SECRET_KEY"] == DEV_SECRET_KEY
+        or len(cfg["SECRET_KEY"]) < 32
+    ):
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production"
+        )
     if DEV_ENCRYPTION_KEY in cfg.get("ENCRYPTION_KEYS", []) or not cfg.get("ENCRYPTION_KEYS"):
         raise ConfigError("ENCRYPTION_KEYS must be set to your own Fernet keys in production")

@@ -44,7 +44,9 @@ def create_user_command(email: str, password: str, org_name: str, role: str, nam
 def list_orgs(as_json: bool) -> None:
     """List organizations."""
     orgs = db.session.scalars(select(Organization).order_by(Organization.id)).all()
-    rows = [{"id": o.id, "name": o.name, "kind": o.kind.value, "state": o.status.value} for o in orgs]
+    rows = [
+        {"id": o.id, "name": o.name, "kind": o.kind.value, "state": o.status.value} for o in orgs
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -73,7 +75,9 @@ def worker_command(burst: bool) -> None:
     from app.jobs import QUEUE_NAMES, redis_connection
 
     if current_app.config["QUEUE_BACKEND"] == "fake":
-        raise click.ClickException("QUEUE_BACKEND=fake runs jobs inside the web process; no worker needed")
+        raise click.ClickException(
+            "QUEUE_BACKEND=fake runs jobs inside the web process; no worker needed"
+        )
     connection = redis_connection()
     queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
     Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)

@@ -24,7 +24,9 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise DecryptionError("value was encrypted with a key that is no longer configured") from exc
+        raise DecryptionError(
+            "value was encrypted with a key that is no longer configured"
+        ) from exc
 
 
 def rotate(token: str) -> str:

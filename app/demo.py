@@ -57,10 +57,13 @@ def seed_demo() -> int:
     for local, role, name in STAFF:
         created += _user(f"{local}@{BUYER_DOMAIN}", buyer, role, name)
     for vendor in VENDORS[:DEMO_SUPPLIERS]:
-        org = _org(vendor.name, OrgKind.SUPPLIER, erp_vendor_number=vendor.number,
-                   country=vendor.country)
+        org = _org(
+            vendor.name, OrgKind.SUPPLIER, erp_vendor_number=vendor.number, country=vendor.country
+        )
         created += _user(f"admin@{vendor.email_domain}", org, Role.SUPPLIER_ADMIN, "Supplier Admin")
-        created += _user(f"ap@{vendor.email_domain}", org, Role.SUPPLIER_USER, "Accounts Receivable")
+        created += _user(
+            f"ap@{vendor.email_domain}", org, Role.SUPPLIER_USER, "Accounts Receivable"
+        )
     partner = _org(PARTNER_NAME, OrgKind.PARTNER, country="US")
     created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
     return created

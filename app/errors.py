@@ -23,8 +23,9 @@ def init_app(app: Flask) -> None:
         message = "Your form expired or was sent from another site. Reload the page and try again."
         if wants_problem_json():
             return problem(400, message, type_="csrf")
-        return render_template("errors/error.html", code=400, title="Form expired",
-                               message=message), 400
+        return render_template(
+            "errors/error.html", code=400, title="Form expired", message=message
+        ), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -32,8 +33,9 @@ def init_app(app: Flask) -> None:
         if wants_problem_json():
             headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
             return problem(code, error.description or "", headers=headers)
-        return render_template("errors/error.html", code=code, title=error.name,
-                               message=error.description), code
+        return render_template(
+            "errors/error.html", code=code, title=error.name, message=error.description
+        ), code
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
@@ -41,5 +43,6 @@ def init_app(app: Flask) -> None:
         message = "Something went wrong on our side. It has been logged; please try again."
         if wants_problem_json():
             return problem(500, message)
-        return render_template("errors/error.html", code=500, title="Server error",
-                               message=message), 500
+        return render_template(
+            "errors/error.html", code=500, title="Server error", message=message
+        ), 500

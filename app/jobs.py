@@ -14,7 +14,7 @@ from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.db import db
+from app.db import db, unit_of_work
 
 QUEUE_NAMES = ("high", "default", "low")
 log = structlog.get_logger(__name__)
@@ -33,12 +33,21 @@ def _pending(session: Session) -> list[tuple[str, Callable, tuple, dict]]:
     return session.info.setdefault("pending_jobs", [])
 
 
-def enqueue_after_commit(func: Callable, *args: Any, queue_name: str = "default",
-                         job_id: str | None = None, retry: Retry | None = None,
-                         **kwargs: Any) -> None:
+def enqueue_after_commit(
+    func: Callable,
+    *args: Any,
+    queue_name: str = "default",
+    job_id: str | None = None,
+    retry: Retry | None = None,
+    **kwargs: Any,
+) -> None:
     """Enqueue once the current transaction commits; nothing is sent if it rolls back."""
-    options = {"job_id": job_id, "retry": retry or Retry(max=3, interval=[5, 30, 120]),
-               "failure_ttl": 7 * 24 * 3600, "meta": {"correlation_id": g.get("correlation_id")}}
+    options = {
+        "job_id": job_id,
+        "retry": retry or Retry(max=3, interval=[5, 30, 120]),
+        "failure_ttl": 7 * 24 * 3600,
+        "meta": {"correlation_id": g.get("correlation_id")},
+    }
     _pending(db.session()).append((queue_name, func, args, {**kwargs, "_rq": options}))
 
 
@@ -74,16 +83,12 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
     from rq import get_current_job
 
     current = get_current_job()
-    correlation_id = (current.meta.get("correlation_id") if current else None)
+    correlation_id = current.meta.get("correlation_id") if current else None
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     g.correlation_id = correlation_id
     try:
-        result = func(*args, **kwargs)
-        db.session.commit()
-        return result
-    except BaseException:
-        db.session.rollback()
-        raise
+        with unit_of_work():
+            return func(*args, **kwargs)
     finally:
         db.session.remove()
 

@@ -35,8 +35,22 @@ def choose_queue_backend() -> str:
         return "redis"
     if shutil.which("redis-server"):
         port = REDIS_URL.rsplit(":", 1)[-1].split("/")[0] or "6379"
-        subprocess.run(["redis-server", "--daemonize", "yes", "--port", port, "--bind", "127.0.0.1",
-                        "--save", "", "--appendonly", "no"], check=False)  # noqa: S607
+        subprocess.run(
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--port",
+                port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            check=False,
+        )
         for _ in range(25):
             if redis_answers(REDIS_URL):
                 print(f"[run] started redis-server on port {port}")
@@ -50,8 +64,18 @@ def processes(backend: str) -> dict[str, list[str]]:
     web_workers = "1" if backend == "fake" else "2"  # fakeredis lives in one process only
     procs = {
         "mock-erp": [str(BIN / "python"), "-m", "app.erp.mock"],
-        "web": [str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{WEB_PORT}",
-                "--workers", web_workers, "--threads", "4", "--access-logfile", "-"],
+        "web": [
+            str(BIN / "gunicorn"),
+            "wsgi:app",
+            "--bind",
+            f"127.0.0.1:{WEB_PORT}",
+            "--workers",
+            web_workers,
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+        ],
     }
     if backend == "redis":
         procs["worker"] = [str(BIN / "flask"), "--app", "wsgi", "worker"]
@@ -89,7 +113,9 @@ def main() -> int:
     backend = choose_queue_backend()
     env = {**os.environ, "QUEUE_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
     running = {
-        name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+        name: subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         for name, cmd in processes(backend).items()
     }
     for name, proc in running.items():

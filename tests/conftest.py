@@ -9,9 +9,9 @@ import re
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from flask_sqlalchemy.session import _app_ctx_id
 from redis import Redis
 from sqlalchemy import text
-from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
@@ -30,8 +30,9 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def app():
-    app = create_app("testing", {"ERP_URL": UNREACHABLE_ERP, "ERP_CONNECT_TIMEOUT": 0.5,
-                                 "ERP_READ_TIMEOUT": 2.0})
+    app = create_app(
+        "testing", {"ERP_URL": UNREACHABLE_ERP, "ERP_CONNECT_TIMEOUT": 0.5, "ERP_READ_TIMEOUT": 2.0}
+    )
     with app.app_context():
         _fresh_schema()
         upgrade(revision="heads")
@@ -105,8 +106,11 @@ def login(client, email: str, password: str, *, follow: bool = False):
     """Sign in the way a browser does: load the form, then post it with its CSRF token."""
     page = client.get("/login")
     token = csrf_token(page.get_data(as_text=True))
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       follow_redirects=follow)
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=follow,
+    )
 
 
 @pytest.fixture

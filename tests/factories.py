@@ -33,7 +33,9 @@ class OrganizationFactory(_Base):
 
     class Params:
         buyer = factory.Trait(kind=OrgKind.BUYER, name=factory.Sequence(lambda n: f"Hospital {n}"))
-        partner = factory.Trait(kind=OrgKind.PARTNER, name=factory.Sequence(lambda n: f"Network {n}"))
+        partner = factory.Trait(
+            kind=OrgKind.PARTNER, name=factory.Sequence(lambda n: f"Network {n}")
+        )
 
 
 class UserFactory(_Base):
@@ -50,8 +52,8 @@ class UserFactory(_Base):
         """UserFactory(role=Role.X, organization=org) adds the membership."""
         role = extracted or Role.SUPPLIER_USER
         org = kwargs.get("organization") or OrganizationFactory(
-            kind=OrgKind.BUYER if role not in {Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN,
-                                                Role.PARTNER_ADMIN}
+            kind=OrgKind.BUYER
+            if role not in {Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}
             else (OrgKind.PARTNER if role == Role.PARTNER_ADMIN else OrgKind.SUPPLIER)
         )
         self.memberships.append(Membership(organization=org, role=role))

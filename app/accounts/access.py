@@ -37,16 +37,25 @@ class NavItem:
 
 
 NAVIGATION = (
-    NavItem("Purchase orders", "suppliers.purchase_orders",
-            frozenset({Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN})),
+    NavItem(
+        "Purchase orders",
+        "suppliers.purchase_orders",
+        frozenset({Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN}),
+    ),
     NavItem("Team", "suppliers.team", frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN})),
-    NavItem("PO & receipts lookup", "finance.purchase_orders",
-            frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN})),
+    NavItem(
+        "PO & receipts lookup",
+        "finance.purchase_orders",
+        frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN}),
+    ),
     NavItem("Organizations", "admin.organizations", frozenset({Role.PROCUREMENT_ADMIN})),
     NavItem("Users", "admin.users", frozenset({Role.PROCUREMENT_ADMIN, Role.OPS})),
     NavItem("System health", "ops.health_page", frozenset({Role.OPS})),
-    NavItem("Audit log", "ops.audit_log",
-            frozenset({Role.OPS, Role.PROCUREMENT_ADMIN, Role.FINANCE_MANAGER})),
+    NavItem(
+        "Audit log",
+        "ops.audit_log",
+        frozenset({Role.OPS, Role.PROCUREMENT_ADMIN, Role.FINANCE_MANAGER}),
+    ),
 )
 
 

@@ -8,8 +8,11 @@ from wtforms.validators import DataRequired, Email, Length
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)],
-                       filters=[lambda value: value.strip().lower() if value else value])
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Email(), Length(max=254)],
+        filters=[lambda value: value.strip().lower() if value else value],
+    )
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 

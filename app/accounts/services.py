@@ -31,31 +31,52 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_user(email: str, password: str | None, organization: Organization, role: Role,
-                name: str = "", actor: User | None = None) -> User:
+def create_user(
+    email: str,
+    password: str | None,
+    organization: Organization,
+    role: Role,
+    *,
+    name: str = "",
+    actor: User | None = None,
+) -> User:
     email = normalize_email(email)
     if not role_allowed_for(role, organization.kind.value):
-        raise AccountError(f"role {role.value} is not available in a {organization.kind.value} organization")
+        raise AccountError(
+            f"role {role.value} is not available in a {organization.kind.value} organization"
+        )
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise AccountError(f"a user with email {email} already exists")
     if password is not None and (problem := passwords.password_problem(password)):
         raise AccountError(problem)
-    user = User(email=email, name=name, password_hash=passwords.hash_password(password) if password else None)
+    user = User(
+        email=email,
+        name=name,
+        password_hash=passwords.hash_password(password) if password else None,
+    )
     user.memberships.append(Membership(organization=organization, role=role))
     db.session.add(user)
     db.session.flush()
-    record("user.created", actor=actor, organization_id=organization.id, target=user,
-           details={"email": email, "role": role.value})
+    record(
+        "user.created",
+        actor=actor,
+        organization_id=organization.id,
+        target=user,
+        details={"email": email, "role": role.value},
+    )
     return user
 
 
 def _recent_failures(column, value: str) -> int:
     since = utcnow() - dt.timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
-    return db.session.scalar(
-        select(func.count(LoginAttempt.id)).where(
-            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
+    return (
+        db.session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def is_throttled(email: str, ip_address: str) -> bool:
@@ -84,8 +105,12 @@ def sign_in(email: str, password: str, ip_address: str) -> SignInResult:
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
     sessions.start(user)
-    record("auth.login", actor=user, organization_id=user.organization.id if user.organization else None,
-           target=user)
+    record(
+        "auth.login",
+        actor=user,
+        organization_id=user.organization.id if user.organization else None,
+        target=user,
+    )
     return SignInResult(user)
 
 
@@ -94,5 +119,9 @@ def set_active(user: User, active: bool, actor: User | None) -> None:
     user.active = active
     if not active:
         sessions.end_all_for(user, "user_disabled")
-    record("user.enabled" if active else "user.disabled", actor=actor, target=user,
-           organization_id=user.organization.id if user.organization else None)
+    record(
+        "user.enabled" if active else "user.disabled",
+        actor=actor,
+        target=user,
+        organization_id=user.organization.id if user.organization else None,
+    )

@@ -46,8 +46,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         with unit_of_work():
-            result = services.sign_in(form.email.data, form.password.data,
-                                      request.remote_addr or "unknown")
+            result = services.sign_in(
+                form.email.data, form.password.data, request.remote_addr or "unknown"
+            )
         if result.user is not None:
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")) or url_for("accounts.home"))

@@ -30,10 +30,17 @@ def organizations():
     if status in OrgStatus._value2member_map_:
         query = query.where(Organization.status == OrgStatus(status))
     if age in AGE_FILTERS:
-        query = query.where(Organization.created_at >= utcnow() - dt.timedelta(days=AGE_FILTERS[age]))
+        query = query.where(
+            Organization.created_at >= utcnow() - dt.timedelta(days=AGE_FILTERS[age])
+        )
     orgs = db.session.scalars(query).all()
-    return render_template("admin/organizations.html", orgs=orgs, kinds=OrgKind, statuses=OrgStatus,
-                           filters={"kind": kind, "status": status, "age": age})
+    return render_template(
+        "admin/organizations.html",
+        orgs=orgs,
+        kinds=OrgKind,
+        statuses=OrgStatus,
+        filters={"kind": kind, "status": status, "age": age},
+    )
 
 
 @bp.get("/users")
@@ -42,8 +49,9 @@ def users():
     query = select(User).join(Membership).join(Organization).order_by(Organization.name, User.email)
     if q := request.args.get("q", "").strip().lower():
         query = query.where(User.email.contains(q))
-    return render_template("admin/users.html", users=db.session.scalars(query).unique().all(),
-                           q=q, form=FlaskForm())
+    return render_template(
+        "admin/users.html", users=db.session.scalars(query).unique().all(), q=q, form=FlaskForm()
+    )
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -58,6 +66,8 @@ def set_user_active(user_id: int):
     active = request.form.get("active") == "1"
     with unit_of_work():
         accounts.set_active(user, active, actor=current_user)
-    flash(f"{user.email} is now {'enabled' if active else 'disabled and signed out everywhere'}.",
-          "success")
+    flash(
+        f"{user.email} is now {'enabled' if active else 'disabled and signed out everywhere'}.",
+        "success",
+    )
     return redirect(url_for("admin.users"))

@@ -31,11 +31,11 @@ class AuditEntry(db.Model):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditLogIsAppendOnly(RuntimeError):
+class AuditLogAppendOnlyError(RuntimeError):
     pass
 
 
 @event.listens_for(AuditEntry, "before_update")
 @event.listens_for(AuditEntry, "before_delete")
 def _refuse_changes(mapper, connection, target) -> None:
-    raise AuditLogIsAppendOnly("audit entries cannot be changed or deleted")
+    raise AuditLogAppendOnlyError("audit entries cannot be changed or deleted")

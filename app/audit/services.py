@@ -131,7 +131,10 @@ def _entries_in_order(batch_size: int) -> Iterator[AuditEntry]:
     last_id = 0
     while True:
         batch = db.session.scalars(
-            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch_size)
+            select(AuditEntry)
+            .where(AuditEntry.id > last_id)
+            .order_by(AuditEntry.id)
+            .limit(batch_size)
         ).all()
         if not batch:
             return

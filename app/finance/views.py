@@ -18,8 +18,14 @@ STAFF = (Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN)
 def purchase_orders():
     number = request.args.get("number", "").strip()
     vendor = request.args.get("vendor", "").strip()
-    context = {"number": number, "vendor": vendor, "order": None, "receipts": [], "orders": [],
-               "error": None}
+    context = {
+        "number": number,
+        "vendor": vendor,
+        "order": None,
+        "receipts": [],
+        "orders": [],
+        "error": None,
+    }
     erp = get_erp()
     try:
         if number:

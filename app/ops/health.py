@@ -25,7 +25,7 @@ def _timed(name: str, probe) -> Check:
     started = time.perf_counter()
     try:
         up, detail = probe()
-    except Exception as exc:  # noqa: BLE001 - a readiness probe reports, it never raises
+    except Exception as exc:
         up, detail = False, f"{type(exc).__name__}: {exc}"[:200]
     return Check(name, up, round((time.perf_counter() - started) * 1000, 1), detail)
 
@@ -43,7 +43,9 @@ def _redis() -> tuple[bool, str]:
 
 def _erp() -> tuple[bool, str]:
     up = get_erp().ping()
-    return up, current_app.config["ERP_URL"] if up else "no answer from " + current_app.config["ERP_URL"]
+    return up, current_app.config["ERP_URL"] if up else "no answer from " + current_app.config[
+        "ERP_URL"
+    ]
 
 
 def run_checks() -> list[Check]:
@@ -51,5 +53,7 @@ def run_checks() -> list[Check]:
 
 
 def as_json(checks: list[Check]) -> dict:
-    return {"status": "ready" if all(c.up for c in checks) else "degraded",
-            "checks": {c.name: asdict(c) | {"status": "up" if c.up else "down"} for c in checks}}
+    return {
+        "status": "ready" if all(c.up for c in checks) else "degraded",
+        "checks": {c.name: asdict(c) | {"status": "up" if c.up else "down"} for c in checks},
+    }

@@ -50,5 +50,6 @@ def audit_log():
     chain = None
     if request.args.get("verify"):
         chain = verify_chain()
-    return render_template("ops/audit.html", entries=entries, has_more=has_more,
-                           action=action, chain=chain)
+    return render_template(
+        "ops/audit.html", entries=entries, has_more=has_more, action=action, chain=chain
+    )

@@ -30,10 +30,20 @@ def purchase_orders():
     try:
         orders = get_erp().list_purchase_orders(vendor_number=_vendor_number(), status=status)
     except ErpError:
-        return render_template("suppliers/purchase_orders.html", orders=[], statuses=PO_STATUSES,
-                               status=status, erp_down=True), 503
-    return render_template("suppliers/purchase_orders.html", orders=orders, statuses=PO_STATUSES,
-                           status=status, erp_down=False)
+        return render_template(
+            "suppliers/purchase_orders.html",
+            orders=[],
+            statuses=PO_STATUSES,
+            status=status,
+            erp_down=True,
+        ), 503
+    return render_template(
+        "suppliers/purchase_orders.html",
+        orders=orders,
+        statuses=PO_STATUSES,
+        status=status,
+        erp_down=False,
+    )
 
 
 @bp.get("/purchase-orders/<po_number>")

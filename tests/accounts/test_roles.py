@@ -36,7 +36,9 @@ def test_navigation_depends_on_the_role(client, role):
     page = client.get("/home").get_data(as_text=True)
     for path, allowed in STAFF_PAGES.items():
         assert (f'href="{path}"' in page) == (role in allowed), (role, path)
-    assert ('href="/purchase-orders"' in page) == (role in {Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN})
+    assert ('href="/purchase-orders"' in page) == (
+        role in {Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN}
+    )
 
 
 def test_anonymous_visitor_is_sent_to_sign_in(client):

@@ -136,9 +136,10 @@ def test_next_parameter_cannot_redirect_off_site(client):
     UserFactory(email="ana@acme.example")
     page = client.get("/login?next=https://evil.example/")
     token = csrf_token(page.get_data(as_text=True))
-    response = client.post("/login?next=https://evil.example/",
-                           data={"email": "ana@acme.example", "password": PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/login?next=https://evil.example/",
+        data={"email": "ana@acme.example", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"].endswith("/home")
 
 

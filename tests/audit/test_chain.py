@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from app.audit.models import GENESIS_HASH, AuditEntry, AuditLogIsAppendOnly
+from app.audit.models import GENESIS_HASH, AuditEntry, AuditLogAppendOnlyError
 from app.audit.services import mask_secrets, record, verify_chain
 from app.db import db
 
@@ -34,15 +34,16 @@ def test_cli_verify_passes_on_an_intact_chain(app):
 def test_orm_refuses_to_edit_an_entry():
     entry = _three_entries()[1]
     entry.action = "something.else"
-    with pytest.raises(AuditLogIsAppendOnly):
+    with pytest.raises(AuditLogAppendOnlyError):
         db.session.flush()
 
 
 def test_database_refuses_raw_updates():
     entry = _three_entries()[1]
     with pytest.raises(DBAPIError, match="append-only"), db.session.begin_nested():
-        db.session.execute(text("UPDATE audit_log SET action = 'x' WHERE id = :id"),
-                           {"id": entry.id})
+        db.session.execute(
+            text("UPDATE audit_log SET action = 'x' WHERE id = :id"), {"id": entry.id}
+        )
 
 
 def test_verify_detects_an_edited_row(app):
@@ -50,8 +51,9 @@ def test_verify_detects_an_edited_row(app):
     db.session.commit()
     # Someone with database rights switches the trigger off and rewrites history.
     db.session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-    db.session.execute(text("UPDATE audit_log SET details = '{\"n\": 99}' WHERE id = :id"),
-                       {"id": entry.id})
+    db.session.execute(
+        text("UPDATE audit_log SET details = '{\"n\": 99}' WHERE id = :id"), {"id": entry.id}
+    )
     db.session.commit()
     checked, breaks = verify_chain()
     assert checked == 3
@@ -73,8 +75,14 @@ def test_verify_detects_a_deleted_row():
 
 
 def test_secrets_are_masked_in_details():
-    masked = mask_secrets({"iban": "DE89370400440532013000", "client_secret": "s3cr3t-value-xyz",
-                           "name": "Acme", "nested": {"password": "hunter2-hunter2"}})
+    masked = mask_secrets(
+        {
+            "iban": "DE89370400440532013000",
+            "client_secret": "s3cr3t-value-xyz",
+            "name": "Acme",
+            "nested": {"password": "hunter2-hunter2"},
+        }
+    )
     assert masked["iban"] == "•••3000"
     assert masked["client_secret"] == "•••-xyz"
     assert masked["name"] == "Acme"

@@ -17,9 +17,19 @@ from tests.factories import OrganizationFactory
 def test_create_user_then_sign_in(app, client):
     org = OrganizationFactory(name="Acme Implants")
     db.session.commit()
-    result = app.test_cli_runner().invoke(args=[
-        "create-user", "--email", "new@acme.example", "--password", "a long password 1",
-        "--org", "Acme Implants", "--role", "supplier_admin"])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "create-user",
+            "--email",
+            "new@acme.example",
+            "--password",
+            "a long password 1",
+            "--org",
+            "Acme Implants",
+            "--role",
+            "supplier_admin",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "new@acme.example"))
     assert user.roles == {Role.SUPPLIER_ADMIN}
@@ -32,15 +42,48 @@ def test_create_user_explains_what_is_wrong(app):
     OrganizationFactory(name="Acme Implants")
     db.session.commit()
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-user", "--email", "a@b.example", "--password",
-                                 "a long password 1", "--org", "Nope", "--role", "ops"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "a@b.example",
+            "--password",
+            "a long password 1",
+            "--org",
+            "Nope",
+            "--role",
+            "ops",
+        ]
+    )
     assert result.exit_code != 0
     assert "no organization named 'Nope'" in result.output
-    result = runner.invoke(args=["create-user", "--email", "a@b.example", "--password",
-                                 "a long password 1", "--org", "Acme Implants", "--role", "ops"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "a@b.example",
+            "--password",
+            "a long password 1",
+            "--org",
+            "Acme Implants",
+            "--role",
+            "ops",
+        ]
+    )
     assert "role ops is not available in a supplier organization" in result.output
-    result = runner.invoke(args=["create-user", "--email", "a@b.example", "--password", "short",
-                                 "--org", "Acme Implants", "--role", "supplier_user"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "a@b.example",
+            "--password",
+            "short",
+            "--org",
+            "Acme Implants",
+            "--role",
+            "supplier_user",
+        ]
+    )
     assert "at least 12 characters" in result.output
 
 
@@ -51,7 +94,9 @@ def test_orgs_list_json(app):
     result = app.test_cli_runner().invoke(args=["orgs", "list", "--json"])
     rows = json.loads(result.output)
     assert {(r["name"], r["kind"], r["state"]) for r in rows} == {
-        ("Acme Implants", "supplier", "ACTIVE"), ("Link Network", "partner", "ACTIVE")}
+        ("Acme Implants", "supplier", "ACTIVE"),
+        ("Link Network", "partner", "ACTIVE"),
+    }
     assert all(isinstance(r["id"], int) for r in rows)
 
 

@@ -26,8 +26,9 @@ def test_production_refuses_the_development_encryption_key():
 def test_production_starts_with_real_secrets():
     from cryptography.fernet import Fernet
 
-    app = create_app("production", {"SECRET_KEY": "x" * 40,
-                                    "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]})
+    app = create_app(
+        "production", {"SECRET_KEY": "x" * 40, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 

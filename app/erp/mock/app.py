@@ -48,14 +48,14 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _settings(overrides: dict[str, Any] | None) -> dict[str, Any]:
-    from config import Config  # noqa: PLC0415 - read at app creation, after the env is final
+    from config import Config
 
     return {key: getattr(Config, key) for key in SETTING_KEYS} | (overrides or {})
 
 
 def configure_logging() -> None:
     """Structured logs for the mock ERP's own process, shaped like the portal's."""
-    from config import Config  # noqa: PLC0415 - read when the process starts
+    from config import Config
 
     logs.configure(Config.LOG_FORMAT or "console", Config.LOG_LEVEL or "INFO")
 
@@ -126,7 +126,7 @@ def _register_hooks(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.erp.mock import admin, api, cli  # noqa: PLC0415 - they import this module
+    from app.erp.mock import admin, api, cli
 
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)

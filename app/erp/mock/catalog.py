@@ -8,7 +8,6 @@ can reach a real company.
 """
 
 # One record per line reads as a table, so these lines run long.
-# ruff: noqa: E501
 
 from __future__ import annotations
 
