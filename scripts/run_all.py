@@ -131,6 +131,7 @@ def main() -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
     for proc in running.values():
         if proc.poll() is None:
             proc.terminate()
