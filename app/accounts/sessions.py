@@ -53,7 +53,7 @@ def end_all_for(user: User, reason: str) -> int:
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason)
     )
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0
 
 
 def current() -> UserSession | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, render_template, request
 
 from app.accounts.access import require_role
@@ -18,7 +20,7 @@ STAFF = (Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN)
 def purchase_orders():
     number = request.args.get("number", "").strip()
     vendor = request.args.get("vendor", "").strip()
-    context = {
+    context: dict[str, Any] = {
         "number": number,
         "vendor": vendor,
         "order": None,

@@ -25,8 +25,8 @@ def _vendor_number() -> str:
 @bp.get("/purchase-orders")
 @require_role(Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN)
 def purchase_orders():
-    status = request.args.get("status", "")
-    status = status if status in PO_STATUSES else None
+    requested = request.args.get("status", "")
+    status = requested if requested in PO_STATUSES else None
     try:
         orders = get_erp().list_purchase_orders(vendor_number=_vendor_number(), status=status)
     except ErpError:
