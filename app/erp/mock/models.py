@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    DateTime,
     Enum,
     ForeignKey,
     MetaData,
@@ -18,16 +17,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
-# The mock ERP shares no code with the portal's database layer: it stands in for another system.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+# Generic column helpers only: the mock keeps its own Base, metadata and database, like a
+# separate system would.
+from app.db import NAMING_CONVENTION, UTCDateTime, utcnow
 
 MONEY = Numeric(14, 2)
 UNIT_PRICE = Numeric(14, 4)  # pharmacy unit prices go below a cent
@@ -49,27 +42,6 @@ class VendorStatus(enum.StrEnum):
 class ApInvoiceStatus(enum.StrEnum):
     OPEN = "OPEN"  # booked, awaiting payment
     PAID = "PAID"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes on PostgreSQL and on SQLite (which drops the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.UTC) if value is not None else None
-
-    def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
 
 
 def _by_value(cls: type[enum.Enum]) -> Enum:
