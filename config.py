@@ -84,6 +84,52 @@ class Config:
     LOGIN_MAX_FAILURES_PER_IP = _int("LOGIN_MAX_FAILURES_PER_IP", 20)
     LOGIN_WINDOW_SECONDS = _int("LOGIN_WINDOW_SECONDS", 900)
 
+    # Mail: "smtp" sends through SMTP_*; "dev" keeps messages in the dev mailbox (/dev/mailbox).
+    # Unset: smtp in production, dev elsewhere.
+    MAIL_BACKEND = _env("MAIL_BACKEND")
+    MAIL_FROM = _env("MAIL_FROM", "Supplier Portal <no-reply@supplier-portal.example>")
+    PORTAL_URL = _env("PORTAL_URL", "http://localhost:5000")  # base of links in mail
+    SMTP_HOST = _env("SMTP_HOST")
+    SMTP_PORT = _int("SMTP_PORT", 587)
+    SMTP_USERNAME = _env("SMTP_USERNAME")
+    SMTP_PASSWORD = _env("SMTP_PASSWORD")
+    SMTP_STARTTLS = _bool("SMTP_STARTTLS", True)
+    SMTP_TIMEOUT = float(_env("SMTP_TIMEOUT", "10"))  # type: ignore[arg-type]
+
+    # Onboarding: uploaded documents live outside the web root.
+    UPLOAD_DIR = _env("UPLOAD_DIR")  # unset: instance/uploads
+    UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+    ONBOARDING_INVITATION_DAYS = _int("ONBOARDING_INVITATION_DAYS", 7)
+    ONBOARDING_VERIFY_HOURS = _int("ONBOARDING_VERIFY_HOURS", 48)
+    ONBOARDING_PAYMENT_TERMS = _env("ONBOARDING_PAYMENT_TERMS", "Net 60")
+
+    # OAuth 2 authorization server.
+    ACCESS_TOKEN_TTL = _int("ACCESS_TOKEN_TTL", 900)  # seconds
+    CLIENT_SECRET_TTL_DAYS = _int("CLIENT_SECRET_TTL_DAYS", 365)
+    OAUTH_ISSUER = _env(
+        "OAUTH_ISSUER"
+    )  # e.g. https://portal.hospital.example; unset: from the request
+    OAUTH_AUDIENCE = _env("OAUTH_AUDIENCE")  # unset: issuer + "/api"
+
+    # Intake: how long an Idempotency-Key is remembered (never less than 24 hours).
+    INTAKE_IDEMPOTENCY_HOURS = _int("INTAKE_IDEMPOTENCY_HOURS", 24)
+    # The outbox sweeper re-enqueues accepted documents whose job was lost (Redis loss, crash).
+    INTAKE_SWEEP_DELAY_SECONDS = _int("INTAKE_SWEEP_DELAY_SECONDS", 60)  # age before a resend
+    INTAKE_SWEEP_INTERVAL_SECONDS = _int("INTAKE_SWEEP_INTERVAL_SECONDS", 60)
+    INTAKE_SWEEP_MAX_RESENDS = _int("INTAKE_SWEEP_MAX_RESENDS", 5)  # then left for ops
+
+    # API throttling (tiers live in the database; these tune the counting itself).
+    THROTTLE_ENABLED = _bool("THROTTLE_ENABLED", True)
+    THROTTLE_REDIS_URL = _env("THROTTLE_REDIS_URL")  # unset: REDIS_URL
+    # Seconds. A healthy Redis answers well under a millisecond; past this the process decides
+    # alone with local limits (tier limits / THROTTLE_PROCESS_COUNT) and retries Redis later.
+    THROTTLE_REDIS_TIMEOUT = float(_env("THROTTLE_REDIS_TIMEOUT", "0.02"))  # type: ignore[arg-type]
+    THROTTLE_REDIS_RETRY_SECONDS = float(_env("THROTTLE_REDIS_RETRY_SECONDS", "5"))  # type: ignore[arg-type]
+    THROTTLE_PROCESS_COUNT = _int("THROTTLE_PROCESS_COUNT", 2)
+    THROTTLE_TIER_CACHE_SECONDS = float(_env("THROTTLE_TIER_CACHE_SECONDS", "2"))  # type: ignore[arg-type]
+    THROTTLE_TOKEN_PER_CLIENT_PER_MINUTE = _int("THROTTLE_TOKEN_PER_CLIENT_PER_MINUTE", 30)
+    THROTTLE_TOKEN_PER_IP_PER_MINUTE = _int("THROTTLE_TOKEN_PER_IP_PER_MINUTE", 120)
+
     WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound the token's life
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     LOG_FORMAT = _env("LOG_FORMAT", "console")  # "json" in production

@@ -30,7 +30,7 @@ def _init_logging(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import crypto, jobs
+    from app import crypto, jobs, throttling
     from app.accounts import sessions
     from app.extensions import csrf, db, login_manager, migrate
 
@@ -41,22 +41,50 @@ def _init_extensions(app: Flask) -> None:
     sessions.init_app(app)
     crypto.init_app(app)
     jobs.init_app(app)
+    throttling.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
     from app import errors
+    from app.accounts.mfa_views import bp as mfa_bp
     from app.accounts.views import bp as accounts_bp
     from app.admin.views import bp as admin_bp
+    from app.api.docs import bp as api_docs_bp
+    from app.api.views import bp as partner_api_bp
+    from app.federation.views import bp as federation_bp
     from app.finance.views import bp as finance_bp
+    from app.intake.views import bp as intake_bp
+    from app.mail.views import bp as mail_bp
+    from app.oauth.endpoints import bp as oauth_bp
+    from app.oauth.views import bp as api_clients_bp
+    from app.onboarding.admin_views import bp as onboarding_admin_bp
+    from app.onboarding.views import bp as onboarding_bp
     from app.ops.views import bp as ops_bp
     from app.suppliers.views import bp as suppliers_bp
+    from app.throttling.views import bp as throttling_bp
 
     errors.init_app(app)
+    app.register_blueprint(throttling_bp)
     for blueprint in (accounts_bp, ops_bp, admin_bp, finance_bp, suppliers_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (mfa_bp, federation_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (intake_bp, partner_api_bp, api_docs_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(api_clients_bp)
+    for blueprint in (onboarding_bp, onboarding_admin_bp, mail_bp):
         app.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:
     from app.cli import register
+    from app.keys_cli import keys_cli
+    from app.oauth.cli import clients_cli
+    from app.onboarding.cli import register as register_onboarding_cli
 
     register(app)
+    register_onboarding_cli(app)
+    app.cli.add_command(clients_cli)
+    # Register the shared `keys` group once, after every module that adds to it was imported.
+    app.cli.add_command(keys_cli)

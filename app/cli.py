@@ -78,7 +78,11 @@ def worker_command(burst: bool) -> None:
         raise click.ClickException(
             "QUEUE_BACKEND=fake runs jobs inside the web process; no worker needed"
         )
+    from app.intake import sweeper
+
     connection = redis_connection()
+    # Re-arm the periodic outbox sweep, also after Redis lost its data.
+    sweeper.keep_scheduled()
     queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
     Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)
 

@@ -75,4 +75,7 @@ def unit_of_work() -> Iterator[None]:
         db.session.commit()
     except BaseException:
         db.session.rollback()
+        # Work queued for after the commit must not leak into the session's next commit,
+        # even when the failed unit never touched the database (no rollback event fires then).
+        db.session.info.pop("pending_jobs", None)
         raise

@@ -71,9 +71,10 @@ def job(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if has_app_context():
-            return _run_in_unit_of_work(func, args, kwargs)
-        with _worker_app().app_context():
+        # A fresh app context per job gives it its own `g` and database session, also when a
+        # test or the in-process worker calls it from inside another context.
+        app = current_app._get_current_object() if has_app_context() else _worker_app()  # type: ignore[attr-defined]
+        with app.app_context():
             return _run_in_unit_of_work(func, args, kwargs)
 
     return wrapper

@@ -42,13 +42,43 @@ NAVIGATION = (
         "suppliers.purchase_orders",
         frozenset({Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN}),
     ),
+    NavItem(
+        "Documents",
+        "intake.documents",
+        frozenset({Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
+    ),
     NavItem("Team", "suppliers.team", frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN})),
+    NavItem(
+        "API clients",
+        "api_clients.list_clients",
+        frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
+    ),
     NavItem(
         "PO & receipts lookup",
         "finance.purchase_orders",
         frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN}),
     ),
     NavItem("Organizations", "admin.organizations", frozenset({Role.PROCUREMENT_ADMIN})),
+    NavItem(
+        "Company profile",
+        "onboarding.my_profile",
+        frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
+    ),
+    NavItem(
+        "Connections",
+        "onboarding.my_connections",
+        frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
+    ),
+    NavItem("Onboarding queue", "onboarding_admin.queue", frozenset({Role.PROCUREMENT_ADMIN})),
+    NavItem("Invitations", "onboarding_admin.invitations", frozenset({Role.PROCUREMENT_ADMIN})),
+    NavItem("API usage", "throttling.usage", frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN})),
+    NavItem("API tiers", "throttling.tiers", frozenset({Role.PROCUREMENT_ADMIN})),
+    NavItem(
+        "Company sign-in",
+        "federation.providers",
+        frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
+    ),
+    NavItem("Identity providers", "federation.review", frozenset({Role.PROCUREMENT_ADMIN})),
     NavItem("Users", "admin.users", frozenset({Role.PROCUREMENT_ADMIN, Role.OPS})),
     NavItem("System health", "ops.health_page", frozenset({Role.OPS})),
     NavItem(

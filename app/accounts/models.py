@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.roles import Role
+from app.crypto import EncryptedString
 from app.db import TimestampMixin, UTCDateTime, db, enum_column, utcnow
 from app.onboarding.models import Organization
 
@@ -84,6 +85,15 @@ class UserSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # How the person proved who they are: "password" or "sso" (MFA rules differ).
+    auth_method: Mapped[str] = mapped_column(String(16), default="password")
+    # The last time a second factor was checked in this session (sign-in or step-up).
+    mfa_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    identity_provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identity_providers.id", ondelete="SET NULL")
+    )
+    # Sent back to the provider as id_token_hint when the user also signs out there.
+    id_token_hint: Mapped[str | None] = mapped_column(EncryptedString())
 
     user: Mapped[User] = relationship()
 
@@ -98,3 +108,35 @@ class LoginAttempt(db.Model):
     ip_address: Mapped[str] = mapped_column(String(45), index=True)
     succeeded: Mapped[bool]
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class TotpCredential(db.Model):
+    """A user's authenticator-app secret; usable only once confirmed with a first code."""
+
+    __tablename__ = "totp_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    secret: Mapped[str] = mapped_column(EncryptedString(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The newest 30-second step accepted, so an observed code cannot be replayed.
+    last_used_step: Mapped[int | None]
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(db.Model):
+    """A one-time code for when the authenticator is lost; only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.accounts import passwords, sessions
-from app.accounts.models import LoginAttempt, Membership, User
+from app.accounts.models import LoginAttempt, Membership, User, UserSession
 from app.accounts.roles import Role, role_allowed_for
 from app.audit.services import record
 from app.db import db, utcnow
@@ -87,8 +87,11 @@ def is_throttled(email: str, ip_address: str) -> bool:
     )
 
 
-def sign_in(email: str, password: str, ip_address: str) -> SignInResult:
-    """Check a password sign-in; every attempt is recorded, throttled ones included."""
+def check_password(email: str, password: str, ip_address: str) -> SignInResult:
+    """Check a password sign-in; every attempt is recorded, throttled ones included.
+
+    Starts no session: the caller still applies SSO and MFA rules, then calls
+    complete_sign_in()."""
     email = normalize_email(email)
     if is_throttled(email, ip_address):
         db.session.add(LoginAttempt(email=email, ip_address=ip_address, succeeded=False))
@@ -97,21 +100,48 @@ def sign_in(email: str, password: str, ip_address: str) -> SignInResult:
     user = db.session.scalar(select(User).where(User.email == email))
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        db.session.add(LoginAttempt(email=email, ip_address=ip_address, succeeded=False))
-        record("auth.login_failed", actor_label=email, details={"email": email})
+        record_failed_attempt(email, ip_address, "auth.login_failed")
         return SignInResult(None, "That email and password do not match an active account.")
     db.session.add(LoginAttempt(email=email, ip_address=ip_address, succeeded=True))
     if passwords.needs_rehash(user.password_hash or ""):
         user.password_hash = passwords.hash_password(password)
-    user.last_login_at = utcnow()
-    sessions.start(user)
+    return SignInResult(user)
+
+
+def record_failed_attempt(email: str, ip_address: str, action: str, **details: str) -> None:
+    """Count a failed step (password or second factor) towards throttling, and audit it."""
+    db.session.add(LoginAttempt(email=email, ip_address=ip_address, succeeded=False))
+    record(action, actor_label=email, details={"email": email, **details})
+
+
+def complete_sign_in(
+    user: User,
+    *,
+    method: str = "password",
+    second_factor: str | None = None,
+    provider_id: int | None = None,
+    id_token: str | None = None,
+) -> UserSession:
+    """Start the session of someone who passed every check, noting how they proved who they are.
+
+    `method` is "password" or "sso"; `second_factor` ("totp", "recovery_code") marks the
+    session as MFA-verified now."""
+    now = utcnow()
+    user.last_login_at = now
+    row = sessions.start(user)
+    row.auth_method = method
+    row.mfa_verified_at = now if second_factor else None
+    row.identity_provider_id = provider_id
+    row.id_token_hint = id_token
+    details = {"method": method, "second_factor": second_factor, "provider_id": provider_id}
     record(
         "auth.login",
         actor=user,
         organization_id=user.organization.id if user.organization else None,
         target=user,
+        details={k: v for k, v in details.items() if v is not None},
     )
-    return SignInResult(user)
+    return row
 
 
 def set_active(user: User, active: bool, actor: User | None) -> None:

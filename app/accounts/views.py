@@ -1,17 +1,24 @@
-"""Sign-in, sign-out and the signed-in landing page."""
+"""Sign-in (email first, then the company's identity provider, or a password and a second
+factor), sign-out, and the signed-in landing page."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import time
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 
-from app.accounts import services, sessions
+from app.accounts import mfa, services, sessions
 from app.accounts.access import navigation_for, require_role
-from app.accounts.forms import LoginForm, LogoutForm
+from app.accounts.forms import CodeForm, LoginForm, LogoutForm
+from app.accounts.models import User
+from app.accounts.urls import safe_next
 from app.audit.services import record
-from app.db import unit_of_work
+from app.db import db, unit_of_work
+from app.federation import services as federation
+from app.federation.views import begin_sign_in, end_session_offer
 
 bp = Blueprint("accounts", __name__)
 
@@ -19,22 +26,24 @@ EXPIRY_MESSAGES = {
     "idle_timeout": "You were signed out after 30 minutes without activity.",
     "absolute_timeout": "Your session reached its 12-hour limit. Please sign in again.",
     "user_disabled": "Your account has been disabled. Contact your administrator.",
+    "roles_revoked": "Your company sign-in no longer gives you a role in the portal.",
 }
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after sign-in (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+# Between a correct password and the second factor: who, which step, where to go next.
+PENDING_KEY = "pending_sign_in"
+PENDING_TTL = 300  # seconds to enter the code or finish setting up the app
 
 
 @bp.app_context_processor
 def inject_navigation():
     return {"navigation": navigation_for(current_user), "logout_form": LogoutForm()}
+
+
+def _ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _login_page(form: LoginForm, step: str, status: int = 200):
+    return render_template("accounts/login.html", form=form, step=step), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -44,27 +53,113 @@ def login():
     if reason := session.pop("expired_reason", None):
         flash(EXPIRY_MESSAGES.get(reason, "Your session ended. Please sign in again."), "info")
     form = LoginForm()
+    if not form.validate_on_submit():
+        return _login_page(form, "password" if form.password.data else "email")
+    if not form.password.data:
+        return _discover(form)
+    return _sign_in_with_password(form)
+
+
+def _discover(form: LoginForm):
+    """Home-realm discovery: the email's domain picks the company's provider, if it has one."""
+    provider = federation.provider_for_email(form.email.data)
+    if provider is None:
+        return _login_page(form, "password")
+    return begin_sign_in(provider, safe_next(request.args.get("next")), form.email.data)
+
+
+def _sign_in_with_password(form: LoginForm):
+    with unit_of_work():
+        result = services.check_password(form.email.data, form.password.data, _ip())
+    user = result.user
+    if user is None:
+        flash(result.error or "Sign-in failed.", "error")
+        return _login_page(form, "password", 429 if result.throttled else 401)
+    if (provider := federation.required_provider_for(user)) is not None:
+        return _refuse_password(user, provider)
+    next_url = safe_next(request.args.get("next"))
+    if step := mfa.step_at_sign_in(user):
+        session[PENDING_KEY] = {
+            "user_id": user.id,
+            "step": step,
+            "next": next_url,
+            "at": time.time(),
+        }
+        return redirect(url_for("accounts.verify" if step == "verify" else "mfa.setup"))
+    with unit_of_work():
+        services.complete_sign_in(user)
+    login_user(user)
+    return redirect(next_url or url_for("accounts.home"))
+
+
+def _refuse_password(user: User, provider):
+    with unit_of_work():
+        record(
+            "auth.login_refused",
+            actor=user,
+            target=user,
+            organization_id=provider.organization_id,
+            details={"reason": "sso_required", "provider_id": provider.id},
+        )
+    page = render_template("accounts/sso_required.html", provider=provider, form=FlaskForm())
+    return page, 403
+
+
+def pending_sign_in(step: str) -> tuple[User, dict[str, Any]] | None:
+    """The person who gave a correct password and still owes `step` ("verify" or "enrol")."""
+    data = session.get(PENDING_KEY)
+    if not data or data["step"] != step or time.time() - data["at"] > PENDING_TTL:
+        return None
+    user = db.session.get(User, data["user_id"])
+    return (user, data) if user is not None and user.active else None
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+def verify():
+    pending = pending_sign_in("verify")
+    if pending is None:
+        flash("Please sign in again.", "info")
+        return redirect(url_for("accounts.login"))
+    user, data = pending
+    form = CodeForm()
+    status = 200
     if form.validate_on_submit():
         with unit_of_work():
-            result = services.sign_in(
-                form.email.data, form.password.data, request.remote_addr or "unknown"
-            )
-        if result.user is not None:
-            login_user(result.user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("accounts.home"))
-        flash(result.error, "error")
-        return render_template("accounts/login.html", form=form), 429 if result.throttled else 401
-    return render_template("accounts/login.html", form=form)
+            check = mfa.check_code(user, form.code.data, _ip())
+            if check.ok:
+                services.complete_sign_in(user, second_factor=check.method)
+        if check.ok:
+            login_user(user)
+            _warn_if_recovery_code(user, check.method)
+            return redirect(data["next"] or url_for("accounts.home"))
+        flash(check.error or "That code is not valid.", "error")
+        status = 429 if check.throttled else 401
+    return render_template("accounts/mfa_verify.html", form=form, step_up=False), status
+
+
+def _warn_if_recovery_code(user: User, method: str | None) -> None:
+    if method == "recovery_code":
+        left = mfa.remaining_recovery_codes(user)
+        flash(
+            f"You signed in with a recovery code; {left} left. "
+            "Make new ones on the Security page if your authenticator is gone.",
+            "info",
+        )
 
 
 @bp.post("/logout")
 @require_role()
 def logout():
     if LogoutForm().validate_on_submit():
+        offer = end_session_offer(sessions.current())  # read before the session row ends
         with unit_of_work():
             record("auth.logout", actor=current_user, target=current_user)
             sessions.end("logout")
+        logout_user()
         flash("You are signed out.", "info")
+        if offer is not None:
+            provider, url = offer
+            return render_template("accounts/signed_out.html", provider=provider, url=url)
     return redirect(url_for("accounts.login"))
 
 

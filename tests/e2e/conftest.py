@@ -45,9 +45,9 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             pytest.fail(f"portal exited early:\n{log.read_text()[-3000:]}")
         try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the worker still booting
             time.sleep(0.2)
     pytest.fail(f"portal did not start:\n{log.read_text()[-3000:]}")
 

@@ -161,7 +161,7 @@ def test_mark_paid_from_the_command_line(erp_server: MockErpProcess) -> None:
     invoice = client.create_ap_invoice(non_po_invoice("V1011"), unique("key"))
     env = os.environ | {"MOCK_ERP_DATABASE_URL": erp_server.database_url}
     command = [sys.executable, "-m", "flask", "--app", "app.erp.mock", "erp", "mark-paid"]
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+    done = subprocess.run(
         [*command, str(invoice.id), "--reference", "CHK-1001", "--date", "2025-11-21"],
         cwd=ROOT,
         env=env,

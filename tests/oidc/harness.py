@@ -104,7 +104,7 @@ class OidcProvider:
             str(ready_path),
             "--watch-stdin",
         ]
-        self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        self._process = subprocess.Popen(
             command,
             cwd=OIDC_DIR,
             stdin=subprocess.PIPE,

@@ -1,0 +1,116 @@
+"""How documents and purchase orders look on the wire: plain dicts, money as strings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from flask import url_for
+
+from app.erp.interface import PurchaseOrder
+from app.intake.models import Document, DocumentEvent
+
+
+def _number(value: Decimal | None) -> str | None:
+    """Without the trailing zeros the database's fixed scale adds: 10.000000 → "10"."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _money(value: Decimal | None) -> str | None:
+    """At least two decimals, as amounts are printed: 100.000000 → "100.00"."""
+    text = _number(value)
+    if text is None:
+        return None
+    whole, _, cents = text.partition(".")
+    return f"{whole}.{cents.ljust(2, '0')}"
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def document_href(document_id: int) -> str:
+    return url_for("partner_api.get_document", document_id=document_id)
+
+
+def accepted_document(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "kind": document.kind.value,
+        "state": document.state.value,
+        "identity": document.identity,
+        "href": document_href(document.id),
+    }
+
+
+def document_summary(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "kind": document.kind.value,
+        "state": document.state.value,
+        "document_number": document.document_number,
+        "po_number": document.po_number,
+        "currency": document.currency,
+        "total_amount": _money(document.total_amount),
+        "supplier_id": document.supplier_org_id,
+        "sender_id": document.sender_org_id,
+        "source_format": document.source_format,
+        "received_at": _time(document.created_at),
+        "updated_at": _time(document.updated_at),
+        "href": document_href(document.id),
+    }
+
+
+def timeline_entry(event: DocumentEvent) -> dict[str, Any]:
+    return {
+        "at": _time(event.at),
+        "from_state": event.from_state.value if event.from_state else None,
+        "state": event.to_state.value,
+        "by": event.actor_label,
+        "reason": event.reason,
+    }
+
+
+def document_detail(document: Document) -> dict[str, Any]:
+    return {
+        **document_summary(document),
+        "identity": document.identity,
+        "parser_version": document.parser_version,
+        "correlation_id": document.correlation_id,
+        "errors": document.errors,
+        "timeline": [timeline_entry(event) for event in document.timeline],
+        "document": document.canonical,
+    }
+
+
+def purchase_order(order: PurchaseOrder, supplier_id: int) -> dict[str, Any]:
+    return {
+        "number": order.number,
+        "supplier_id": supplier_id,
+        "vendor_number": order.vendor_number,
+        "status": order.status,
+        "currency": order.currency,
+        "order_date": order.order_date.isoformat(),
+        "facility_code": order.facility_code,
+        "cost_centre": order.cost_centre,
+        "buyer_email": order.buyer_email,
+        "total_amount": _money(order.total_amount),
+        "lines": [
+            {
+                "line_number": line.line_number,
+                "item_number": line.item_number,
+                "description": line.description,
+                "unit": line.uom,
+                "quantity": _number(line.quantity),
+                "quantity_received": _number(line.quantity_received),
+                "unit_price": _money(line.unit_price),
+                "amount": _money(line.amount),
+                "need_by_date": line.need_by_date.isoformat(),
+            }
+            for line in order.lines
+        ],
+    }

@@ -1,0 +1,244 @@
+"""The partner API, /api/v1: thin views over intake, the document queries and the ERP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from sqlalchemy import select
+
+from app.api import errors
+from app.api import representations as rep
+from app.api.errors import BadParameterError
+from app.api.quota import charge_daily_quota
+from app.db import db, unit_of_work
+from app.erp import get_erp
+from app.erp.errors import ErpError
+from app.extensions import csrf
+from app.formats import DocumentResult, ParseResult
+from app.intake import flip, idempotency, queries, services, suppliers
+from app.intake.idempotency import Answer
+from app.intake.models import Channel, Document, DocumentKind, DocumentState
+from app.oauth.resource import (
+    current_client,
+    on_behalf_of_header,
+    require_token,
+    resolve_supplier,
+)
+from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
+from app.problems import problem
+
+bp = Blueprint("partner_api", __name__, url_prefix="/api")
+errors.register(bp)
+# Bearer tokens, not cookies, authorize these calls: there is no session to forge a request in.
+csrf.exempt(bp)
+
+OPEN_PO_STATUSES = flip.OPEN_PO_STATUSES
+ERP_RETRY_AFTER = "30"
+
+
+@bp.post("/v1/invoices")
+@require_token("invoices:write")
+def post_invoices() -> Response:
+    return _submit(DocumentKind.INVOICE, DocumentType.INVOICES)
+
+
+@bp.post("/v1/acknowledgments")
+@require_token("acknowledgments:write")
+def post_acknowledgments() -> Response:
+    return _submit(DocumentKind.ACKNOWLEDGMENT, DocumentType.ACKNOWLEDGMENTS)
+
+
+def _submit(kind: DocumentKind, document_type: DocumentType) -> Response:
+    client = current_client()
+    key = idempotency.key_from(request.headers)
+    on_behalf_of = on_behalf_of_header()
+    body = request.get_data(cache=False)  # past MAX_CONTENT_LENGTH this raises 413
+    content_type = request.headers.get("Content-Type", "")
+    request_hash = idempotency.fingerprint(
+        request.method, request.path, content_type, str(on_behalf_of), body
+    )
+    with unit_of_work():
+        if key and (replay := idempotency.claim(client.id, key, request_hash)):
+            return _respond(replay, replayed=True)
+        submission = services.Submission(
+            kind=kind,
+            body=body,
+            content_type=content_type,
+            sender=client.organization,
+            channel=Channel.API,
+            client_id=client.id,
+            correlation_id=g.correlation_id,
+        )
+        parsed = services.read(submission)
+        for_suppliers = _suppliers(parsed, document_type, on_behalf_of, client.organization)
+        charge_daily_quota(client, len(parsed.documents))
+        documents = services.receive(
+            submission, parsed, for_suppliers, actor=f"api client {client.client_id}"
+        )
+        answer = _accepted(documents, parsed)
+        if key:
+            idempotency.remember(client.id, key, request_hash, answer)
+    return _respond(answer)
+
+
+def _suppliers(
+    parsed: ParseResult,
+    document_type: DocumentType,
+    on_behalf_of: int | None,
+    sender: Organization,
+) -> list[Organization]:
+    """The supplier of each document; ApiForbidden (403) if the sender may not act for it."""
+    resolved: dict[int | None, Organization] = {}
+
+    def supplier_of(result: DocumentResult) -> Organization:
+        wanted = on_behalf_of
+        if wanted is None and sender.kind == OrgKind.PARTNER:
+            wanted = suppliers.named_supplier_id(result, sender.id)
+        if wanted not in resolved:
+            resolved[wanted] = resolve_supplier(document_type, wanted)
+        return resolved[wanted]
+
+    return [supplier_of(result) for result in parsed.documents]
+
+
+def _accepted(documents: list[Document], parsed: ParseResult) -> Answer:
+    body = {
+        "documents": [rep.accepted_document(document) for document in documents],
+        "format": parsed.format,
+        "correlation_id": g.correlation_id,
+    }
+    return Answer(202, body, {"Location": rep.document_href(documents[0].id)})
+
+
+def _respond(answer: Answer, *, replayed: bool = False) -> Response:
+    response = jsonify(answer.body)
+    response.status_code = answer.status
+    response.headers.update(answer.headers)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+# -- reading back ----------------------------------------------------------------------------
+
+
+@bp.get("/v1/documents/<int:document_id>")
+@require_token("documents:read")
+def get_document(document_id: int) -> Response:
+    document = queries.visible_document(document_id, current_client().organization_id)
+    if document is None:
+        return problem(404, f"There is no document {document_id}.", type_="not-found")
+    return jsonify(rep.document_detail(document))
+
+
+@bp.get("/v1/invoices")
+@require_token("invoices:read")
+def list_invoices() -> Response:
+    filters = queries.Filters(
+        kind=DocumentKind.INVOICE,
+        states=_states(request.args.getlist("state")),
+        updated_since=_timestamp("updated_since"),
+    )
+    limit = _limit()
+    found = queries.page(
+        current_client().organization_id, filters, request.args.get("cursor"), limit
+    )
+    response = jsonify(
+        {
+            "data": [rep.document_summary(doc) for doc in found.items],
+            "next_cursor": found.next_cursor,
+        }
+    )
+    if found.next_cursor:
+        args: dict[str, Any] = {**request.args.to_dict(flat=False), "cursor": found.next_cursor}
+        response.headers["Link"] = f'<{url_for("partner_api.list_invoices", **args)}>; rel="next"'
+    return response
+
+
+def _states(values: list[str]) -> list[DocumentState]:
+    names = [name.strip().upper() for value in values for name in value.split(",") if name.strip()]
+    try:
+        return [DocumentState(name) for name in names]
+    except ValueError:
+        known = ", ".join(state.value for state in DocumentState)
+        raise BadParameterError("state", f"state must be among {known}") from None
+
+
+def _timestamp(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise BadParameterError(name, f"{name} must be an RFC 3339 time with an offset")
+    return value
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", str(queries.DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= queries.MAX_LIMIT:
+        raise BadParameterError("limit", f"limit must be between 1 and {queries.MAX_LIMIT}")
+    return int(raw)
+
+
+# -- purchase orders -------------------------------------------------------------------------
+
+
+@bp.get("/v1/purchase-orders")
+@require_token("purchase-orders:read")
+def list_purchase_orders() -> Response:
+    statuses = _po_statuses()
+    erp = get_erp()
+    data: list[dict[str, Any]] = []
+    try:
+        for supplier in _po_suppliers():
+            orders = erp.list_purchase_orders(
+                vendor_number=supplier.erp_vendor_number, correlation_id=g.correlation_id
+            )
+            data += [rep.purchase_order(po, supplier.id) for po in orders if po.status in statuses]
+    except ErpError:
+        return problem(
+            503,
+            "The ERP is not answering; purchase orders cannot be read right now.",
+            type_="erp-unavailable",
+            headers={"Retry-After": ERP_RETRY_AFTER},
+        )
+    return jsonify({"data": data})
+
+
+def _po_statuses() -> tuple[str, ...]:
+    wanted = request.args.get("status")
+    if wanted is None:
+        return OPEN_PO_STATUSES
+    if wanted not in OPEN_PO_STATUSES:
+        raise BadParameterError("status", f"status must be one of {', '.join(OPEN_PO_STATUSES)}")
+    return (wanted,)
+
+
+def _po_suppliers() -> list[Organization]:
+    """Suppliers whose POs the caller may read, each with a vendor number in the ERP."""
+    client = current_client()
+    on_behalf_of = on_behalf_of_header()
+    if on_behalf_of is not None or client.organization.kind != OrgKind.PARTNER:
+        chosen = [resolve_supplier(DocumentType.PURCHASE_ORDERS, on_behalf_of)]
+    else:
+        chosen = _connected_suppliers(client.organization_id, DocumentType.PURCHASE_ORDERS)
+    return [supplier for supplier in chosen if supplier.erp_vendor_number]
+
+
+def _connected_suppliers(partner_id: int, document_type: DocumentType) -> list[Organization]:
+    connections = db.session.scalars(
+        select(Connection).where(
+            Connection.partner_id == partner_id, Connection.revoked_at.is_(None)
+        )
+    )
+    return [
+        connection.supplier
+        for connection in connections
+        if connection.allows(document_type) and connection.supplier.is_active
+    ]

@@ -1,0 +1,1 @@
+"""Company sign-in: each organization may bring its own OpenID Connect identity provider."""

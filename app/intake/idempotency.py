@@ -1,0 +1,150 @@
+"""Idempotency-Key for intake: a retried submission gets the first answer, never a second copy.
+
+Per client, a key is answered once and the answer kept for INTAKE_IDEMPOTENCY_HOURS (24 by
+default). The answer row is written in the same transaction as the documents, so the key
+exists exactly when they do. While the first request with a key is still running, a
+transaction-scoped advisory lock on the key is held: a concurrent retry cannot take it and is
+told 409 instead of waiting or creating a duplicate. A crash simply releases the lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import CursorResult, delete, select, text
+
+from app.db import db, utcnow
+from app.intake.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+DEFAULT_RETENTION_HOURS = 24
+# Namespace of the two-int advisory lock; any constant, the same in every process.
+LOCK_NAMESPACE = 7_400_007
+# Visible ASCII, as the IETF Idempotency-Key draft and common practice (UUIDs, ULIDs) use.
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class IdempotencyError(Exception):
+    status = 400
+    slug = "idempotency-key"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class KeyMalformedError(IdempotencyError):
+    status = 400
+
+
+class KeyInFlightError(IdempotencyError):
+    status = 409
+    slug = "idempotency-key-in-flight"
+
+
+class KeyReusedError(IdempotencyError):
+    status = 422
+    slug = "idempotency-key-reused"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response as it can be stored and replayed."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def key_from(headers: Any) -> str | None:
+    """The request's key, None when absent; KeyMalformedError when present but unusable."""
+    raw = headers.get(HEADER)
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not KEY_PATTERN.match(key):
+        raise KeyMalformedError(f"{HEADER} must be 1 to 255 visible ASCII characters")
+    return key
+
+
+def fingerprint(*parts: str | bytes | None) -> str:
+    """sha256 over everything that makes two requests "the same request"."""
+    digest = hashlib.sha256()
+    for part in parts:
+        value = part if isinstance(part, bytes) else (part or "").encode()
+        digest.update(len(value).to_bytes(8, "big") + value)
+    return digest.hexdigest()
+
+
+def retention() -> dt.timedelta:
+    hours = current_app.config.get("INTAKE_IDEMPOTENCY_HOURS", DEFAULT_RETENTION_HOURS)
+    return dt.timedelta(hours=max(int(hours), DEFAULT_RETENTION_HOURS))
+
+
+def claim(client_id: int, key: str, request_hash: str) -> Answer | None:
+    """Take the key for this transaction: the stored answer to replay, or None to go ahead."""
+    _lock(client_id, key)
+    row = db.session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
+        )
+    )
+    if row is None:
+        return None
+    if row.expires_at <= utcnow():
+        db.session.delete(row)
+        db.session.flush()
+        return None
+    if row.request_hash != request_hash:
+        raise KeyReusedError(f"this {HEADER} was already used with a different request")
+    return Answer(row.response_status, row.response_body, row.response_headers)
+
+
+def remember(client_id: int, key: str, request_hash: str, answer: Answer) -> None:
+    """Store the answer in the current transaction (the caller commits with the documents)."""
+    now = utcnow()
+    db.session.add(
+        IdempotencyKey(
+            client_id=client_id,
+            key=key,
+            request_hash=request_hash,
+            response_status=answer.status,
+            response_body=answer.body,
+            response_headers=answer.headers,
+            created_at=now,
+            expires_at=now + retention(),
+        )
+    )
+
+
+def purge_expired(now: dt.datetime | None = None) -> int:
+    result = db.session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow()))
+    )
+    return cast(CursorResult, result).rowcount or 0
+
+
+def lock_key(client_id: int, key: str) -> int:
+    """A signed 32-bit number for the advisory lock; a collision only costs a spurious 409."""
+    digest = hashlib.sha256(f"{client_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
+def _lock(client_id: int, key: str) -> None:
+    # SQLite has no advisory locks, but it runs one writer at a time, so a concurrent retry
+    # waits for the first and then finds its answer.
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    taken = db.session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"),
+        {"namespace": LOCK_NAMESPACE, "key": lock_key(client_id, key)},
+    )
+    if not taken:
+        raise KeyInFlightError(
+            f"a request with this {HEADER} is still being processed; retry shortly"
+        )

@@ -1,0 +1,76 @@
+"""The transactional outbox: work owed to a document is written with the change that made it
+due, sent to RQ after the commit, and closed by the job that does it.
+
+If the send after the commit is lost (Redis down, process killed), the open entry is still in
+the database and the sweeper sends it again; jobs are idempotent, so a double send is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from rq import Retry
+from rq.utils import import_attribute
+from sqlalchemy import CursorResult, select, update
+
+from app.db import db, utcnow
+from app.intake.models import Document, OutboxEntry
+from app.jobs import enqueue_after_commit, queue
+from app.pipeline import Step
+
+# As long as app.jobs keeps failed jobs, so ops can inspect them before the sweeper resends.
+FAILURE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _retry(step: Step) -> Retry:
+    return Retry(max=len(step.retry_intervals), interval=list(step.retry_intervals))
+
+
+def schedule(document: Document, step: Step) -> OutboxEntry:
+    """Owe `step` to `document`: an outbox entry now, the job once the transaction commits."""
+    entry = OutboxEntry(document=document, command=step.command, job_id=step.job_id(document.id))
+    db.session.add(entry)
+    enqueue_after_commit(
+        import_attribute(step.job),
+        document.id,
+        queue_name=step.queue,
+        job_id=entry.job_id,
+        retry=_retry(step),
+    )
+    return entry
+
+
+def complete(document_id: int, command: str) -> int:
+    """Close the open entries for `command` on a document; the job calls it as it finishes."""
+    result = db.session.execute(
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.document_id == document_id,
+            OutboxEntry.command == command,
+            OutboxEntry.completed_at.is_(None),
+        )
+        .values(completed_at=utcnow())
+    )
+    return cast(CursorResult, result).rowcount or 0
+
+
+def send_now(entry: OutboxEntry, step: Step, correlation_id: str | None) -> None:
+    """Enqueue an entry's job immediately (the sweeper's path; raises if Redis is down)."""
+    queue(step.queue).enqueue(
+        step.job,
+        entry.document_id,
+        job_id=entry.job_id,
+        retry=_retry(step),
+        failure_ttl=FAILURE_TTL_SECONDS,
+        meta={"correlation_id": correlation_id},
+    )
+
+
+def open_entries(document_id: int) -> list[OutboxEntry]:
+    return list(
+        db.session.scalars(
+            select(OutboxEntry).where(
+                OutboxEntry.document_id == document_id, OutboxEntry.completed_at.is_(None)
+            )
+        )
+    )

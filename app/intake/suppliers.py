@@ -1,0 +1,57 @@
+"""Which portal supplier a document names, for a partner that did not say whom it sends for.
+
+A document may name its supplier by portal id, by our ERP vendor number, or by tax id. The
+portal id and vendor number are looked up directly; a tax id is encrypted at rest, so it is
+compared only against the suppliers connected to the sending partner (a short list).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from app.canonical import Party
+from app.db import db
+from app.formats import DocumentResult
+from app.onboarding.models import Connection, Organization
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+
+
+def compact_tax_id(value: str) -> str:
+    """`de 123-456.789` → `DE123456789`: tax ids are written with any punctuation."""
+    return _NOT_ALNUM.sub("", value.upper())
+
+
+def named_supplier_id(result: DocumentResult, partner_id: int) -> int | None:
+    """The organization id the document names as its supplier, or None if it names none we
+    know (the caller then needs the On-Behalf-Of header)."""
+    party = getattr(result.document, "supplier", None)
+    if party is None:
+        return None
+    if party.portal_id and party.portal_id.isdigit():
+        return int(party.portal_id)
+    if party.erp_vendor_number:
+        found = db.session.scalar(
+            select(Organization.id).where(Organization.erp_vendor_number == party.erp_vendor_number)
+        )
+        if found is not None:
+            return found
+    return _by_tax_id(party, partner_id)
+
+
+def _by_tax_id(party: Party, partner_id: int) -> int | None:
+    wanted = {compact_tax_id(tax.value) for tax in party.tax_ids}
+    if not wanted:
+        return None
+    suppliers = db.session.scalars(
+        select(Organization)
+        .join(Connection, Connection.supplier_id == Organization.id)
+        .where(Connection.partner_id == partner_id, Connection.revoked_at.is_(None))
+    )
+    for supplier in suppliers:
+        profile = supplier.profile
+        if profile is not None and profile.tax_id and compact_tax_id(profile.tax_id) in wanted:
+            return supplier.id
+    return None

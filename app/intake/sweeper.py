@@ -1,0 +1,137 @@
+"""The sweeper: finds outbox entries left open with no live job and sends them again, so a
+document accepted while Redis was down, or whose job was lost, still moves on.
+
+It runs as a periodic RQ job. Each run schedules the next one through RQ's scheduler (the
+`worker` command runs it); the run time is rounded to the interval and named after it, so any
+number of workers or web processes asking for "the next sweep" schedule the same single job.
+Normalize jobs re-arm it as they finish, so a Redis that lost its schedule heals with the next
+document; `flask --app wsgi intake sweep` runs a sweep by hand and arms the schedule too.
+Concurrent sweeps are safe: they lock entries with SKIP LOCKED and never take the same one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+from flask import current_app
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import or_, select
+
+from app.db import db, utcnow
+from app.intake import idempotency, outbox
+from app.intake.models import Document, OutboxEntry
+from app.jobs import queue, redis_connection
+from app.pipeline import STEPS_BY_COMMAND
+
+log = structlog.get_logger(__name__)
+
+SWEEP_JOB = "app.intake.tasks.sweep"
+SWEEP_QUEUE = "low"
+SWEEP_JOB_PREFIX = "intake-sweep-"
+LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+DEFAULTS = {
+    # An entry younger than this may simply not have been picked up yet.
+    "INTAKE_SWEEP_DELAY_SECONDS": 60,
+    "INTAKE_SWEEP_INTERVAL_SECONDS": 60,
+    # After this many resends the entry is left for ops (its job keeps failing).
+    "INTAKE_SWEEP_MAX_RESENDS": 5,
+    "INTAKE_SWEEP_BATCH": 500,
+}
+
+
+def setting(name: str) -> int:
+    return int(current_app.config.get(name, DEFAULTS[name]))
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    resent: int
+    live: int
+    purged_keys: int
+
+
+def sweep(now: dt.datetime | None = None) -> SweepReport:
+    """Resend every overdue open entry whose job is not live; drop expired idempotency keys."""
+    now = now or utcnow()
+    connection = redis_connection()
+    resent = live = 0
+    for entry, correlation_id in _overdue(now):
+        if job_is_live(connection, entry.job_id):
+            live += 1
+            continue
+        _resend(connection, entry, correlation_id, now)
+        resent += 1
+    return SweepReport(resent, live, idempotency.purge_expired(now))
+
+
+def _overdue(now: dt.datetime) -> list[tuple[OutboxEntry, str | None]]:
+    cutoff = now - dt.timedelta(seconds=setting("INTAKE_SWEEP_DELAY_SECONDS"))
+    rows = db.session.execute(
+        select(OutboxEntry, Document.correlation_id)
+        .join(Document, Document.id == OutboxEntry.document_id)
+        .where(
+            OutboxEntry.completed_at.is_(None),
+            OutboxEntry.created_at <= cutoff,
+            or_(OutboxEntry.last_sent_at.is_(None), OutboxEntry.last_sent_at <= cutoff),
+            OutboxEntry.resends < setting("INTAKE_SWEEP_MAX_RESENDS"),
+        )
+        .order_by(OutboxEntry.id)
+        .limit(setting("INTAKE_SWEEP_BATCH"))
+        .with_for_update(of=OutboxEntry, skip_locked=True)
+    )
+    return [(entry, correlation_id) for entry, correlation_id in rows]
+
+
+def job_is_live(connection: Redis, job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status in LIVE
+
+
+def _resend(
+    connection: Redis, entry: OutboxEntry, correlation_id: str | None, now: dt.datetime
+) -> None:
+    # A failed or finished job of the same id would shadow the new one in RQ's registries.
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(entry.job_id, connection=connection).delete()
+    outbox.send_now(entry, STEPS_BY_COMMAND[entry.command], correlation_id)
+    entry.resends += 1
+    entry.last_sent_at = now
+    log.warning("outbox entry resent", job_id=entry.job_id, resends=entry.resends)
+
+
+# -- the schedule ----------------------------------------------------------------------------
+
+
+def next_run(now: dt.datetime, interval: int) -> dt.datetime:
+    """The next multiple of `interval` seconds after `now` (so every process agrees on it)."""
+    slot = int(now.timestamp()) // interval + 1
+    return dt.datetime.fromtimestamp(slot * interval, dt.UTC)
+
+
+def sweep_job_id(run_at: dt.datetime) -> str:
+    return f"{SWEEP_JOB_PREFIX}{int(run_at.timestamp())}"
+
+
+def schedule_next(now: dt.datetime | None = None) -> str:
+    """Schedule the next sweep (idempotent: the same slot always gets the same job id)."""
+    run_at = next_run(now or utcnow(), setting("INTAKE_SWEEP_INTERVAL_SECONDS"))
+    job_id = sweep_job_id(run_at)
+    queue(SWEEP_QUEUE).enqueue_at(run_at, SWEEP_JOB, job_id=job_id, failure_ttl=24 * 3600)
+    return job_id
+
+
+def keep_scheduled(now: dt.datetime | None = None) -> bool:
+    """Arm the schedule unless the next sweep is already there; True when it armed it."""
+    run_at = next_run(now or utcnow(), setting("INTAKE_SWEEP_INTERVAL_SECONDS"))
+    if job_is_live(redis_connection(), sweep_job_id(run_at)):
+        return False
+    schedule_next(now)
+    return True

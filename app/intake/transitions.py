@@ -1,0 +1,147 @@
+"""The one function that changes a document's state, and the table of changes it allows.
+
+`receive` gives a new document its first state; `transition` makes every change after that.
+Every change writes the timeline entry the sender sees, an audit entry, and the event that
+the pipeline turns into the next job (`app/pipeline.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.accounts.models import User
+from app.audit.services import record
+from app.db import db
+from app.intake import outbox
+from app.intake.models import Document, DocumentEvent, DocumentKind, DocumentState
+from app.pipeline import document_transitioned, event_name, next_step
+
+S = DocumentState
+
+# Every document starts RECEIVED (see `receive`); from there only these changes exist.
+ALLOWED: dict[DocumentState, frozenset[DocumentState]] = {
+    S.RECEIVED: frozenset({S.NORMALIZED, S.REJECTED}),
+    S.NORMALIZED: frozenset({S.VALIDATED, S.ON_HOLD, S.REJECTED}),
+    S.ON_HOLD: frozenset({S.VALIDATED, S.REJECTED}),
+    S.VALIDATED: frozenset({S.POSTING, S.APPLIED, S.ON_HOLD}),
+    S.POSTING: frozenset({S.POSTED, S.ON_HOLD, S.DEAD}),
+    S.DEAD: frozenset({S.POSTING}),  # an ops replay
+    S.POSTED: frozenset({S.PAID}),
+    S.PAID: frozenset(),
+    S.APPLIED: frozenset(),
+    S.REJECTED: frozenset(),
+}
+
+# States that only make sense for one kind of document.
+KIND_ONLY: dict[DocumentState, DocumentKind] = {
+    S.POSTING: DocumentKind.INVOICE,
+    S.POSTED: DocumentKind.INVOICE,
+    S.PAID: DocumentKind.INVOICE,
+    S.DEAD: DocumentKind.INVOICE,
+    S.APPLIED: DocumentKind.ACKNOWLEDGMENT,
+}
+
+TERMINAL = frozenset(state for state, targets in ALLOWED.items() if not targets)
+
+# Who changed it: a signed-in user, or a label such as "api client 3f2a…" or "system".
+Actor = User | str | None
+
+
+class InvalidTransition(Exception):  # noqa: N818 - reads as the domain rule it enforces
+    def __init__(self, document: Document, to_state: DocumentState) -> None:
+        current = document.state.value if document.state else "new"
+        super().__init__(f"document {document.id} cannot go from {current} to {to_state.value}")
+
+
+def can_transition(document: Document, to_state: DocumentState) -> bool:
+    allowed = document.state is not None and to_state in ALLOWED[document.state]
+    return allowed and KIND_ONLY.get(to_state, document.kind) == document.kind
+
+
+def actor_label(actor: Actor) -> str:
+    if isinstance(actor, User):
+        return actor.email
+    return actor or "system"
+
+
+def receive(documents: list[Document], actor: Actor, reason: str) -> None:
+    """Enter new documents in RECEIVED: each one's first timeline entry and event.
+
+    Receipt writes no audit entry: the stored payload (sha256, sender, client, correlation id)
+    already records it immutably, and an audit append per document would make every intake
+    in every web process queue behind the audit chain's one lock. Every later change audits.
+    """
+    for document in documents:
+        if document.state is not None:
+            raise InvalidTransition(document, DocumentState.RECEIVED)
+        document.state = DocumentState.RECEIVED
+    db.session.add_all(documents)
+    db.session.flush()  # one INSERT for all of them; their ids name their jobs
+    for document in documents:
+        _timeline(document, None, DocumentState.RECEIVED, actor, reason)
+        _emit(document, event_name(DocumentState.RECEIVED.value))
+
+
+def transition(
+    document: Document,
+    to_state: DocumentState,
+    actor: Actor,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> DocumentEvent:
+    """Move `document` to `to_state`: timeline, audit entry, event and the next job, if any."""
+    if document.state is None or not can_transition(document, to_state):
+        raise InvalidTransition(document, to_state)
+    from_state, document.state = document.state, to_state
+    entry = _timeline(document, from_state, to_state, actor, reason)
+    _audit(document, from_state, actor, reason, details)
+    _emit(document, event_name(to_state.value))
+    return entry
+
+
+def _timeline(
+    document: Document,
+    from_state: DocumentState | None,
+    to_state: DocumentState,
+    actor: Actor,
+    reason: str,
+) -> DocumentEvent:
+    entry = DocumentEvent(
+        document=document,
+        from_state=from_state,
+        to_state=to_state,
+        actor_label=actor_label(actor),
+        actor_user_id=actor.id if isinstance(actor, User) else None,
+        reason=reason,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def _audit(
+    document: Document,
+    from_state: DocumentState | None,
+    actor: Actor,
+    reason: str,
+    details: dict[str, Any] | None,
+) -> None:
+    record(
+        f"document.{document.state.value.lower()}",
+        actor=actor if isinstance(actor, User) else None,
+        actor_label=actor_label(actor),
+        organization_id=document.supplier_org_id or document.sender_org_id,
+        target=document,
+        details={
+            "from": from_state.value if from_state else None,
+            "to": document.state.value,
+            "reason": reason,
+            **(details or {}),
+        },
+    )
+
+
+def _emit(document: Document, event: str) -> None:
+    step = next_step(event)
+    if step is not None:
+        outbox.schedule(document, step)
+    document_transitioned.send(document, event=event)

@@ -1,0 +1,61 @@
+"""Revoked access tokens: a Redis deny-list of jti until exp, checked on every API call.
+
+The database keeps the same list (RevokedToken), because Redis only carries work here: when the
+deny-list is lost (flushed, restarted without persistence) the first check after that notices the
+missing marker key and reloads every unexpired revocation from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select
+
+from app.db import db, utcnow
+from app.jobs import redis_connection
+from app.oauth.models import ApiClient, RevokedToken
+
+KEY_PREFIX = "oauth:revoked:"
+LOADED_MARKER = "oauth:revoked:loaded"
+
+
+def _seconds_left(expires_at: dt.datetime, now: dt.datetime) -> int:
+    return max(1, int((expires_at - now).total_seconds()) + 1)
+
+
+def deny(jti: str, client: ApiClient, expires_at: dt.datetime) -> None:
+    """Refuse this token from now until it expires (the caller commits the database row)."""
+    now = utcnow()
+    if expires_at <= now:
+        return
+    if db.session.scalar(select(RevokedToken.id).where(RevokedToken.jti == jti)) is None:
+        db.session.add(RevokedToken(jti=jti, api_client_id=client.id, expires_at=expires_at))
+    db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+    db.session.flush()
+    redis_connection().set(KEY_PREFIX + jti, "1", ex=_seconds_left(expires_at, now))
+
+
+def is_denied(jti: str) -> bool:
+    """One round trip in the usual case; raises redis.RedisError when Redis cannot answer."""
+    pipe = redis_connection().pipeline(transaction=False)
+    pipe.exists(KEY_PREFIX + jti)
+    pipe.exists(LOADED_MARKER)
+    denied, loaded = pipe.execute()
+    if loaded:
+        return bool(denied)
+    reload_from_database()
+    return bool(redis_connection().exists(KEY_PREFIX + jti))
+
+
+def reload_from_database() -> int:
+    """Copy every unexpired revocation back into Redis, then set the marker."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(RevokedToken.jti, RevokedToken.expires_at).where(RevokedToken.expires_at > now)
+    ).all()
+    pipe = redis_connection().pipeline(transaction=False)
+    for jti, expires_at in rows:
+        pipe.set(KEY_PREFIX + jti, "1", ex=_seconds_left(expires_at, now))
+    pipe.set(LOADED_MARKER, "1")
+    pipe.execute()
+    return len(rows)

@@ -1,0 +1,45 @@
+"""What the authorization server reads from the configuration, with its defaults, in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, url_for
+
+DEFAULT_TOKEN_TTL = 900  # seconds: 15 minutes
+DEFAULT_SECRET_TTL_DAYS = 365
+# Clock skew allowed between this server and others when checking exp/iat of JWTs.
+LEEWAY_SECONDS = 60
+
+
+def token_ttl() -> int:
+    return int(current_app.config.get("ACCESS_TOKEN_TTL", DEFAULT_TOKEN_TTL))
+
+
+def secret_ttl() -> dt.timedelta:
+    days = int(current_app.config.get("CLIENT_SECRET_TTL_DAYS", DEFAULT_SECRET_TTL_DAYS))
+    return dt.timedelta(days=days)
+
+
+def issuer() -> str:
+    """OAUTH_ISSUER when set (production should set it); otherwise the portal's own URL,
+    from SERVER_NAME or the request, so a development server works without configuration."""
+    configured = current_app.config.get("OAUTH_ISSUER")
+    if configured:
+        return configured.rstrip("/")
+    return url_for("accounts.index", _external=True).rstrip("/")
+
+
+def audience() -> str:
+    """The `aud` of every access token: the portal's API as one resource server."""
+    return current_app.config.get("OAUTH_AUDIENCE") or issuer() + "/api"
+
+
+def https_required() -> bool:
+    """Production speaks OAuth only over TLS (authlib's check); tests and `make run` use http."""
+    return current_app.config.get("ENV_NAME") == "production"
+
+
+def allow_plain_http_jwks_uri() -> bool:
+    """Outside production a client's jwks_uri may be plain http (local test servers)."""
+    return not https_required()

@@ -1,0 +1,291 @@
+"""Procurement's onboarding pages: invitations, the review queue, and each organization's
+detail page with its checks, decisions, bank changes and full history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import or_, select
+
+from app.accounts.access import require_role
+from app.accounts.roles import Role
+from app.audit.models import AuditEntry
+from app.db import db, unit_of_work, utcnow
+from app.mail import backend_name
+from app.onboarding import (
+    banking,
+    connections,
+    documents,
+    enrollment,
+    forms,
+    review,
+    rules,
+    screening,
+)
+from app.onboarding.errors import OnboardingError
+from app.onboarding.models import BankAccount, BankStatus, Organization, OrgKind, OrgStatus
+from app.onboarding.profile import draft_bank_account, profile_of
+from app.onboarding.views import send_document
+
+bp = Blueprint("onboarding_admin", __name__, url_prefix="/admin/onboarding")
+HISTORY_LIMIT = 500
+
+
+def _organization(org_id: int) -> Organization:
+    org = db.session.get(Organization, org_id)
+    if org is None or org.kind == OrgKind.BUYER:
+        abort(404)
+    return org
+
+
+def _back(org: Organization):
+    return redirect(url_for(".organization", org_id=org.id))
+
+
+def _decide(org: Organization, action, success: str):
+    """Run one review decision in its own unit of work; refusals are shown, not raised."""
+    try:
+        with unit_of_work():
+            action()
+    except OnboardingError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(success, "success")
+    return _back(org)
+
+
+def _valid_post(form) -> bool:
+    """Validate a posted form; its errors are flashed for the detail page."""
+    if form.validate_on_submit():
+        return True
+    message = "; ".join(
+        f"{form[name].label.text}: {' '.join(errs)}" for name, errs in form.errors.items()
+    )
+    flash(message or "The form expired. Reload the page and try again.", "error")
+    return False
+
+
+# -- invitations and the queue -----------------------------------------------------------------
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+@require_role(Role.PROCUREMENT_ADMIN)
+def invitations():
+    form = forms.InviteForm()
+    refused = False
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                enrollment.invite(
+                    form.email.data,
+                    form.company_name.data,
+                    OrgKind(form.kind.data),
+                    form.contact_name.data,
+                    actor=current_user,
+                )
+        except OnboardingError as exc:
+            flash(str(exc), "error")
+            refused = True
+        else:
+            flash(f"Invitation sent to {form.email.data}.", "success")
+            return redirect(url_for(".invitations"))
+    return render_template(
+        "onboarding/admin/invitations.html",
+        form=form,
+        invitations=enrollment.pending_invitations(),
+        dev_mailbox=backend_name() == "dev",
+        now=utcnow(),
+    ), 422 if form.errors or refused else 200
+
+
+@bp.get("")
+@require_role(Role.PROCUREMENT_ADMIN)
+def queue():
+    submitted = db.session.scalars(
+        select(Organization)
+        .where(Organization.status.in_([OrgStatus.SUBMITTED, OrgStatus.APPROVED]))
+        .order_by(Organization.updated_at)
+    ).all()
+    bank_changes = db.session.scalars(
+        select(BankAccount).where(BankAccount.status == BankStatus.PENDING).order_by(BankAccount.id)
+    ).all()
+    return render_template(
+        "onboarding/admin/queue.html", submitted=submitted, bank_changes=bank_changes
+    )
+
+
+# -- one organization --------------------------------------------------------------------------
+
+
+def history(org: Organization) -> list[AuditEntry]:
+    query = (
+        select(AuditEntry)
+        .where(
+            or_(
+                AuditEntry.organization_id == org.id,
+                (AuditEntry.target_type == "Organization") & (AuditEntry.target_id == str(org.id)),
+            )
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    return list(db.session.scalars(query))
+
+
+@bp.get("/<int:org_id>")
+@require_role(Role.PROCUREMENT_ADMIN)
+def organization(org_id: int):
+    org = _organization(org_id)
+    profile = profile_of(org)
+    default_scopes = (
+        profile.scopes_wanted if org.kind == OrgKind.PARTNER else rules.SUPPLIER_DEFAULT_SCOPES
+    )
+    changes_form = forms.ChangesForm()
+    return render_template(
+        "onboarding/admin/organization.html",
+        org=org,
+        profile=profile,
+        checks=review.checks(org) if org.status == OrgStatus.SUBMITTED else [],
+        sections=rules.sections_for(org.kind),
+        screening=screening.latest(org),
+        current_documents=documents.current_documents(org),
+        all_documents=documents.all_documents(org),
+        bank=banking.active_account(org) or draft_bank_account(org),
+        pending_bank=banking.pending_change(org),
+        bank_history=banking.history(org),
+        connections=connections.for_supplier(org)
+        if org.kind == OrgKind.SUPPLIER
+        else connections.live_for_partner(org),
+        comments=review.all_comments(org),
+        history=history(org),
+        approve_form=forms.ApproveForm(data={"scopes": list(default_scopes)}),
+        reason_form=forms.ReasonForm(),
+        changes_form=changes_form,
+        confirm_form=forms.ConfirmForm(),
+        labels=forms.DOCUMENT_TYPE_LABELS,
+    )
+
+
+@bp.post("/<int:org_id>/approve")
+@require_role(Role.PROCUREMENT_ADMIN)
+def approve(org_id: int):
+    org = _organization(org_id)
+    form = forms.ApproveForm()
+    if not _valid_post(form):
+        return _back(org)
+    success = (
+        "Approved. The ERP vendor is being created; the supplier becomes active when it exists."
+        if org.kind == OrgKind.SUPPLIER
+        else "Approved: the partner is active."
+    )
+    return _decide(
+        org, lambda: review.approve(org, form.scopes.data or [], actor=current_user), success
+    )
+
+
+@bp.post("/<int:org_id>/reject")
+@require_role(Role.PROCUREMENT_ADMIN)
+def reject(org_id: int):
+    org = _organization(org_id)
+    form = forms.ReasonForm()
+    if not _valid_post(form):
+        return _back(org)
+    return _decide(
+        org, lambda: review.reject(org, form.reason.data, actor=current_user), "Rejected."
+    )
+
+
+@bp.post("/<int:org_id>/request-changes")
+@require_role(Role.PROCUREMENT_ADMIN)
+def request_changes(org_id: int):
+    org = _organization(org_id)
+    form = forms.ChangesForm()
+    if not _valid_post(form):
+        return _back(org)
+    comments = {s.key: getattr(form, s.key).data or "" for s in rules.sections_for(org.kind)}
+    return _decide(
+        org,
+        lambda: review.request_changes(org, comments, actor=current_user),
+        "Changes requested; the organization was told by mail.",
+    )
+
+
+@bp.post("/<int:org_id>/screening/override")
+@require_role(Role.PROCUREMENT_ADMIN)
+def override_screening(org_id: int):
+    org = _organization(org_id)
+    latest = screening.latest(org) or abort(404)
+    form = forms.ReasonForm()
+    if not _valid_post(form):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: screening.override(org, latest, form.reason.data, actor=current_user),
+        "Screening overridden; the reason is in the audit log.",
+    )
+
+
+@bp.post("/<int:org_id>/screening/run")
+@require_role(Role.PROCUREMENT_ADMIN)
+def rescreen(org_id: int):
+    org = _organization(org_id)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(org, lambda: screening.screen(org, actor=current_user), "Screened again.")
+
+
+@bp.post("/<int:org_id>/erp-sync")
+@require_role(Role.PROCUREMENT_ADMIN)
+def retry_sync(org_id: int):
+    org = _organization(org_id)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: review.retry_vendor_sync(org, actor=current_user),
+        "ERP vendor sync queued again.",
+    )
+
+
+@bp.post("/<int:org_id>/bank/<int:account_id>/approve")
+@require_role(Role.PROCUREMENT_ADMIN)
+def approve_bank(org_id: int, account_id: int):
+    org = _organization(org_id)
+    account = banking.account_of(org, account_id) or abort(404)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    try:
+        with unit_of_work():
+            in_force = banking.approve_change(org, account, actor=current_user)
+    except OnboardingError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            "Second approval given: the new bank details are in force."
+            if in_force
+            else "First approval recorded; a second procurement admin must approve too.",
+            "success",
+        )
+    return _back(org)
+
+
+@bp.post("/<int:org_id>/bank/<int:account_id>/reject")
+@require_role(Role.PROCUREMENT_ADMIN)
+def reject_bank(org_id: int, account_id: int):
+    org = _organization(org_id)
+    account = banking.account_of(org, account_id) or abort(404)
+    form = forms.ReasonForm()
+    if not _valid_post(form):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: banking.reject_change(org, account, form.reason.data, actor=current_user),
+        "Bank change rejected; the current details stay in force.",
+    )
+
+
+@bp.get("/<int:org_id>/documents/<int:document_id>")
+@require_role(Role.PROCUREMENT_ADMIN)
+def document(org_id: int, document_id: int):
+    org = _organization(org_id)
+    return send_document(documents.document_of(org, document_id) or abort(404))

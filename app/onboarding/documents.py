@@ -1,0 +1,190 @@
+"""Supporting documents: sniffed by content, size-limited, stored outside the web root."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from pathlib import Path
+from typing import IO
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.audit.services import record
+from app.db import db, utcnow
+from app.onboarding import rules
+from app.onboarding.errors import FieldError, OnboardingError
+from app.onboarding.models import DocumentKind, Organization, OrgStatus, SupportingDocument
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+
+
+def max_upload_bytes() -> int:
+    return int(current_app.config.get("UPLOAD_MAX_BYTES") or DEFAULT_MAX_BYTES)
+
+
+def upload_dir() -> Path:
+    """UPLOAD_DIR, or instance/uploads: never under static/, so files are only served by a view."""
+    configured = current_app.config.get("UPLOAD_DIR")
+    path = Path(configured) if configured else Path(current_app.instance_path) / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def read_limited(stream: IO[bytes], limit: int) -> bytes:
+    """Read at most limit + 1 bytes, so an oversize file is known without reading all of it."""
+    chunks, total = [], 0
+    while total <= limit:
+        chunk = stream.read(min(READ_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise FieldError("file", f"File is larger than {_size_text(limit)}.")
+    return data
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):g} MB"
+    return f"{size / 1024:g} KB"
+
+
+def checked_content_type(data: bytes) -> str:
+    if not data:
+        raise FieldError("file", "File is empty.")
+    content_type = rules.sniff_content_type(data[:16])
+    if content_type is None:
+        raise FieldError("file", "File must be a PDF, PNG or JPEG document.")
+    return content_type
+
+
+def _check_expiry(kind: DocumentKind, expires_on: dt.date | None, today: dt.date) -> None:
+    if kind != DocumentKind.INSURANCE:
+        return
+    if expires_on is None:
+        raise FieldError("expires_on", "Expiry date is required for a certificate of insurance.")
+    if expires_on <= today:
+        raise FieldError("expires_on", "Expiry date must be in the future.")
+
+
+def store(
+    org: Organization,
+    kind: DocumentKind,
+    filename: str,
+    stream: IO[bytes],
+    *,
+    expires_on: dt.date | None,
+    actor,
+) -> SupportingDocument:
+    """Check and keep an upload; it replaces the current document of the same kind."""
+    if org.status not in rules.UPLOAD_STATES:
+        raise OnboardingError(
+            f"Documents cannot be uploaded while the organization is {org.status.value}."
+        )
+    _check_expiry(kind, expires_on, utcnow().date())
+    data = read_limited(stream, max_upload_bytes())
+    content_type = checked_content_type(data)
+    stored_name = f"{uuid.uuid4().hex}.{rules.EXTENSIONS[content_type]}"
+    # Written before the commit: a rolled-back upload leaves an unreferenced file, never a
+    # row pointing at nothing.
+    (upload_dir() / stored_name).write_bytes(data)
+    previous = current_documents(org).get(kind)
+    if previous is not None:
+        previous.superseded_at = utcnow()
+    document = SupportingDocument(
+        organization_id=org.id,
+        kind=kind,
+        original_name=(filename or "upload")[-255:],
+        stored_name=stored_name,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        expires_on=expires_on if kind == DocumentKind.INSURANCE else None,
+        uploaded_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(document)
+    db.session.flush()
+    record(
+        "onboarding.document_uploaded",
+        actor=actor,
+        organization_id=org.id,
+        target=document,
+        details={
+            "kind": kind.value,
+            "content_type": content_type,
+            "size_bytes": len(data),
+            "expires_on": expires_on.isoformat() if expires_on else None,
+            "replaces": previous.id if previous else None,
+        },
+    )
+    _reinstate_if_insured(org, document, actor)
+    return document
+
+
+def _reinstate_if_insured(org: Organization, document: SupportingDocument, actor) -> None:
+    """A supplier suspended only for an expired certificate is active again with a new one."""
+    from app.onboarding.states import transition
+    from app.onboarding.tasks import CERTIFICATE_EXPIRED
+
+    profile = org.profile
+    if (
+        document.kind == DocumentKind.INSURANCE
+        and org.status == OrgStatus.SUSPENDED
+        and profile is not None
+        and profile.suspended_reason == CERTIFICATE_EXPIRED
+    ):
+        profile.suspended_reason = None
+        transition(
+            org,
+            OrgStatus.ACTIVE,
+            actor=actor,
+            reason="a valid certificate of insurance was uploaded",
+            details={"document_id": document.id},
+        )
+
+
+def current_documents(org: Organization) -> dict[DocumentKind, SupportingDocument]:
+    query = select(SupportingDocument).where(
+        SupportingDocument.organization_id == org.id, SupportingDocument.superseded_at.is_(None)
+    )
+    return {d.kind: d for d in db.session.scalars(query)}
+
+
+def all_documents(org: Organization) -> list[SupportingDocument]:
+    query = (
+        select(SupportingDocument)
+        .where(SupportingDocument.organization_id == org.id)
+        .order_by(SupportingDocument.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def document_of(org: Organization, document_id: int) -> SupportingDocument | None:
+    """A document by id, only if it belongs to `org` (another tenant's id finds nothing)."""
+    query = select(SupportingDocument).where(
+        SupportingDocument.id == document_id, SupportingDocument.organization_id == org.id
+    )
+    return db.session.scalar(query)
+
+
+def path_of(document: SupportingDocument) -> Path:
+    return upload_dir() / document.stored_name
+
+
+def missing_documents(org: Organization, today: dt.date | None = None) -> list[str]:
+    """What is missing or expired among the required documents, as sentences."""
+    today = today or utcnow().date()
+    current = current_documents(org)
+    problems = []
+    for kind in rules.required_documents(org.country):
+        document = current.get(kind)
+        if document is None:
+            problems.append(f"{kind.label} is missing.")
+        elif document.expires_on is not None and document.expires_on < today:
+            problems.append(f"{kind.label} expired on {document.expires_on.isoformat()}.")
+    return problems

@@ -1,0 +1,51 @@
+"""The flow in one table: each event a document goes through, and the job it sets off next.
+
+Read top to bottom, FLOW is what happens to a document after it arrives. Events are past
+tense (`document.received`), commands are verbs (`normalize`). Jobs are named by dotted path,
+so this module imports no job code. A job's id is `<command>-<document id>` (`normalize-42`:
+RQ allows only letters, digits, `_` and `-`), so the same work sent twice is one job.
+
+Later steps join the table as they are built: `document.normalized` → validate (matching),
+`document.validated` → post (ERP posting) for invoices or apply for acknowledgments,
+`document.posted` → sync payment. Anything else may listen to `document_transitioned`
+(webhooks, metrics) without the pipeline knowing about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from blinker import Namespace
+
+# Sent after every transition, inside the transaction: receivers get (document, event=...).
+document_transitioned = Namespace().signal("document-transitioned")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A command run by a job on a queue, with its retry schedule in seconds."""
+
+    command: str
+    job: str
+    queue: str = "default"
+    retry_intervals: tuple[int, ...] = (5, 30, 120)
+
+    def job_id(self, document_id: int) -> str:
+        return f"{self.command}-{document_id}"
+
+
+FLOW: dict[str, Step] = {
+    "document.received": Step("normalize", "app.intake.tasks.normalize"),
+}
+
+STEPS_BY_COMMAND: dict[str, Step] = {step.command: step for step in FLOW.values()}
+
+
+def event_name(state: str) -> str:
+    """The event of entering `state`: RECEIVED → `document.received`."""
+    return f"document.{state.lower()}"
+
+
+def next_step(event: str) -> Step | None:
+    """The work `event` makes due, or None when the document waits (or is finished)."""
+    return FLOW.get(event)

@@ -1,0 +1,409 @@
+"""Intake throughput against a bare Flask endpoint under the same gunicorn settings, then the
+normalization rate of one worker for each format, in one run.
+
+    .venv/bin/python bench/intake_bench.py [--seconds 10] [--workers 4] [--clients 8]
+                                           [--documents 200]
+
+The intake figure is the whole path of POST /api/v1/invoices: token check, throttling (on a
+tier wide enough never to refuse), Idempotency-Key (a new key per request), storage of the raw
+payload, document, timeline, audit entry and outbox row in one transaction, and the enqueue.
+The bare endpoint reads the same body and answers the same 202, with nothing else.
+
+It needs PostgreSQL and Redis of its own: BENCH_DATABASE_URL (default
+postgresql://127.0.0.1/bench_intake, dropped and created afresh) and BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/13, flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import quantiles
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1/bench_intake")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+SAMPLES = ROOT.parent / "shared" / "samples"
+LOCAL_SAMPLES = ROOT / "tests" / "formats" / "samples"
+BARE_PORT, MINIMAL_PORT, PORTAL_PORT = 5791, 5793, 5792
+WARM_UP_SECONDS = 1.0
+
+# The app reads its configuration from the environment when first imported.
+os.environ.update(
+    APP_ENV="development",
+    DATABASE_URL=DATABASE_URL,
+    REDIS_URL=REDIS_URL,
+    LOG_LEVEL="WARNING",
+    QUEUE_BACKEND="redis",
+)
+sys.path.insert(0, str(ROOT))
+
+INVOICE = (
+    b'{"invoice_number": "B-1", "issue_date": "2026-01-05", "currency": "USD",'
+    b' "supplier": {"name": "Bench Medical"}, "po_number": "PO-1",'
+    b' "lines": [{"line_id": "1", "description": "Gauze", "quantity": "10", "unit_code": "EA",'
+    b' "unit_price": "2.50", "line_extension_amount": "25.00", "po_line": "1"}],'
+    b' "totals": {"line_total": "25.00", "tax_total": "0", "payable": "25.00"}}'
+)
+CSV_ONE = (
+    b"invoice_number,issue_date,currency,supplier_name,line_id,description,quantity,unit_price,"
+    b"line_amount,payable_amount\nC-1,2026-01-05,USD,Bench Medical,1,Gauze,10,2.50,25.00,25.00\n"
+)
+BARE_APP = """
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.post("/bare")
+def bare():
+    body = request.get_data()
+    return jsonify({"documents": [{"id": 1, "state": "RECEIVED", "size": len(body)}]}), 202
+"""
+
+# The floor: the same four things written by hand, with none of intake's structure (no
+# parsing, no timeline, no idempotency answer to replay). It shows how close intake comes to
+# the least any implementation of the path could cost on this machine.
+MINIMAL_APP = """
+import hashlib
+
+from flask import jsonify, request
+from sqlalchemy import text
+
+from app import create_app
+from app.db import db
+from app.extensions import csrf
+from app.jobs import queue
+from app.oauth.resource import current_client, require_token
+
+app = create_app()
+
+
+@app.post("/minimal")
+@csrf.exempt
+@require_token("invoices:write")
+def minimal():
+    client, body = current_client(), request.get_data()
+    digest = hashlib.sha256(body).hexdigest()
+    key = request.headers["Idempotency-Key"]
+    taken = db.session.execute(
+        text("INSERT INTO idempotency_keys (client_id, key, request_hash, response_status,"
+             " response_body, response_headers, created_at, expires_at) VALUES (:c, :k, :h, 202,"
+             " '{}', '{}', now(), now() + interval '1 day') ON CONFLICT DO NOTHING RETURNING id"),
+        {"c": client.id, "k": key, "h": digest},
+    ).first()
+    if taken is None:
+        return jsonify({"replay": True}), 409
+    payload_id = db.session.execute(
+        text("INSERT INTO raw_payloads (sha256, content_type, size, body, channel, sender_org_id,"
+             " received_at) VALUES (:h, 'application/json', :s, :b, 'api', :o, now()) RETURNING id"),
+        {"h": digest, "s": len(body), "b": body, "o": client.organization_id},
+    ).scalar()
+    document_id = db.session.execute(
+        text("INSERT INTO documents (kind, state, payload_id, payload_index, identity,"
+             " sender_org_id, source_format, errors, created_at, updated_at) VALUES ('invoice',"
+             " 'RECEIVED', :p, 0, '$', :o, 'json', '[]', now(), now()) RETURNING id"),
+        {"p": payload_id, "o": client.organization_id},
+    ).scalar()
+    db.session.commit()
+    queue("low").enqueue("builtins.print", document_id, job_id=f"minimal-{document_id}")
+    return jsonify({"documents": [{"id": document_id, "state": "RECEIVED"}]}), 202
+"""
+
+# -- set-up ------------------------------------------------------------------------------------
+
+
+def fresh_database() -> None:
+    import psycopg
+
+    parts = urlsplit(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate() -> None:
+    subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "db", "upgrade", "heads"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+def prepare_client() -> dict[int, str]:
+    """An active supplier on an unlimited tier, its client, and a token for each server (the
+    token's issuer is the URL it is presented to)."""
+    from app import create_app
+    from app.db import db, unit_of_work
+    from app.jobs import redis_connection
+    from app.oauth import scopes, services
+    from app.oauth.tokens import issue_access_token
+    from app.onboarding.models import Organization, OrgKind, OrgStatus
+    from app.throttling.models import OrganizationTier, Tier
+
+    app = create_app()
+    with app.app_context():
+        redis_connection().flushdb()
+        with unit_of_work():
+            org = Organization(
+                name="Bench Medical",
+                kind=OrgKind.SUPPLIER,
+                status=OrgStatus.ACTIVE,
+                approved_scopes=list(scopes.SCOPES),
+            )
+            big = 10**9
+            tier = Tier(
+                name="Bench",
+                requests_per_minute=big,
+                burst_per_second=big,
+                requests_per_day=big,
+                max_body_bytes=10 * 1024 * 1024,
+                documents_per_day=big,
+            )
+            db.session.add_all([org, tier, OrganizationTier(organization=org, tier=tier)])
+            client, _ = services.create_client(org, "bench", ["invoices:write"])
+        tokens = {}
+        for port in (MINIMAL_PORT, PORTAL_PORT):
+            with app.test_request_context(base_url=f"http://127.0.0.1:{port}"):
+                tokens[port] = issue_access_token(client, ["invoices:write"])
+                db.session.commit()  # the signing key made for the first token
+    return tokens
+
+
+def start_gunicorn(app_path: str, port: int, workers: int, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            BIN / "gunicorn",
+            "--workers", str(workers),
+            "--worker-class", "sync",
+            "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning",
+            "--backlog", "2048",
+            app_path,
+        ],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def wait_until_up(port: int, path: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            connection.getresponse().read()
+        except OSError:
+            time.sleep(0.2)
+        else:
+            return
+    raise SystemExit(f"nothing answered on port {port}")
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+def _client_loop(
+    args: tuple[int, str, dict[str, str], float, float],
+) -> tuple[int, int, list[float]]:
+    port, path, headers, start_at, stop_at = args
+    ok = failed = 0
+    latencies: list[float] = []
+    while time.time() < stop_at:
+        began = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", path, INVOICE, {**headers, "Idempotency-Key": uuid.uuid4().hex})
+        status = connection.getresponse().status
+        connection.close()
+        if time.time() < start_at:  # warming up
+            continue
+        latencies.append(time.perf_counter() - began)
+        ok, failed = (ok + 1, failed) if status == 202 else (ok, failed + 1)
+    return ok, failed, latencies
+
+
+Target = tuple[int, str, dict[str, str]]  # port, path, headers
+
+
+@dataclass
+class Tally:
+    """What one endpoint did over all its rounds."""
+
+    seconds: float = 0.0
+    ok: int = 0
+    failed: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        cuts = quantiles(self.latencies, n=100) if len(self.latencies) > 1 else [0.0] * 99
+        rps = self.ok / self.seconds if self.seconds else 0.0
+        return {"rps": rps, "failed": self.failed, "p50": cuts[49], "p99": cuts[98]}
+
+
+def load(tally: Tally, target: Target, clients: int, seconds: float) -> None:
+    port, path, headers = target
+    start_at = time.time() + WARM_UP_SECONDS
+    stop_at = start_at + seconds
+    jobs = [(port, path, headers, start_at, stop_at)] * clients
+    with multiprocessing.Pool(clients) as pool:
+        results = pool.map(_client_loop, jobs)
+    tally.seconds += seconds
+    tally.ok += sum(r[0] for r in results)
+    tally.failed += sum(r[1] for r in results)
+    tally.latencies += [latency for r in results for latency in r[2]]
+
+
+# -- normalization -----------------------------------------------------------------------------
+
+
+def format_cases() -> list[tuple[str, bytes, str, str]]:
+    return [
+        ("json", INVOICE, "application/json", "invoice"),
+        ("ubl", (SAMPLES / "ubl/base-example.xml").read_bytes(), "application/xml", "invoice"),
+        ("cxml", (SAMPLES / "cxml/invoice_taxes_at_line.xml").read_bytes(), "text/xml", "invoice"),
+        ("x12", (SAMPLES / "x12/Example5_Walmart.txt").read_bytes(), "application/edi-x12", "invoice"),
+        ("csv", CSV_ONE, "text/csv", "invoice"),
+        ("ubl ack", (SAMPLES / "peppol-order-response/UC1_Order_response.xml").read_bytes(), "application/xml", "acknowledgment"),
+        ("x12 855", (LOCAL_SAMPLES / "x12_855_ack_crlf_bom.txt").read_bytes(), "application/edi-x12", "acknowledgment"),
+    ]  # fmt: skip
+
+
+def receive_many(app, body: bytes, content_type: str, kind: str, count: int) -> None:
+    from flask import g
+    from sqlalchemy import select
+
+    from app.db import db, unit_of_work
+    from app.intake import services
+    from app.intake.models import Channel, DocumentKind
+    from app.onboarding.models import Organization
+
+    with app.app_context():
+        org = db.session.scalar(select(Organization).where(Organization.name == "Bench Medical"))
+        for _ in range(count):
+            with app.test_request_context(), unit_of_work():
+                g.correlation_id = "bench"  # what the request hook binds from X-Correlation-ID
+                submission = services.Submission(
+                    DocumentKind(kind), body, content_type, org, Channel.API, correlation_id="bench"
+                )
+                parsed = services.read(submission)
+                services.receive(submission, parsed, [org] * len(parsed.documents), actor="bench")
+
+
+def drain(worker_class) -> tuple[int, float]:
+    from redis import Redis
+    from rq import Queue
+
+    from app.jobs import QUEUE_NAMES
+
+    connection = Redis.from_url(REDIS_URL)
+    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    jobs = queues[1].count
+    started = time.perf_counter()
+    worker_class(queues, connection=connection).work(burst=True)
+    return jobs, time.perf_counter() - started
+
+
+def normalization_rates(documents: int) -> list[tuple[str, float, float]]:
+    import logging
+
+    from redis import Redis
+    from rq import SimpleWorker, Worker
+
+    from app import create_app
+
+    logging.getLogger("rq.worker").setLevel(logging.WARNING)
+    app = create_app()
+    rates = []
+    for name, body, content_type, kind in format_cases():
+        Redis.from_url(REDIS_URL).flushdb()
+        receive_many(app, body, content_type, kind, documents)
+        # Inside an app context, as `flask --app wsgi worker` runs its workers.
+        with app.app_context():
+            jobs, elapsed = drain(SimpleWorker)
+        simple = jobs / elapsed
+        receive_many(app, body, content_type, kind, documents // 4)
+        with app.app_context():
+            jobs, elapsed = drain(Worker)
+        rates.append((name, simple, jobs / elapsed))
+    return rates
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--documents", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per endpoint")
+    args = parser.parse_args()
+
+    fresh_database()
+    migrate()
+    tokens = prepare_client()
+    json_type = {"Content-Type": "application/json"}
+    with_token = {port: {**json_type, "Authorization": f"Bearer {tokens[port]}"} for port in tokens}
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "bare_app.py").write_text(BARE_APP)
+        (Path(folder) / "minimal_app.py").write_text(MINIMAL_APP)
+        bare = start_gunicorn("bare_app:app", BARE_PORT, args.workers, Path(folder))
+        floor = start_gunicorn("minimal_app:app", MINIMAL_PORT, args.workers, Path(folder))
+        portal = start_gunicorn("wsgi:app", PORTAL_PORT, args.workers, ROOT)
+        try:
+            wait_until_up(BARE_PORT, "/")
+            wait_until_up(MINIMAL_PORT, "/healthz")
+            wait_until_up(PORTAL_PORT, "/healthz")
+            targets: dict[str, Target] = {
+                "bare Flask POST": (BARE_PORT, "/bare", json_type),
+                "hand-written minimal path": (MINIMAL_PORT, "/minimal", with_token[MINIMAL_PORT]),
+                "POST /api/v1/invoices": (PORTAL_PORT, "/api/v1/invoices", with_token[PORTAL_PORT]),
+            }
+            tallies = {label: Tally() for label in targets}
+            # Short interleaved rounds, so a change in the machine's load hits all three alike.
+            for _ in range(args.rounds):
+                for label, target in targets.items():
+                    load(tallies[label], target, args.clients, args.seconds / args.rounds)
+            results = {label: tally.summary() for label, tally in tallies.items()}
+        finally:
+            for process in (bare, floor, portal):
+                process.terminate()
+                process.wait(timeout=30)
+
+    print(f"gunicorn: {args.workers} sync workers; {args.clients} client processes; "
+          f"{args.seconds:.0f} s per endpoint in {args.rounds} interleaved rounds; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'endpoint':<28}{'req/s':>9}{'of bare':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-202':>9}")
+    baseline = results["bare Flask POST"]["rps"] or 1.0
+    for label, result in results.items():
+        print(
+            f"{label:<28}{result['rps']:>9.0f}{result['rps'] / baseline:>9.0%}"
+            f"{result['p50'] * 1000:>9.1f}{result['p99'] * 1000:>9.1f}{result['failed']:>9}"
+        )
+    ratio = results["POST /api/v1/invoices"]["rps"] / baseline
+    verdict = "meets" if ratio >= 0.25 else "MISSES"
+    print(f"intake / bare = {ratio:.0%} ({verdict} the 25% goal)")
+
+    print(f"\nnormalization, one worker, {args.documents} documents per format")
+    print(f"{'format':<10}{'docs/s in-process':>20}{'docs/s forking Worker':>24}")
+    for name, simple, forking in normalization_rates(args.documents):
+        print(f"{name:<10}{simple:>20.0f}{forking:>24.0f}")
+
+
+if __name__ == "__main__":
+    main()

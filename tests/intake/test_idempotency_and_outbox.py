@@ -1,0 +1,205 @@
+"""Idempotency-Key replays and conflicts; a lost enqueue repaired by the sweeper."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq.job import Job
+from sqlalchemy import func, select, text
+
+from app import jobs
+from app.db import db, utcnow
+from app.intake import idempotency, sweeper
+from app.intake.models import Document, DocumentState, IdempotencyKey, OutboxEntry
+from app.jobs import redis_connection
+from tests.intake.helpers import bearer, document, local, run_jobs, supplier
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def auth():
+    return bearer(supplier())
+
+
+def _send(client, auth, body=None, **headers):
+    body = body if body is not None else local("json_two_documents.json")
+    return client.post("/api/v1/invoices", data=body, headers={**auth, **JSON, **headers})
+
+
+def _documents() -> int:
+    return db.session.scalar(select(func.count()).select_from(Document))
+
+
+def test_same_key_same_body_replays_the_first_answer_and_stores_once(client, auth):
+    first = _send(client, auth, **{"Idempotency-Key": "k-1"})
+    again = _send(client, auth, **{"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json == first.json
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert _documents() == 2  # the payload holds two invoices, stored once
+
+
+def test_same_key_different_body_is_422(client, auth):
+    _send(client, auth, **{"Idempotency-Key": "k-2"})
+    other = local("json_two_documents.json").replace(b"J-1", b"J-9")
+    response = _send(client, auth, other, **{"Idempotency-Key": "k-2"})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert _documents() == 2
+
+
+def test_keys_belong_to_one_client(client, auth):
+    _send(client, auth, **{"Idempotency-Key": "shared"})
+    response = _send(client, bearer(supplier()), **{"Idempotency-Key": "shared"})
+    assert response.status_code == 202
+    assert "Idempotent-Replayed" not in response.headers
+    assert _documents() == 4
+
+
+def test_no_key_means_a_new_submission_each_time(client, auth):
+    _send(client, auth)
+    _send(client, auth)
+    assert _documents() == 4
+
+
+def test_a_key_in_flight_elsewhere_answers_409(app, client, auth):
+    from app.oauth.models import ApiClient
+
+    api_client_id = db.session.scalar(select(func.max(ApiClient.id)))
+    # Another connection holds the key's lock, as a first request still running would.
+    with db.engine.connect() as other:
+        other.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+            {"ns": idempotency.LOCK_NAMESPACE, "key": idempotency.lock_key(api_client_id, "busy")},
+        )
+        response = _send(client, auth, **{"Idempotency-Key": "busy"})
+        other.rollback()
+    assert response.status_code == 409
+    assert response.headers["Retry-After"] == "1"
+    assert _documents() == 0
+
+
+def test_malformed_key_is_400(client, auth):
+    response = _send(client, auth, **{"Idempotency-Key": "x" * 256})
+    assert response.status_code == 400
+
+
+def test_answers_are_kept_at_least_a_day_then_purged(client, auth):
+    _send(client, auth, **{"Idempotency-Key": "k-3"})
+    row = db.session.scalar(select(IdempotencyKey))
+    assert row.expires_at - row.created_at >= dt.timedelta(hours=24)
+    assert idempotency.purge_expired(utcnow() + dt.timedelta(hours=23)) == 0
+    assert idempotency.purge_expired(utcnow() + dt.timedelta(hours=25)) == 1
+
+
+def test_an_expired_key_starts_afresh(client, auth):
+    _send(client, auth, **{"Idempotency-Key": "k-4"})
+    row = db.session.scalar(select(IdempotencyKey))
+    row.expires_at = utcnow() - dt.timedelta(seconds=1)
+    db.session.commit()
+    response = _send(client, auth, **{"Idempotency-Key": "k-4"})
+    assert response.status_code == 202
+    assert "Idempotent-Replayed" not in response.headers
+    assert _documents() == 4
+
+
+# -- the outbox and the sweeper --------------------------------------------------------------
+
+
+class _DeadQueue:
+    def enqueue(self, *args, **kwargs):
+        raise RedisConnectionError("Redis went away")
+
+
+def test_a_lost_enqueue_still_answers_202_and_the_sweeper_delivers(app, client, auth, monkeypatch):
+    monkeypatch.setattr(jobs, "queue", lambda name="default": _DeadQueue())
+    response = _send(client, auth)
+    monkeypatch.undo()
+    assert response.status_code == 202
+    ids = [d["id"] for d in response.json["documents"]]
+    assert run_jobs() == 0  # nothing reached Redis
+
+    # Too early: the entries may just not have been picked up yet.
+    assert sweeper.sweep().resent == 0
+    later = utcnow() + dt.timedelta(seconds=sweeper.setting("INTAKE_SWEEP_DELAY_SECONDS") + 1)
+    report = sweeper.sweep(later)
+    db.session.commit()
+    assert report.resent == 2
+    job = Job.fetch(f"normalize-{ids[0]}", connection=redis_connection())
+    assert job.meta["correlation_id"] == response.headers["X-Correlation-ID"]
+
+    assert run_jobs() == 2
+    assert {document(i).state for i in ids} == {DocumentState.NORMALIZED}
+    assert all(e.completed_at for e in db.session.scalars(select(OutboxEntry)))
+    # Nothing left to sweep.
+    assert sweeper.sweep(later + dt.timedelta(hours=1)).resent == 0
+
+
+def test_the_sweeper_leaves_live_jobs_alone(client, auth):
+    _send(client, auth)
+    later = utcnow() + dt.timedelta(hours=1)
+    report = sweeper.sweep(later)
+    assert (report.resent, report.live) == (0, 2)
+
+
+def test_the_sweeper_resends_a_job_redis_lost(client, auth):
+    response = _send(client, auth)
+    redis_connection().flushdb()
+    later = utcnow() + dt.timedelta(hours=1)
+    assert sweeper.sweep(later).resent == 2
+    db.session.commit()
+    run_jobs()
+    assert {document(d["id"]).state for d in response.json["documents"]} == {
+        DocumentState.NORMALIZED
+    }
+
+
+def test_the_sweeper_gives_up_after_the_configured_resends(app, client, auth, monkeypatch):
+    monkeypatch.setitem(app.config, "INTAKE_SWEEP_MAX_RESENDS", 1)
+    _send(client, auth)
+    redis_connection().flushdb()
+    later = utcnow() + dt.timedelta(hours=1)
+    assert sweeper.sweep(later).resent == 2
+    redis_connection().flushdb()
+    assert sweeper.sweep(later + dt.timedelta(hours=1)).resent == 0
+
+
+def test_the_sweep_schedules_itself_once_per_slot(app):
+    now = dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)
+    first = sweeper.schedule_next(now)
+    assert first == sweeper.schedule_next(now + dt.timedelta(seconds=10))
+    assert sweeper.keep_scheduled(now) is False
+    job = Job.fetch(first, connection=redis_connection())
+    assert job.get_status() == "scheduled"
+    assert job.func_name == sweeper.SWEEP_JOB
+    assert sweeper.keep_scheduled(now + dt.timedelta(minutes=5)) is True
+
+
+def test_the_sweep_job_sweeps_and_schedules_the_next(app, client, auth, monkeypatch):
+    from app.intake.tasks import sweep
+
+    monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
+    monkeypatch.setattr(jobs, "queue", lambda name="default": _DeadQueue())
+    _send(client, auth)
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
+    assert sweep()["resent"] == 2
+    scheduled = [k.decode() for k in redis_connection().keys("rq:job:intake-sweep-*")]
+    assert len(scheduled) == 1
+
+
+def test_the_sweep_command_sweeps_and_arms_the_schedule(app, client, auth, monkeypatch):
+    monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
+    monkeypatch.setattr(jobs, "queue", lambda name="default": _DeadQueue())
+    _send(client, auth)
+    monkeypatch.undo()
+    monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
+    result = app.test_cli_runner().invoke(args=["intake", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "resent 2" in result.output
+    assert "next sweep scheduled as intake-sweep-" in result.output
