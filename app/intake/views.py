@@ -25,6 +25,7 @@ from app.intake.models import Channel, Document, DocumentKind, DocumentState
 from app.onboarding.models import Organization, OrgKind
 
 bp = Blueprint("intake", __name__, cli_group="intake")
+bp.cli.help = "Document intake: the outbox sweeper."
 bp.cli.add_command(sweep_command)
 
 READERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
