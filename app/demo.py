@@ -9,12 +9,17 @@ from app.accounts.models import User
 from app.accounts.roles import Role
 from app.db import db
 from app.erp.mock.catalog import NETWORK_NAME, VENDORS
-from app.onboarding.models import Organization, OrgKind, OrgStatus
+from app.oauth.scopes import SCOPES
+from app.onboarding.models import Connection, DocumentType, Organization, OrgKind, OrgStatus
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed on purpose for the demo
 BUYER_DOMAIN = "hospital.example"
 DEMO_SUPPLIERS = 5  # the first vendors of the ERP catalogue get portal organizations
 PARTNER_NAME = "MedLink Supplier Network"
+# What onboarding would have approved: suppliers everything but webhooks, the partner all.
+SUPPLIER_SCOPES = sorted(set(SCOPES) - {"webhooks:manage"})
+PARTNER_SCOPES = sorted(SCOPES)
+CONNECTED_SUPPLIERS = 2  # the partner acts for the first two demo suppliers
 
 STAFF = (
     ("finance.clerk", Role.FINANCE_CLERK, "Fran Clerk"),
@@ -56,14 +61,36 @@ def seed_demo() -> int:
     buyer = _org(NETWORK_NAME, OrgKind.BUYER, country="US")
     for local, role, name in STAFF:
         created += _user(f"{local}@{BUYER_DOMAIN}", buyer, role, name)
+    suppliers = []
     for vendor in VENDORS[:DEMO_SUPPLIERS]:
         org = _org(
-            vendor.name, OrgKind.SUPPLIER, erp_vendor_number=vendor.number, country=vendor.country
+            vendor.name,
+            OrgKind.SUPPLIER,
+            erp_vendor_number=vendor.number,
+            country=vendor.country,
+            approved_scopes=SUPPLIER_SCOPES,
         )
+        suppliers.append(org)
         created += _user(f"admin@{vendor.email_domain}", org, Role.SUPPLIER_ADMIN, "Supplier Admin")
         created += _user(
             f"ap@{vendor.email_domain}", org, Role.SUPPLIER_USER, "Accounts Receivable"
         )
-    partner = _org(PARTNER_NAME, OrgKind.PARTNER, country="US")
+    partner = _org(PARTNER_NAME, OrgKind.PARTNER, country="US", approved_scopes=PARTNER_SCOPES)
     created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
+    for supplier in suppliers[:CONNECTED_SUPPLIERS]:
+        _connect(partner, supplier)
     return created
+
+
+def _connect(partner: Organization, supplier: Organization) -> None:
+    exists = db.session.scalar(
+        select(Connection.id).where(
+            Connection.partner_id == partner.id, Connection.supplier_id == supplier.id
+        )
+    )
+    if exists is None:
+        db.session.add(
+            Connection(
+                partner=partner, supplier=supplier, document_types=[t.value for t in DocumentType]
+            )
+        )

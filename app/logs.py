@@ -39,6 +39,8 @@ def configure(fmt: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO on every command; only its warnings matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def correlation_id_from(headers) -> str:
