@@ -106,6 +106,10 @@ def banner() -> None:
     print(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, role in demo_logins():
         print(f"    {role:<18} {email}")
+    print("  Staff roles set up an authenticator app (TOTP) at their first sign-in.")
+    print(
+        "  Mail (invitations, verifications) lands in the dev mailbox at /dev/mailbox (ops, procurement)"
+    )
     print("  Ctrl-C stops everything.\n", flush=True)
 
 
