@@ -48,7 +48,7 @@ test: install-dev ## Start PostgreSQL/Redis if needed and run the whole suite
 lint: install-dev ## ruff check, ruff format --check, mypy on the domain packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app/audit app/accounts app/canonical app/formats
+	$(BIN)/mypy app/audit app/accounts app/canonical app/formats app/erp app/oauth app/throttling app/intake app/onboarding app/federation app/mail
 
 format: install-dev ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

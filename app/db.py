@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import enum
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, MetaData
@@ -49,6 +50,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models subclass `Model`: at run time Flask-SQLAlchemy's db.Model, for type checkers the typed
+# Base it is built from (mypy cannot follow the dynamic attribute).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 def enum_column(enum_cls: type[enum.Enum], length: int = 32) -> Enum:

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import uuid
+from typing import Any
 
 import structlog
 from flask import Flask, Response, g, request
@@ -22,7 +23,7 @@ def configure(fmt: str = "console", level: str = "INFO") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.roles import Role
 from app.crypto import EncryptedString
-from app.db import TimestampMixin, UTCDateTime, db, enum_column, utcnow
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
 from app.onboarding.models import Organization
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,7 +58,7 @@ class User(TimestampMixin, db.Model):
         return f"<User {self.id} {self.email}>"
 
 
-class Membership(TimestampMixin, db.Model):
+class Membership(TimestampMixin, Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "organization_id", "role"),)
 
@@ -71,7 +71,7 @@ class Membership(TimestampMixin, db.Model):
     organization: Mapped[Organization] = relationship(back_populates="memberships", lazy="joined")
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A signed-in browser session; the cookie only carries its random id."""
 
     __tablename__ = "user_sessions"
@@ -98,7 +98,7 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """Each sign-in attempt, so failures can be throttled per account and per IP."""
 
     __tablename__ = "login_attempts"
@@ -110,7 +110,7 @@ class LoginAttempt(db.Model):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-class TotpCredential(db.Model):
+class TotpCredential(Model):
     """A user's authenticator-app secret; usable only once confirmed with a first code."""
 
     __tablename__ = "totp_credentials"
@@ -130,7 +130,7 @@ class TotpCredential(db.Model):
         return self.confirmed_at is not None
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A one-time code for when the authenticator is lost; only its SHA-256 is kept."""
 
     __tablename__ = "recovery_codes"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.roles import Role
 from app.crypto import EncryptedString
-from app.db import TimestampMixin, UTCDateTime, db, enum_column, utcnow
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
 from app.onboarding.models import Organization
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class ProviderStatus(enum.StrEnum):
     REJECTED = "REJECTED"
 
 
-class IdentityProvider(TimestampMixin, db.Model):
+class IdentityProvider(TimestampMixin, Model):
     __tablename__ = "identity_providers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,7 +81,7 @@ class IdentityProvider(TimestampMixin, db.Model):
         return f"<IdentityProvider {self.id} {self.issuer} {self.status.value}>"
 
 
-class IdentityProviderDomain(db.Model):
+class IdentityProviderDomain(Model):
     """An email domain whose people sign in through a provider; one provider per domain."""
 
     __tablename__ = "identity_provider_domains"
@@ -95,7 +95,7 @@ class IdentityProviderDomain(db.Model):
     provider: Mapped[IdentityProvider] = relationship(back_populates="domains")
 
 
-class UserIdentity(db.Model):
+class UserIdentity(Model):
     """A provider's subject linked to a portal user; sign-ins match on (issuer, subject)."""
 
     __tablename__ = "user_identities"

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, UTCDateTime, db, enum_column, utcnow
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
 from app.onboarding.models import Organization
 
 
@@ -54,7 +54,7 @@ class Channel(enum.StrEnum):
     PO_FLIP = "po_flip"
 
 
-class RawPayload(db.Model):
+class RawPayload(Model):
     """The bytes exactly as received, once per submission, whatever they turn out to hold."""
 
     __tablename__ = "raw_payloads"
@@ -75,7 +75,7 @@ class RawPayload(db.Model):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Document(TimestampMixin, db.Model):
+class Document(TimestampMixin, Model):
     """One invoice or acknowledgment. Its state is only ever changed by `transition()`."""
 
     __tablename__ = "documents"
@@ -123,7 +123,7 @@ class Document(TimestampMixin, db.Model):
         return f"<Document {self.id} {self.kind.value} {self.state.value}>"
 
 
-class DocumentEvent(db.Model):
+class DocumentEvent(Model):
     """One entry of a document's timeline: a state it entered, when, who did it and why."""
 
     __tablename__ = "document_events"
@@ -142,7 +142,7 @@ class DocumentEvent(db.Model):
     document: Mapped[Document] = relationship(back_populates="timeline")
 
 
-class OutboxEntry(db.Model):
+class OutboxEntry(Model):
     """Work owed to a document, written in the transaction that made it due. The job that
     does the work closes the entry; the sweeper re-sends entries left open too long."""
 
@@ -171,7 +171,7 @@ class OutboxEntry(db.Model):
     document: Mapped[Document] = relationship()
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     """The first answer given to a client's Idempotency-Key, kept so a retry gets it again.
 
     A row is written in the same transaction as the documents it answers for, so the key

@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, db, utcnow
+from app.db import Model, UTCDateTime, utcnow
 
 
-class DevMailMessage(db.Model):
+class DevMailMessage(Model):
     __tablename__ = "dev_mailbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)

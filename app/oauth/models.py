@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedString
-from app.db import TimestampMixin, UTCDateTime, db, enum_column, utcnow
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
 from app.oauth import credentials, scopes
 from app.onboarding.models import Organization
 
@@ -30,7 +30,7 @@ class AuthMethod(enum.StrEnum):
         return self is not AuthMethod.PRIVATE_KEY_JWT
 
 
-class ApiClient(TimestampMixin, ClientMixin, db.Model):
+class ApiClient(TimestampMixin, ClientMixin, Model):
     """A program of a supplier or partner that gets tokens with client_credentials."""
 
     __tablename__ = "api_clients"
@@ -106,7 +106,7 @@ class ApiClient(TimestampMixin, ClientMixin, db.Model):
         return f"<ApiClient {self.client_id} {self.name!r}>"
 
 
-class ClientSecret(db.Model):
+class ClientSecret(Model):
     """One secret of a client, stored only as a hash; at most two are live at once."""
 
     __tablename__ = "api_client_secrets"
@@ -126,7 +126,7 @@ class ClientSecret(db.Model):
         return self.expires_at > now
 
 
-class SigningKey(db.Model):
+class SigningKey(Model):
     """A key that signs access tokens; published at /.well-known/jwks.json while tokens it
     signed may still be alive."""
 
@@ -146,7 +146,7 @@ class SigningKey(db.Model):
         return self.publish_until is None or self.publish_until > now
 
 
-class RevokedToken(db.Model):
+class RevokedToken(Model):
     """A token revoked before its expiry; the durable copy of the Redis deny-list."""
 
     __tablename__ = "oauth_revoked_tokens"

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedString
-from app.db import TimestampMixin, UTCDateTime, db, enum_column, utcnow
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
 
 if TYPE_CHECKING:
     from app.accounts.models import Membership
@@ -32,7 +32,7 @@ class OrgStatus(enum.StrEnum):
     SUSPENDED = "SUSPENDED"
 
 
-class Organization(TimestampMixin, db.Model):
+class Organization(TimestampMixin, Model):
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,7 +66,7 @@ class DocumentType(enum.StrEnum):
     PURCHASE_ORDERS = "purchase_orders"
 
 
-class Connection(TimestampMixin, db.Model):
+class Connection(TimestampMixin, Model):
     """A supplier's authorization for a partner to act on its behalf, per document type."""
 
     __tablename__ = "connections"
@@ -99,7 +99,7 @@ class EnrollmentVia(enum.StrEnum):
     REGISTRATION = "registration"
 
 
-class Enrollment(TimestampMixin, db.Model):
+class Enrollment(TimestampMixin, Model):
     """A single-use, expiring link that lets a company's first admin set a password.
 
     An invitation is created by a procurement admin; a registration by the company itself. Both
@@ -123,7 +123,7 @@ class Enrollment(TimestampMixin, db.Model):
     organization: Mapped[Organization | None] = relationship()
 
 
-class Profile(TimestampMixin, db.Model):
+class Profile(TimestampMixin, Model):
     """The onboarding profile, filled in step by step and saved as a draft at every step.
 
     The legal name and country live on Organization itself; the tax id is encrypted at rest.
@@ -171,7 +171,7 @@ class BankScheme(enum.StrEnum):
     US_ABA = "US_ABA"
 
 
-class BankAccount(TimestampMixin, db.Model):
+class BankAccount(TimestampMixin, Model):
     """Where the hospital pays a supplier; account identifiers are encrypted at rest."""
 
     __tablename__ = "bank_accounts"
@@ -227,7 +227,7 @@ DOCUMENT_LABELS = {
 }
 
 
-class SupportingDocument(db.Model):
+class SupportingDocument(Model):
     """An uploaded file; the bytes live under a generated name outside the web root."""
 
     __tablename__ = "onboarding_documents"
@@ -248,7 +248,7 @@ class SupportingDocument(db.Model):
     expiry_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class ReviewComment(db.Model):
+class ReviewComment(Model):
     """A reviewer's request for changes to one section of the profile."""
 
     __tablename__ = "review_comments"
@@ -263,7 +263,7 @@ class ReviewComment(db.Model):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class Screening(db.Model):
+class Screening(Model):
     """One check of an organization against the loaded exclusion list."""
 
     __tablename__ = "screenings"
@@ -287,7 +287,7 @@ class Screening(db.Model):
         return self.clear or self.overridden_at is not None
 
 
-class ExclusionListLoad(db.Model):
+class ExclusionListLoad(Model):
     """One load of the exclusion list file (the OIG LEIE layout); the newest one is in force."""
 
     __tablename__ = "exclusion_list_loads"
@@ -299,7 +299,7 @@ class ExclusionListLoad(db.Model):
     skipped_count: Mapped[int] = mapped_column(default=0)
 
 
-class ExclusionEntry(db.Model):
+class ExclusionEntry(Model):
     """An excluded business or individual, keyed by normalized name and (if known) tax id."""
 
     __tablename__ = "exclusion_entries"

@@ -9,11 +9,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
-from app.db import TimestampMixin, UTCDateTime, db, enum_column
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column
 from app.onboarding.models import Organization
 
 
-class Tier(TimestampMixin, db.Model):
+class Tier(TimestampMixin, Model):
     """A named set of limits; every API client is on exactly one tier at a time."""
 
     __tablename__ = "throttle_tiers"
@@ -40,7 +40,7 @@ class Tier(TimestampMixin, db.Model):
         return f"<Tier {self.id} {self.name!r}>"
 
 
-class OrganizationTier(TimestampMixin, db.Model):
+class OrganizationTier(TimestampMixin, Model):
     """The tier an organization's API clients are on unless a client has an override."""
 
     __tablename__ = "organization_tiers"
@@ -55,7 +55,7 @@ class OrganizationTier(TimestampMixin, db.Model):
     tier: Mapped[Tier] = relationship(lazy="joined")
 
 
-class ClientTierOverride(TimestampMixin, db.Model):
+class ClientTierOverride(TimestampMixin, Model):
     """One API client on another tier than its organization.
 
     The organization is stored too, so an override only applies to a client that really
@@ -83,7 +83,7 @@ class TierRequestState(enum.StrEnum):
     REJECTED = "REJECTED"
 
 
-class TierRequest(TimestampMixin, db.Model):
+class TierRequest(TimestampMixin, Model):
     """A partner's or supplier's wish for another tier, held until a procurement admin decides."""
 
     __tablename__ = "tier_requests"
