@@ -302,3 +302,20 @@ def test_key_rotation_keeps_old_tokens_valid_over_http(portal):
     assert _me(portal, new).status_code == 200
     published = requests.get(portal.url + "/.well-known/jwks.json", timeout=5).json()["keys"]
     assert len(published) == 2
+
+
+def test_a_token_without_the_scope_is_refused_by_the_api_over_http(portal):
+    """A real client asks only for documents:read, then tries to send an invoice."""
+    client, secret = new_client(supplier(), scopes=["documents:read", "invoices:write"])
+    with _backend(client) as session:
+        session.fetch_token(portal.token, client_secret=secret, scope=["documents:read"])
+        answer = session.post(
+            portal.url + "/api/v1/invoices",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+            timeout=5,
+        )
+    assert answer.status_code == 403
+    assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert "invoices:write" in answer.json()["detail"]
