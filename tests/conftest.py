@@ -38,7 +38,9 @@ def app():
     with app.app_context():
         _fresh_schema()
         upgrade(revision="heads")
-    return app
+    yield app
+    with app.app_context():
+        db.engine.dispose()  # close pooled connections before exit (warnings are errors)
 
 
 def _fresh_schema() -> None:

@@ -258,6 +258,15 @@ CLIENT_AUTH_SECURITY: list[Spec] = [{"clientSecretBasic": []}, {}]
 
 
 def _oauth_paths() -> Spec:
+    # Introspection and revocation take the same form: a token and the client's credentials.
+    token_form = _form(
+        {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string"},
+            **CLIENT_AUTH_FIELDS,
+        },
+        ["token"],
+    )
     return {
         "/oauth/token": {
             "post": {
@@ -288,14 +297,7 @@ def _oauth_paths() -> Spec:
                 "tags": ["OAuth"],
                 "summary": "Introspect one of your tokens (RFC 7662)",
                 "security": CLIENT_AUTH_SECURITY,
-                "requestBody": _form(
-                    {
-                        "token": {"type": "string"},
-                        "token_type_hint": {"type": "string"},
-                        **CLIENT_AUTH_FIELDS,
-                    },
-                    ["token"],
-                ),
+                "requestBody": token_form,
                 "responses": {
                     "200": json_body(
                         "Introspection", "`active: false` for a token not yours or not valid."
@@ -309,14 +311,7 @@ def _oauth_paths() -> Spec:
                 "tags": ["OAuth"],
                 "summary": "Revoke one of your tokens (RFC 7009)",
                 "security": CLIENT_AUTH_SECURITY,
-                "requestBody": _form(
-                    {
-                        "token": {"type": "string"},
-                        "token_type_hint": {"type": "string"},
-                        **CLIENT_AUTH_FIELDS,
-                    },
-                    ["token"],
-                ),
+                "requestBody": token_form,
                 "responses": {
                     "200": {"description": "Revoked (or nothing to revoke)."},
                     "401": {"description": "invalid_client."},
