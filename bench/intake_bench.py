@@ -147,34 +147,19 @@ def migrate() -> None:
 def prepare_client() -> dict[int, str]:
     """An active supplier on an unlimited tier, its client, and a token for each server (the
     token's issuer is the URL it is presented to)."""
+    from bench_setup import unthrottled_supplier
+
     from app import create_app
     from app.db import db, unit_of_work
     from app.jobs import redis_connection
     from app.oauth import scopes, services
     from app.oauth.tokens import issue_access_token
-    from app.onboarding.models import Organization, OrgKind, OrgStatus
-    from app.throttling.models import OrganizationTier, Tier
 
     app = create_app()
     with app.app_context():
         redis_connection().flushdb()
         with unit_of_work():
-            org = Organization(
-                name="Bench Medical",
-                kind=OrgKind.SUPPLIER,
-                status=OrgStatus.ACTIVE,
-                approved_scopes=list(scopes.SCOPES),
-            )
-            big = 10**9
-            tier = Tier(
-                name="Bench",
-                requests_per_minute=big,
-                burst_per_second=big,
-                requests_per_day=big,
-                max_body_bytes=10 * 1024 * 1024,
-                documents_per_day=big,
-            )
-            db.session.add_all([org, tier, OrganizationTier(organization=org, tier=tier)])
+            org = unthrottled_supplier("Bench Medical", scopes.SCOPES)
             client, _ = services.create_client(org, "bench", ["invoices:write"])
         tokens = {}
         for port in (MINIMAL_PORT, PORTAL_PORT):

@@ -287,34 +287,17 @@ def _bench_data(opts: argparse.Namespace) -> BenchData:
     which the throttling tests rebuild on every run."""
     os.environ.update(_server_env(opts, throttle=True))
     sys.path.insert(0, str(ROOT))
+    from bench_setup import unthrottled_supplier
     from flask_migrate import upgrade
 
     from app import create_app
     from app.db import db
-    from app.onboarding.models import Organization, OrgKind, OrgStatus
-    from app.throttling.models import OrganizationTier, Tier
 
     app = create_app("development", {"OAUTH_ISSUER": ISSUER})
     with app.app_context():
         upgrade(revision="heads")
         suffix = uuid.uuid4().hex[:8]
-        org = Organization(
-            name=f"Bench {suffix}",
-            kind=OrgKind.SUPPLIER,
-            status=OrgStatus.ACTIVE,
-            approved_scopes=["invoices:write"],
-        )
-        tier = Tier(
-            name=f"Bench {suffix}",
-            requests_per_minute=2_000_000_000,
-            burst_per_second=2_000_000_000,
-            requests_per_day=2_000_000_000,
-            max_body_bytes=50_000_000,
-            documents_per_day=2_000_000_000,
-        )
-        db.session.add_all([org, tier])
-        db.session.flush()
-        db.session.add(OrganizationTier(organization_id=org.id, tier_id=tier.id))
+        org = unthrottled_supplier(f"Bench {suffix}", ["invoices:write"])
         db.session.commit()
         auth, note = _intake_token(org) if opts.intake_path else (None, "intake not asked for")
         db.session.commit()

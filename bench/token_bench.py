@@ -74,14 +74,13 @@ def ensure_database() -> None:
 def migrate_and_seed() -> tuple[str, str]:
     """Empty the scratch schema, migrate to heads, add one supplier and one client."""
     os.environ.update(portal_env())
+    from bench_setup import unthrottled_supplier
     from flask_migrate import upgrade
     from sqlalchemy import text
 
     from app import create_app
     from app.db import db, unit_of_work
     from app.oauth import scopes, services
-    from app.onboarding.models import Organization, OrgKind, OrgStatus
-    from app.throttling.models import OrganizationTier, Tier
 
     app = create_app("development")
     with app.app_context():
@@ -90,23 +89,7 @@ def migrate_and_seed() -> tuple[str, str]:
             connection.execute(text("CREATE SCHEMA public"))
         upgrade(revision="heads")
         with unit_of_work():
-            org = Organization(
-                name="Bench Supplier",
-                kind=OrgKind.SUPPLIER,
-                status=OrgStatus.ACTIVE,
-                approved_scopes=list(scopes.SCOPES),
-            )
-            # A tier wide enough never to refuse: the bench measures the checks, not the 429s.
-            big = 10**9
-            tier = Tier(
-                name="Bench",
-                requests_per_minute=big,
-                burst_per_second=big,
-                requests_per_day=big,
-                max_body_bytes=10 * 1024 * 1024,
-                documents_per_day=big,
-            )
-            db.session.add_all([org, tier, OrganizationTier(organization=org, tier=tier)])
+            org = unthrottled_supplier("Bench Supplier", scopes.SCOPES)
             client, secret = services.create_client(org, "bench", list(scopes.SCOPES))
         return client.client_id, secret or ""
 
