@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -117,7 +119,23 @@ def _make_redis(app: Flask) -> Redis:
     return Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2)
 
 
+_apps_in_process: weakref.WeakSet[Flask] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked work horse, drop the parent's pooled database connections without closing
+    them: sharing one socket between two processes corrupts both sessions."""
+    for app in list(_apps_in_process):
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def init_app(app: Flask) -> None:
+    _apps_in_process.add(app)
     app.extensions["redis"] = _make_redis(app)
     if not event.contains(Session, "after_commit", _send_pending):
         event.listen(Session, "after_commit", _send_pending)
