@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so timing does not reveal which emails exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_LENGTH = 12
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so timing does not reveal which
+    emails exist. Made on first use: an argon2 hash costs 64 MiB and every process imports this."""
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -18,7 +25,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

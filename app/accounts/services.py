@@ -94,8 +94,7 @@ def check_password(email: str, password: str, ip_address: str) -> SignInResult:
     complete_sign_in()."""
     email = normalize_email(email)
     if is_throttled(email, ip_address):
-        db.session.add(LoginAttempt(email=email, ip_address=ip_address, succeeded=False))
-        record("auth.login_throttled", actor_label=email, details={"email": email})
+        record_failed_attempt(email, ip_address, "auth.login_throttled")
         return SignInResult(None, "Too many failed sign-ins. Wait 15 minutes and try again.", True)
     user = db.session.scalar(select(User).where(User.email == email))
     ok = passwords.verify_password(user.password_hash if user else None, password)
@@ -108,10 +107,10 @@ def check_password(email: str, password: str, ip_address: str) -> SignInResult:
     return SignInResult(user)
 
 
-def record_failed_attempt(email: str, ip_address: str, action: str, **details: str) -> None:
+def record_failed_attempt(email: str, ip_address: str, action: str) -> None:
     """Count a failed step (password or second factor) towards throttling, and audit it."""
     db.session.add(LoginAttempt(email=email, ip_address=ip_address, succeeded=False))
-    record(action, actor_label=email, details={"email": email, **details})
+    record(action, actor_label=email, details={"email": email})
 
 
 def complete_sign_in(

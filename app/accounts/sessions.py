@@ -6,9 +6,9 @@ import datetime as dt
 import hashlib
 import secrets
 
-from flask import Flask, current_app, request, session
-from flask_login import logout_user
+from flask import Flask, current_app, g, request, session
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User, UserSession
 from app.db import db, utcnow
@@ -57,10 +57,20 @@ def end_all_for(user: User, reason: str) -> int:
 
 
 def current() -> UserSession | None:
+    """This request's session row (loaded once per request, with its user)."""
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    return db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token)))
+    cached = g.get("_session_row")
+    if cached is not None and cached[0] == token:
+        return cached[1]
+    row = db.session.scalar(
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == _hash(token))
+    )
+    g._session_row = (token, row)
+    return row
 
 
 def _expiry_reason(row: UserSession, now: dt.datetime) -> str | None:
@@ -105,4 +115,4 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = None  # our own session rows do this job
 
 
-__all__ = ["end", "end_all_for", "logout_user", "start"]
+__all__ = ["end", "end_all_for", "start"]

@@ -80,7 +80,3 @@ def pending_link() -> dict[str, Any] | None:
     if data is None or time.time() - data["at"] > LINK_TTL:
         return None
     return dict(data)
-
-
-def forget_link() -> None:
-    session.pop(LINK_KEY, None)

@@ -73,10 +73,6 @@ class IdentityProvider(TimestampMixin, Model):
     def domain_names(self) -> list[str]:
         return [d.domain for d in self.domains]
 
-    @property
-    def scope_list(self) -> list[str]:
-        return self.scopes.split()
-
     def __repr__(self) -> str:
         return f"<IdentityProvider {self.id} {self.issuer} {self.status.value}>"
 

@@ -24,11 +24,6 @@ from app.federation.models import (
 from app.onboarding.models import Organization, OrgKind
 
 # Who configures an organization's provider: its own admin (the hospital's: procurement).
-ORG_ADMIN_ROLES = {
-    OrgKind.SUPPLIER: Role.SUPPLIER_ADMIN,
-    OrgKind.PARTNER: Role.PARTNER_ADMIN,
-    OrgKind.BUYER: Role.PROCUREMENT_ADMIN,
-}
 # Changing any of these sends an approved provider back to a procurement admin.
 REVIEWED_FIELDS = frozenset(
     {"issuer", "client_id", "scopes", "groups_claim", "role_mapping", "jit_enabled", "jit_role"}
