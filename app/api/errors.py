@@ -24,10 +24,9 @@ class BadParameterError(ValueError):
 
 def envelope_problem(error: EnvelopeError):
     status = ENVELOPE_STATUS.get(error.code, 400)
-    where = f" (at {error.location})" if error.location else ""
     return problem(
         status,
-        f"{error.message}{where}",
+        str(error),  # the message and, when known, where: "... (at line 3)"
         type_=error.code.replace("_", "-"),
         title="The payload cannot be read",
         errors=[error.as_dict()],

@@ -115,10 +115,6 @@ class Document(TimestampMixin, Model):
         back_populates="document", order_by="DocumentEvent.id"
     )
 
-    @property
-    def received_at(self) -> dt.datetime:
-        return self.created_at
-
     def __repr__(self) -> str:
         return f"<Document {self.id} {self.kind.value} {self.state.value}>"
 

@@ -11,7 +11,7 @@ from typing import cast
 
 from rq import Retry
 from rq.utils import import_attribute
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 
 from app.db import db, utcnow
 from app.intake.models import Document, OutboxEntry
@@ -63,14 +63,4 @@ def send_now(entry: OutboxEntry, step: Step, correlation_id: str | None) -> None
         retry=_retry(step),
         failure_ttl=FAILURE_TTL_SECONDS,
         meta={"correlation_id": correlation_id},
-    )
-
-
-def open_entries(document_id: int) -> list[OutboxEntry]:
-    return list(
-        db.session.scalars(
-            select(OutboxEntry).where(
-                OutboxEntry.document_id == document_id, OutboxEntry.completed_at.is_(None)
-            )
-        )
     )

@@ -90,7 +90,7 @@ def transition(
     details: dict[str, Any] | None = None,
 ) -> DocumentEvent:
     """Move `document` to `to_state`: timeline, audit entry, event and the next job, if any."""
-    if document.state is None or not can_transition(document, to_state):
+    if not can_transition(document, to_state):
         raise InvalidTransition(document, to_state)
     from_state, document.state = document.state, to_state
     entry = _timeline(document, from_state, to_state, actor, reason)

@@ -136,7 +136,7 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
     try:
         documents = _receive(submission, org)
     except EnvelopeError as error:
-        form.file.errors = [_envelope_message(error)]
+        form.file.errors = [str(error)]
         return render_template("intake/upload.html", form=form), 400
     return _sent(documents)
 
@@ -146,10 +146,6 @@ def _receive(submission: services.Submission, supplier: Organization) -> list[Do
         parsed = services.read(submission)
         suppliers = [supplier] * len(parsed.documents)
         return services.receive(submission, parsed, suppliers, actor=current_user)
-
-
-def _envelope_message(error: EnvelopeError) -> str:
-    return f"{error.message} (at {error.location})" if error.location else error.message
 
 
 def _sent(documents: list[Document]) -> WerkzeugResponse:
