@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.audit.models import GENESIS_HASH, AuditEntry
-from app.db import db, utcnow
+from app.db import advisory_xact_lock, db, utcnow
 
 SECRET_MARKERS = ("password", "secret", "iban", "account_number", "token", "tax_id", "key")
 # Any fixed number works; it only has to be the same in every process.
@@ -55,8 +55,7 @@ def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
 
 def _lock_chain() -> None:
     """Serialize appends across processes so two writers never fork the chain."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": CHAIN_LOCK_ID})
+    advisory_xact_lock(CHAIN_LOCK_ID)
 
 
 def _last_hash() -> str:

@@ -16,10 +16,10 @@ import time
 
 from flask import current_app
 from joserfc.jwk import ECKey, KeySet
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.audit.services import record
-from app.db import db, utcnow
+from app.db import advisory_xact_lock, db, utcnow
 from app.oauth import settings
 from app.oauth.models import SigningKey
 
@@ -32,8 +32,7 @@ RELOAD_EVERY_SECONDS = 60
 
 def _lock_rotation() -> None:
     """Serialize key creation across processes so exactly one key is current."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ROTATION_LOCK_ID})
+    advisory_xact_lock(ROTATION_LOCK_ID)
 
 
 def _current_kid() -> str | None:

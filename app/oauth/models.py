@@ -142,9 +142,6 @@ class SigningKey(Model):
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     publish_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    def is_published(self, now: dt.datetime) -> bool:
-        return self.publish_until is None or self.publish_until > now
-
 
 class RevokedToken(Model):
     """A token revoked before its expiry; the durable copy of the Redis deny-list."""

@@ -162,7 +162,7 @@ def _names_of(org: Organization) -> set[str]:
     return {rules.name_key(n) for n in names if n and rules.name_key(n)}
 
 
-def _hit(entry: ExclusionEntry, names: set[str], tax: str | None) -> dict[str, str | None]:
+def _hit(entry: ExclusionEntry, tax: str | None) -> dict[str, str | None]:
     matched = "tax id" if tax and entry.tax_key == tax else "name"
     return {
         "name": entry.display_name,
@@ -185,7 +185,7 @@ def find_hits(org: Organization) -> list[dict[str, str | None]]:
     if not conditions:
         return []
     entries = db.session.scalars(select(ExclusionEntry).where(or_(*conditions)).limit(50))
-    return [_hit(e, names, tax) for e in entries]
+    return [_hit(e, tax) for e in entries]
 
 
 def screen(org: Organization, *, actor=None) -> Screening:

@@ -249,7 +249,8 @@ def bank(org_id: int):
 def _bank_page(org: Organization):
     """Bank details, and a change request: only with a second factor checked recently."""
     form = forms.BankForm()
-    can_change = org.status in banking.CHANGE_STATES and banking.pending_change(org) is None
+    pending = banking.pending_change(org)
+    can_change = org.status in banking.CHANGE_STATES and pending is None
     if can_change and form.validate_on_submit():
         try:
             with unit_of_work():
@@ -276,7 +277,7 @@ def _bank_page(org: Organization):
         org=org,
         form=form,
         active=banking.active_account(org),
-        pending=banking.pending_change(org),
+        pending=pending,
         draft=draft_bank_account(org),
         history=banking.history(org),
         can_change=can_change,
