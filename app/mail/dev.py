@@ -23,6 +23,15 @@ def store(message: Message) -> DevMailMessage:
 
 def messages_for(address: str | None = None, limit: int = 200) -> list[DevMailMessage]:
     """Newest first; only those addressed to `address` when given."""
-    query = select(DevMailMessage).order_by(DevMailMessage.id.desc()).limit(limit)
-    rows = db.session.scalars(query).all()
-    return [m for m in rows if address is None or m.is_for(address)]
+    query = select(DevMailMessage).order_by(DevMailMessage.id.desc())
+    if address is None:
+        return list(db.session.scalars(query.limit(limit)))
+    # Recipients are a JSON list: filter while reading, newest first, so older mail to this
+    # address is still found after many messages to others.
+    found: list[DevMailMessage] = []
+    for message in db.session.scalars(query.execution_options(yield_per=200)):
+        if message.is_for(address):
+            found.append(message)
+            if len(found) == limit:
+                break
+    return found

@@ -162,7 +162,7 @@ def rotate_secret(client: ApiClient, old_secret_lifetime: dt.timedelta, actor: A
         target=client,
         details={
             "client_id": client.client_id,
-            "old_secret_expires_at": [s.expires_at.isoformat() for s in live],
+            "previous_expiry": [s.expires_at.isoformat() for s in live],
         },
     )
     return secret
@@ -186,7 +186,7 @@ def expire_secret(client: ApiClient, secret: ClientSecret, actor: Any = None) ->
         actor=actor,
         organization_id=client.organization_id,
         target=client,
-        details={"client_id": client.client_id, "secret_hint": secret.hint},
+        details={"client_id": client.client_id, "hint": secret.hint},
     )
 
 

@@ -62,10 +62,14 @@ def all_tiers() -> list[Tier]:
 
 
 def default_tier() -> Tier:
-    return db.session.scalars(select(Tier).where(Tier.is_default).order_by(Tier.id)).first() or (
-        # Never unthrottled: without a default, the tightest tier applies.
-        db.session.scalars(select(Tier).order_by(Tier.requests_per_minute, Tier.id)).one()
+    tier = db.session.scalars(select(Tier).where(Tier.is_default).order_by(Tier.id)).first()
+    # Never unthrottled: without a default, the tightest tier applies.
+    tier = (
+        tier or db.session.scalars(select(Tier).order_by(Tier.requests_per_minute, Tier.id)).first()
     )
+    if tier is None:
+        raise RuntimeError("no throttling tiers exist; `flask --app wsgi db upgrade` seeds them")
+    return tier
 
 
 def organization_tier(organization_id: int) -> Tier:

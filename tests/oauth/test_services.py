@@ -75,3 +75,23 @@ def test_a_new_secret_expires_and_a_jwt_client_has_none():
     )
     assert no_secret is None
     assert jwt_client.secrets == []
+
+
+def test_rotation_audit_keeps_the_old_expiry_and_hint_readable():
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEntry
+    from app.db import db
+
+    client, _ = services.create_client(supplier(), "rotating", ["invoices:write"])
+    services.rotate_secret(client, old_secret_lifetime=dt.timedelta(days=1))
+    entry = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action.like("oauth.client.secret%"))
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry is not None
+    detail_values = [v for v in entry.details.values() if isinstance(v, (str, list))]
+    assert not any(isinstance(v, str) and v.startswith("•••") for v in detail_values), entry.details

@@ -222,3 +222,11 @@ def test_admin_pages_answer_404_for_an_override_of_another_organization(api):
     assert answer.status_code == 404
     buyer = OrganizationFactory(kind=OrgKind.BUYER)
     assert api.get(f"/admin/api-tier-assignments/{buyer.id}").status_code == 404
+
+
+def test_without_a_default_tier_the_tightest_one_applies():
+    for tier in db.session.scalars(select(Tier)):
+        tier.is_default = False
+    db.session.flush()
+    tightest = min(db.session.scalars(select(Tier)), key=lambda t: (t.requests_per_minute, t.id))
+    assert services.default_tier().id == tightest.id
