@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.db import db, unit_of_work
 
 QUEUE_NAMES = ("high", "default", "low")
+FAILURE_TTL_SECONDS = 7 * 24 * 3600
 log = structlog.get_logger(__name__)
 
 
@@ -44,13 +45,30 @@ def enqueue_after_commit(
     **kwargs: Any,
 ) -> None:
     """Enqueue once the current transaction commits; nothing is sent if it rolls back."""
-    options = {
+    options = _options(job_id, retry, g.get("correlation_id"))
+    _pending(db.session()).append((queue_name, func, args, {**kwargs, "_rq": options}))
+
+
+def enqueue_now(
+    func: Any,  # a callable or its dotted path, as RQ takes either
+    *args: Any,
+    queue_name: str = "default",
+    job_id: str | None = None,
+    retry: Retry | None = None,
+    correlation_id: str | None = None,
+) -> None:
+    """Enqueue at once with the same options (for resends; raises if Redis is down)."""
+    queue(queue_name).enqueue(func, *args, **_options(job_id, retry, correlation_id))
+
+
+def _options(job_id: str | None, retry: Retry | None, correlation_id: str | None) -> dict:
+    """What every job is sent with: an explicit id, retries, failed jobs kept a week for ops."""
+    return {
         "job_id": job_id,
         "retry": retry or Retry(max=3, interval=[5, 30, 120]),
-        "failure_ttl": 7 * 24 * 3600,
-        "meta": {"correlation_id": g.get("correlation_id")},
+        "failure_ttl": FAILURE_TTL_SECONDS,
+        "meta": {"correlation_id": correlation_id},
     }
-    _pending(db.session()).append((queue_name, func, args, {**kwargs, "_rq": options}))
 
 
 def _send_pending(session: Session) -> None:

@@ -15,11 +15,8 @@ from sqlalchemy import CursorResult, update
 
 from app.db import db, utcnow
 from app.intake.models import Document, OutboxEntry
-from app.jobs import enqueue_after_commit, queue
+from app.jobs import enqueue_after_commit, enqueue_now
 from app.pipeline import Step
-
-# As long as app.jobs keeps failed jobs, so ops can inspect them before the sweeper resends.
-FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
 
 def _retry(step: Step) -> Retry:
@@ -56,11 +53,11 @@ def complete(document_id: int, command: str) -> int:
 
 def send_now(entry: OutboxEntry, step: Step, correlation_id: str | None) -> None:
     """Enqueue an entry's job immediately (the sweeper's path; raises if Redis is down)."""
-    queue(step.queue).enqueue(
+    enqueue_now(
         step.job,
         entry.document_id,
+        queue_name=step.queue,
         job_id=entry.job_id,
         retry=_retry(step),
-        failure_ttl=FAILURE_TTL_SECONDS,
-        meta={"correlation_id": correlation_id},
+        correlation_id=correlation_id,
     )
