@@ -72,14 +72,21 @@ def _options(job_id: str | None, retry: Retry | None, correlation_id: str | None
 
 
 def _send_pending(session: Session) -> None:
+    """Send the jobs of a committed transaction in one Redis round trip (one MULTI/EXEC),
+    whether it owes one job or a CSV's five hundred."""
     jobs, session.info["pending_jobs"] = _pending(session), []
-    for queue_name, func, args, kwargs in jobs:
-        options = kwargs.pop("_rq")
-        try:
-            queue(queue_name).enqueue(func, *args, **kwargs, **options)
-        except Exception:
-            # The outbox sweeper re-sends work whose enqueue was lost; never fail the request.
-            log.exception("enqueue failed after commit", job=getattr(func, "__name__", func))
+    if not jobs:
+        return
+    try:
+        with redis_connection().pipeline() as pipe:
+            for queue_name, func, args, kwargs in jobs:
+                options = kwargs.pop("_rq")
+                queue(queue_name).enqueue(func, *args, **kwargs, **options, pipeline=pipe)
+            pipe.execute()
+    except Exception:
+        # The outbox sweeper re-sends work whose enqueue was lost; never fail the request.
+        names = sorted({getattr(func, "__name__", str(func)) for _, func, _, _ in jobs})
+        log.exception("enqueue failed after commit", jobs=len(jobs), names=names)
 
 
 def _drop_pending(session: Session) -> None:

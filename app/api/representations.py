@@ -10,6 +10,7 @@ from flask import url_for
 
 from app.erp.interface import PurchaseOrder
 from app.intake.models import Document, DocumentEvent
+from app.intake.transitions import Received
 
 
 def _number(value: Decimal | None) -> str | None:
@@ -37,7 +38,7 @@ def document_href(document_id: int) -> str:
     return url_for("partner_api.get_document", document_id=document_id)
 
 
-def accepted_document(document: Document) -> dict[str, Any]:
+def accepted_document(document: Received) -> dict[str, Any]:
     return {
         "id": document.id,
         "kind": document.kind.value,

@@ -19,7 +19,8 @@ from app.extensions import csrf
 from app.formats import DocumentResult, ParseResult
 from app.intake import flip, idempotency, queries, services, suppliers
 from app.intake.idempotency import Answer
-from app.intake.models import Channel, Document, DocumentKind, DocumentState
+from app.intake.models import Channel, DocumentKind, DocumentState
+from app.intake.transitions import Received
 from app.oauth.resource import (
     current_client,
     on_behalf_of_header,
@@ -106,7 +107,7 @@ def _suppliers(
     return [supplier_of(result) for result in parsed.documents]
 
 
-def _accepted(documents: list[Document], parsed: ParseResult) -> Answer:
+def _accepted(documents: list[Received], parsed: ParseResult) -> Answer:
     body = {
         "documents": [rep.accepted_document(document) for document in documents],
         "format": parsed.format,

@@ -5,6 +5,12 @@ default). The answer row is written in the same transaction as the documents, so
 exists exactly when they do. While the first request with a key is still running, a
 transaction-scoped advisory lock on the key is held: a concurrent retry cannot take it and is
 told 409 instead of waiting or creating a duplicate. A crash simply releases the lock.
+
+On PostgreSQL the lock is taken and the stored answer read in one statement (intake is the hot
+path). That statement reads the table as it was when it began, so a twin that commits between
+its start and the lock is not seen; such a request then fails on the unique (client, key) row
+when it stores its own answer, its transaction is rolled back whole, and it is told 409 too:
+its retry gets the first answer.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, delete, select, text
+from sqlalchemy import CursorResult, Row, and_, delete, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
 
 from app.db import db, utcnow
 from app.intake.models import IdempotencyKey
@@ -88,38 +95,66 @@ def retention() -> dt.timedelta:
 
 def claim(client_id: int, key: str, request_hash: str) -> Answer | None:
     """Take the key for this transaction: the stored answer to replay, or None to go ahead."""
-    _lock(client_id, key)
-    row = db.session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
-        )
-    )
+    row = _locked_row(client_id, key)
     if row is None:
         return None
     if row.expires_at <= utcnow():
-        db.session.delete(row)
-        db.session.flush()
+        table = IdempotencyKey.__table__
+        db.session.execute(delete(table).where(table.c.id == row.id))
         return None
     if row.request_hash != request_hash:
         raise KeyReusedError(f"this {HEADER} was already used with a different request")
     return Answer(row.response_status, row.response_body, row.response_headers)
 
 
+def _locked_row(client_id: int, key: str) -> Row | None:
+    """The stored answer's row, once this transaction holds the key's lock (KeyInFlightError
+    when another one does)."""
+    table = IdempotencyKey.__table__
+    columns = (
+        table.c.id,
+        table.c.request_hash,
+        table.c.response_status,
+        table.c.response_body,
+        table.c.response_headers,
+        table.c.expires_at,
+    )
+    this_key = and_(table.c.client_id == client_id, table.c.key == key)
+    # SQLite has no advisory locks, but it runs one writer at a time, so a concurrent retry
+    # waits for the first and then finds its answer.
+    if db.session.get_bind().dialect.name != "postgresql":
+        return db.session.execute(select(*columns).where(this_key)).first()
+    lock = func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, lock_key(client_id, key))
+    one_row = select(literal(1).label("one")).subquery()
+    row = db.session.execute(
+        select(lock.label("taken"), *columns).select_from(one_row.outerjoin(table, this_key))
+    ).one()
+    if not row.taken:
+        raise _in_flight()
+    return row if row.id is not None else None
+
+
+def _in_flight() -> KeyInFlightError:
+    return KeyInFlightError(f"a request with this {HEADER} is still being processed; retry shortly")
+
+
 def remember(client_id: int, key: str, request_hash: str, answer: Answer) -> None:
     """Store the answer in the current transaction (the caller commits with the documents)."""
     now = utcnow()
-    db.session.add(
-        IdempotencyKey(
-            client_id=client_id,
-            key=key,
-            request_hash=request_hash,
-            response_status=answer.status,
-            response_body=answer.body,
-            response_headers=answer.headers,
-            created_at=now,
-            expires_at=now + retention(),
-        )
+    row = insert(IdempotencyKey.__table__).values(
+        client_id=client_id,
+        key=key,
+        request_hash=request_hash,
+        response_status=answer.status,
+        response_body=answer.body,
+        response_headers=answer.headers,
+        created_at=now,
+        expires_at=now + retention(),
     )
+    try:
+        db.session.execute(row)
+    except IntegrityError as exc:  # a twin committed it meanwhile (see the module docstring)
+        raise _in_flight() from exc
 
 
 def purge_expired(now: dt.datetime | None = None) -> int:
@@ -133,18 +168,3 @@ def lock_key(client_id: int, key: str) -> int:
     """A signed 32-bit number for the advisory lock; a collision only costs a spurious 409."""
     digest = hashlib.sha256(f"{client_id}:{key}".encode()).digest()
     return int.from_bytes(digest[:4], "big", signed=True)
-
-
-def _lock(client_id: int, key: str) -> None:
-    # SQLite has no advisory locks, but it runs one writer at a time, so a concurrent retry
-    # waits for the first and then finds its answer.
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    taken = db.session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"),
-        {"namespace": LOCK_NAMESPACE, "key": lock_key(client_id, key)},
-    )
-    if not taken:
-        raise KeyInFlightError(
-            f"a request with this {HEADER} is still being processed; retry shortly"
-        )

@@ -7,15 +7,16 @@ the database and the sweeper sends it again; jobs are idempotent, so a double se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from rq import Retry
 from rq.utils import import_attribute
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, insert, update
 
+from app import jobs
 from app.db import db, utcnow
-from app.intake.models import Document, OutboxEntry
-from app.jobs import enqueue_after_commit, enqueue_now
+from app.intake.models import OutboxEntry
 from app.pipeline import Step
 
 
@@ -23,18 +24,36 @@ def _retry(step: Step) -> Retry:
     return Retry(max=len(step.retry_intervals), interval=list(step.retry_intervals))
 
 
-def schedule(document: Document, step: Step) -> OutboxEntry:
-    """Owe `step` to `document`: an outbox entry now, the job once the transaction commits."""
-    entry = OutboxEntry(document=document, command=step.command, job_id=step.job_id(document.id))
-    db.session.add(entry)
-    enqueue_after_commit(
-        import_attribute(step.job),
-        document.id,
-        queue_name=step.queue,
-        job_id=entry.job_id,
-        retry=_retry(step),
+def schedule(document_ids: Sequence[int], step: Step) -> None:
+    """Owe `step` to each document: an outbox entry now, the job once the transaction commits."""
+    now = utcnow()
+    db.session.execute(
+        insert(OutboxEntry.__table__),
+        [
+            {
+                "document_id": document_id,
+                "command": step.command,
+                "job_id": step.job_id(document_id),
+                "created_at": now,
+                "resends": 0,
+            }
+            for document_id in document_ids
+        ],
     )
-    return entry
+    enqueue_after_commit(document_ids, step)
+
+
+def enqueue_after_commit(document_ids: Sequence[int], step: Step) -> None:
+    """Send each document's job for `step` once the transaction (holding its entry) commits."""
+    job = import_attribute(step.job)
+    for document_id in document_ids:
+        jobs.enqueue_after_commit(
+            job,
+            document_id,
+            queue_name=step.queue,
+            job_id=step.job_id(document_id),
+            retry=_retry(step),
+        )
 
 
 def complete(document_id: int, command: str) -> int:
@@ -53,7 +72,7 @@ def complete(document_id: int, command: str) -> int:
 
 def send_now(entry: OutboxEntry, step: Step, correlation_id: str | None) -> None:
     """Enqueue an entry's job immediately (the sweeper's path; raises if Redis is down)."""
-    enqueue_now(
+    jobs.enqueue_now(
         step.job,
         entry.document_id,
         queue_name=step.queue,

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,8 +22,8 @@ from app.canonical import Acknowledgment, Invoice
 from app.db import db
 from app.formats import DocumentResult, EnvelopeError, ParseResult, parse
 from app.intake import outbox, transitions
-from app.intake.models import Channel, Document, DocumentKind, DocumentState, RawPayload
-from app.intake.transitions import Actor, transition
+from app.intake.models import Channel, Document, DocumentKind, DocumentState
+from app.intake.transitions import Actor, Received, transition
 from app.onboarding.models import Organization
 
 SYSTEM = "system"
@@ -53,54 +54,49 @@ def receive(
     parsed: ParseResult,
     suppliers: Sequence[Organization | None],
     actor: Actor,
-) -> list[Document]:
+) -> list[Received]:
     """Store the payload and one RECEIVED document per parsed document (same order)."""
-    payload = _store_payload(submission)
     documents = [
-        _new_document(submission, payload, parsed, result, supplier)
+        _new_document(submission, parsed, result, supplier)
         for result, supplier in zip(parsed.documents, suppliers, strict=True)
     ]
     reason = f"received by {submission.channel.value} as {parsed.format}"
-    transitions.receive(documents, actor, reason)
-    return documents
+    return transitions.receive(_payload(submission), documents, actor, reason)
 
 
-def _store_payload(submission: Submission) -> RawPayload:
-    payload = RawPayload(
-        sha256=hashlib.sha256(submission.body).hexdigest(),
-        content_type=submission.content_type[:255],
-        size=len(submission.body),
-        body=submission.body,
-        filename=submission.filename[:255] if submission.filename else None,
-        channel=submission.channel,
-        sender_org_id=submission.sender.id,
-        client_id=submission.client_id,
-        user_id=submission.user.id if submission.user else None,
-        correlation_id=submission.correlation_id,
-    )
-    db.session.add(payload)
-    return payload
+def _payload(submission: Submission) -> dict[str, Any]:
+    return {
+        "sha256": hashlib.sha256(submission.body).hexdigest(),
+        "content_type": submission.content_type[:255],
+        "size": len(submission.body),
+        "body": submission.body,
+        "filename": submission.filename[:255] if submission.filename else None,
+        "channel": submission.channel,
+        "sender_org_id": submission.sender.id,
+        "client_id": submission.client_id,
+        "user_id": submission.user.id if submission.user else None,
+        "correlation_id": submission.correlation_id,
+    }
 
 
 def _new_document(
     submission: Submission,
-    payload: RawPayload,
     parsed: ParseResult,
     result: DocumentResult,
     supplier: Organization | None,
-) -> Document:
-    return Document(
-        kind=submission.kind,
-        payload=payload,
-        payload_index=result.index,
-        identity=result.identity[:200],
-        sender_org_id=submission.sender.id,
-        supplier_org_id=supplier.id if supplier else None,
-        client_id=submission.client_id,
-        correlation_id=submission.correlation_id,
-        source_format=parsed.format,
-        parser_version=parsed.parser_version,
-    )
+) -> dict[str, Any]:
+    """The values of a new `documents` row (`storage.DOCUMENT_COLUMNS`)."""
+    return {
+        "kind": submission.kind,
+        "payload_index": result.index,
+        "identity": result.identity[:200],
+        "sender_org_id": submission.sender.id,
+        "supplier_org_id": supplier.id if supplier else None,
+        "client_id": submission.client_id,
+        "correlation_id": submission.correlation_id,
+        "source_format": parsed.format,
+        "parser_version": parsed.parser_version,
+    }
 
 
 # -- normalization -------------------------------------------------------------------------

@@ -7,12 +7,14 @@ the pipeline turns into the next job (`app/pipeline.py`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.accounts.models import User
 from app.audit.services import record
-from app.db import db
-from app.intake import outbox
+from app.db import db, utcnow
+from app.intake import outbox, storage
 from app.intake.models import Document, DocumentEvent, DocumentKind, DocumentState
 from app.pipeline import document_transitioned, event_name, next_step
 
@@ -64,22 +66,59 @@ def actor_label(actor: Actor) -> str:
     return actor or "system"
 
 
-def receive(documents: list[Document], actor: Actor, reason: str) -> None:
-    """Enter new documents in RECEIVED: each one's first timeline entry and event.
+@dataclass(frozen=True)
+class Received:
+    """A document as `receive` stored it: what the answer and listeners need, without
+    loading the row back."""
+
+    id: int
+    kind: DocumentKind
+    state: DocumentState
+    identity: str
+    payload_index: int
+    sender_org_id: int
+    supplier_org_id: int | None
+
+
+def receive(
+    payload: dict[str, Any], new: Sequence[dict[str, Any]], actor: Actor, reason: str
+) -> list[Received]:
+    """Enter new documents in RECEIVED: the payload they came in (its `raw_payloads` values),
+    their rows (`storage.DOCUMENT_COLUMNS`), each one's first timeline entry and the event that
+    owes it its first job. Written by `storage.insert_received` (one statement on PostgreSQL);
+    later transitions load their document and go through `transition`.
 
     Receipt writes no audit entry: the stored payload (sha256, sender, client, correlation id)
     already records it immutably, and an audit append per document would make every intake
     in every web process queue behind the audit chain's one lock. Every later change audits.
     """
-    for document in documents:
-        if document.state is not None:
-            raise InvalidTransition(document, DocumentState.RECEIVED)
-        document.state = DocumentState.RECEIVED
-    db.session.add_all(documents)
-    db.session.flush()  # one INSERT for all of them; their ids name their jobs
-    for document in documents:
-        _timeline(document, None, DocumentState.RECEIVED, actor, reason)
-        _emit(document, event_name(DocumentState.RECEIVED.value))
+    if not new:
+        return []
+    event = event_name(S.RECEIVED.value)
+    step = next_step(event)
+    timeline = {
+        "actor_label": actor_label(actor),
+        "actor_user_id": actor.id if isinstance(actor, User) else None,
+        "reason": reason,
+    }
+    ids = storage.insert_received(payload, new, timeline, step, utcnow())
+    received = [
+        Received(
+            id=document_id,
+            kind=row["kind"],
+            state=S.RECEIVED,
+            identity=row["identity"],
+            payload_index=row["payload_index"],
+            sender_org_id=row["sender_org_id"],
+            supplier_org_id=row["supplier_org_id"],
+        )
+        for document_id, row in zip(ids, new, strict=True)
+    ]
+    if step is not None:
+        outbox.enqueue_after_commit(ids, step)  # the outbox rows are already written
+    for document in received:
+        document_transitioned.send(document, event=event)
+    return received
 
 
 def transition(
@@ -143,5 +182,5 @@ def _audit(
 def _emit(document: Document, event: str) -> None:
     step = next_step(event)
     if step is not None:
-        outbox.schedule(document, step)
+        outbox.schedule([document.id], step)
     document_transitioned.send(document, event=event)

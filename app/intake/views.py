@@ -22,6 +22,7 @@ from app.intake import flip, queries, services
 from app.intake.cli import sweep_command
 from app.intake.forms import FlipForm, UploadForm
 from app.intake.models import Channel, Document, DocumentKind, DocumentState
+from app.intake.transitions import Received
 from app.onboarding.models import Organization, OrgKind
 
 bp = Blueprint("intake", __name__, cli_group="intake")
@@ -141,14 +142,14 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
     return _sent(documents)
 
 
-def _receive(submission: services.Submission, supplier: Organization) -> list[Document]:
+def _receive(submission: services.Submission, supplier: Organization) -> list[Received]:
     with unit_of_work():
         parsed = services.read(submission)
         suppliers = [supplier] * len(parsed.documents)
         return services.receive(submission, parsed, suppliers, actor=current_user)
 
 
-def _sent(documents: list[Document]) -> WerkzeugResponse:
+def _sent(documents: list[Received]) -> WerkzeugResponse:
     count = len(documents)
     flash(
         f"Received {count} document{'s' if count != 1 else ''}; "

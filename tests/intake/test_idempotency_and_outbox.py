@@ -84,6 +84,19 @@ def test_a_key_in_flight_elsewhere_answers_409(app, client, auth):
     assert _documents() == 0
 
 
+def test_a_twin_committed_after_the_claim_read_answers_409_and_stores_nothing(
+    client, auth, monkeypatch
+):
+    first = _send(client, auth, **{"Idempotency-Key": "twin"})
+    # As if this request's claim had read the table just before its twin committed.
+    monkeypatch.setattr(idempotency, "_locked_row", lambda client_id, key: None)
+    response = _send(client, auth, **{"Idempotency-Key": "twin"})
+    assert first.status_code == 202
+    assert response.status_code == 409
+    assert "still being processed" in response.json["detail"]
+    assert _documents() == 2  # the first submission's two invoices, nothing more
+
+
 def test_malformed_key_is_400(client, auth):
     response = _send(client, auth, **{"Idempotency-Key": "x" * 256})
     assert response.status_code == 400
