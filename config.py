@@ -48,7 +48,9 @@ class Config:
     TESTING = False
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _database_url("DATABASE_URL", "portal.sqlite")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Off by default: a ping is one more round trip on every request, and a connection that
+    # died (database restart) costs one 503 "try again" instead (app/errors.py).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _bool("DATABASE_PRE_PING", False)}
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # "redis" talks to REDIS_URL; "fake" runs the queue in-process on fakeredis (make run
     # falls back to it when no Redis server can be had).
@@ -110,6 +112,9 @@ class Config:
         "OAUTH_ISSUER"
     )  # e.g. https://portal.hospital.example; unset: from the request
     OAUTH_AUDIENCE = _env("OAUTH_AUDIENCE")  # unset: issuer + "/api"
+    # Seconds a process may answer the token check from its copy of a client and organization
+    # (any committed change to them is seen at the next call anyway); 0 loads them every call.
+    OAUTH_CLIENT_CACHE_SECONDS = float(_env("OAUTH_CLIENT_CACHE_SECONDS", "30"))  # type: ignore[arg-type]
 
     # Intake: how long an Idempotency-Key is remembered (never less than 24 hours).
     INTAKE_IDEMPOTENCY_HOURS = _int("INTAKE_IDEMPOTENCY_HOURS", 24)

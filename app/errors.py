@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from app.problems import problem
@@ -36,6 +37,24 @@ def init_app(app: Flask) -> None:
         return render_template(
             "errors/error.html", code=code, title=error.name, message=error.description
         ), code
+
+    @app.errorhandler(DBAPIError)
+    def database_error(error: DBAPIError):
+        if not error.connection_invalidated:
+            return unexpected_error(error)
+        # The pooled connection had died (a database restart or failover): SQLAlchemy has
+        # dropped the pool, so the retry gets a fresh connection. Nothing was committed.
+        app.logger.warning("database connection lost; the pool was reset", exc_info=error)
+        message = "The connection to the database was lost and has been reset; nothing was saved."
+        headers = {"Retry-After": "1"}
+        if wants_problem_json():
+            return problem(
+                503, message + " Retry the request.", type_="database-reconnected", headers=headers
+            )
+        page = render_template(
+            "errors/error.html", code=503, title="Please try again", message=message
+        )
+        return page, 503, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
