@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, Row, and_, delete, func, insert, literal, select
+from sqlalchemy import CursorResult, Row, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.db import db, utcnow
@@ -107,27 +107,34 @@ def claim(client_id: int, key: str, request_hash: str) -> Answer | None:
     return Answer(row.response_status, row.response_body, row.response_headers)
 
 
+# The key's lock and its stored answer in one round trip: a one-row LEFT JOIN, so the lock is
+# taken exactly once whether or not an answer is stored. Made once; it is intake's hot path.
+LOCKED_ROW = text(
+    "SELECT pg_try_advisory_xact_lock(:namespace, :lock) AS taken, k.id, k.request_hash,"
+    " k.response_status, k.response_body, k.response_headers, k.expires_at"
+    " FROM (SELECT 1) AS one"
+    " LEFT JOIN idempotency_keys AS k ON k.client_id = :client_id AND k.key = :key"
+)
+
+
 def _locked_row(client_id: int, key: str) -> Row | None:
     """The stored answer's row, once this transaction holds the key's lock (KeyInFlightError
     when another one does)."""
-    table = IdempotencyKey.__table__
-    columns = (
-        table.c.id,
-        table.c.request_hash,
-        table.c.response_status,
-        table.c.response_body,
-        table.c.response_headers,
-        table.c.expires_at,
-    )
-    this_key = and_(table.c.client_id == client_id, table.c.key == key)
     # SQLite has no advisory locks, but it runs one writer at a time, so a concurrent retry
     # waits for the first and then finds its answer.
     if db.session.get_bind().dialect.name != "postgresql":
-        return db.session.execute(select(*columns).where(this_key)).first()
-    lock = func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, lock_key(client_id, key))
-    one_row = select(literal(1).label("one")).subquery()
+        table = IdempotencyKey.__table__
+        return db.session.execute(
+            select(table).where(table.c.client_id == client_id, table.c.key == key)
+        ).first()
     row = db.session.execute(
-        select(lock.label("taken"), *columns).select_from(one_row.outerjoin(table, this_key))
+        LOCKED_ROW,
+        {
+            "namespace": LOCK_NAMESPACE,
+            "lock": lock_key(client_id, key),
+            "client_id": client_id,
+            "key": key,
+        },
     ).one()
     if not row.taken:
         raise _in_flight()
@@ -138,21 +145,24 @@ def _in_flight() -> KeyInFlightError:
     return KeyInFlightError(f"a request with this {HEADER} is still being processed; retry shortly")
 
 
+REMEMBER = insert(IdempotencyKey.__table__)
+
+
 def remember(client_id: int, key: str, request_hash: str, answer: Answer) -> None:
     """Store the answer in the current transaction (the caller commits with the documents)."""
     now = utcnow()
-    row = insert(IdempotencyKey.__table__).values(
-        client_id=client_id,
-        key=key,
-        request_hash=request_hash,
-        response_status=answer.status,
-        response_body=answer.body,
-        response_headers=answer.headers,
-        created_at=now,
-        expires_at=now + retention(),
-    )
+    row = {
+        "client_id": client_id,
+        "key": key,
+        "request_hash": request_hash,
+        "response_status": answer.status,
+        "response_body": answer.body,
+        "response_headers": answer.headers,
+        "created_at": now,
+        "expires_at": now + retention(),
+    }
     try:
-        db.session.execute(row)
+        db.session.execute(REMEMBER, row)
     except IntegrityError as exc:  # a twin committed it meanwhile (see the module docstring)
         raise _in_flight() from exc
 

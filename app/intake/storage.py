@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import TextClause, insert, text
 
 from app.db import db
 from app.intake.models import Document, DocumentEvent, DocumentState, OutboxEntry, RawPayload
@@ -100,7 +101,7 @@ def _in_one_statement(
     }
     if step is not None:
         params["command"] = step.command
-    rows = db.session.execute(text(_one_statement_sql(step is not None)), params).all()
+    rows = db.session.execute(_one_statement(step is not None), params).all()
     id_at = {payload_index: document_id for document_id, payload_index in rows}
     if len(id_at) != len(documents):
         raise RuntimeError(f"{len(documents)} documents were sent, {len(id_at)} were stored")
@@ -110,6 +111,12 @@ def _in_one_statement(
 def _plain(value: Any) -> Any:
     """Enums as their stored values (the driver would otherwise send their names)."""
     return value.value if isinstance(value, enum.Enum) else value
+
+
+@functools.cache
+def _one_statement(with_outbox: bool) -> TextClause:
+    """Made once per process: a TextClause parses its SQL for parameters when built."""
+    return text(_one_statement_sql(with_outbox))
 
 
 def _one_statement_sql(with_outbox: bool) -> str:
