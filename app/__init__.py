@@ -33,6 +33,7 @@ def _init_extensions(app: Flask) -> None:
     from app import crypto, jobs, throttling
     from app.accounts import sessions
     from app.extensions import csrf, db, login_manager, migrate
+    from app.oauth import client_changes
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
@@ -42,6 +43,7 @@ def _init_extensions(app: Flask) -> None:
     crypto.init_app(app)
     jobs.init_app(app)
     throttling.init_app(app)
+    client_changes.init_app(app)  # committed client changes reach every process's token check
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Row, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.db import db, utcnow
+from app.db import db, table_of, utcnow
 from app.intake.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -99,7 +99,7 @@ def claim(client_id: int, key: str, request_hash: str) -> Answer | None:
     if row is None:
         return None
     if row.expires_at <= utcnow():
-        table = IdempotencyKey.__table__
+        table = table_of(IdempotencyKey)
         db.session.execute(delete(table).where(table.c.id == row.id))
         return None
     if row.request_hash != request_hash:
@@ -123,7 +123,7 @@ def _locked_row(client_id: int, key: str) -> Row | None:
     # SQLite has no advisory locks, but it runs one writer at a time, so a concurrent retry
     # waits for the first and then finds its answer.
     if db.session.get_bind().dialect.name != "postgresql":
-        table = IdempotencyKey.__table__
+        table = table_of(IdempotencyKey)
         return db.session.execute(
             select(table).where(table.c.client_id == client_id, table.c.key == key)
         ).first()
@@ -145,7 +145,7 @@ def _in_flight() -> KeyInFlightError:
     return KeyInFlightError(f"a request with this {HEADER} is still being processed; retry shortly")
 
 
-REMEMBER = insert(IdempotencyKey.__table__)
+REMEMBER = insert(table_of(IdempotencyKey))
 
 
 def remember(client_id: int, key: str, request_hash: str, answer: Answer) -> None:

@@ -15,7 +15,7 @@ from rq.utils import import_attribute
 from sqlalchemy import CursorResult, insert, update
 
 from app import jobs
-from app.db import db, utcnow
+from app.db import db, table_of, utcnow
 from app.intake.models import OutboxEntry
 from app.pipeline import Step
 
@@ -28,7 +28,7 @@ def schedule(document_ids: Sequence[int], step: Step) -> None:
     """Owe `step` to each document: an outbox entry now, the job once the transaction commits."""
     now = utcnow()
     db.session.execute(
-        insert(OutboxEntry.__table__),
+        insert(table_of(OutboxEntry)),
         [
             {
                 "document_id": document_id,

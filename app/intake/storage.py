@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, insert, text
 
-from app.db import db
+from app.db import db, table_of
 from app.intake.models import Document, DocumentEvent, DocumentState, OutboxEntry, RawPayload
 from app.pipeline import Step
 
@@ -160,11 +160,11 @@ def _statement_by_statement(
     step: Step | None,
     now: dt.datetime,
 ) -> list[int]:
-    payloads = RawPayload.__table__
+    payloads = table_of(RawPayload)
     payload_id = db.session.execute(
         insert(payloads).values({**payload, "received_at": now}).returning(payloads.c.id)
     ).scalar_one()
-    table = Document.__table__
+    table = table_of(Document)
     rows = [
         {
             **document,
@@ -179,12 +179,12 @@ def _statement_by_statement(
     returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids = list(db.session.execute(returning, rows).scalars())
     db.session.execute(
-        insert(DocumentEvent.__table__),
+        insert(table_of(DocumentEvent)),
         [{**timeline, "document_id": i, "at": now, "to_state": RECEIVED} for i in ids],
     )
     if step is not None:
         db.session.execute(
-            insert(OutboxEntry.__table__),
+            insert(table_of(OutboxEntry)),
             [
                 {
                     "document_id": i,

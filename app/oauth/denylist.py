@@ -37,14 +37,23 @@ def deny(jti: str, client: ApiClient, expires_at: dt.datetime) -> None:
 
 def is_denied(jti: str) -> bool:
     """One round trip in the usual case; raises redis.RedisError when Redis cannot answer."""
+    denied, _ = check(jti)
+    return denied
+
+
+def check(jti: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
+    """is_denied, and the value of the key `also_get` read in the same round trip (the token
+    check reads the client cache's epoch so: one round trip per API call)."""
     pipe = redis_connection().pipeline(transaction=False)
     pipe.exists(KEY_PREFIX + jti)
     pipe.exists(LOADED_MARKER)
-    denied, loaded = pipe.execute()
-    if loaded:
-        return bool(denied)
-    reload_from_database()
-    return bool(redis_connection().exists(KEY_PREFIX + jti))
+    if also_get is not None:
+        pipe.get(also_get)
+    denied, loaded, *also = pipe.execute()
+    if not loaded:
+        reload_from_database()
+        denied = redis_connection().exists(KEY_PREFIX + jti)
+    return bool(denied), also[0] if also else None
 
 
 def reload_from_database() -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import BadRequest, Forbidden
 
 from app.db import db, unit_of_work
-from app.oauth import scopes, services, tokens
+from app.oauth import client_cache, scopes, services, tokens
 from app.oauth.models import ApiClient
 from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
 from app.problems import problem
@@ -96,10 +96,19 @@ def _bearer_token() -> str | None:
 
 def _note_use(client: ApiClient) -> None:
     """The client's 'last API call' time, written in its own small unit of work at most once
-    a minute, so most calls write nothing."""
-    if services.touch_due(client.last_used_at):
+    a minute, so most calls write nothing. The client may come from this process's snapshot,
+    whose time can be older than the row's (another process wrote it since): the row's time is
+    read before writing, and the snapshot learns the time either way."""
+    if not services.touch_due(client.last_used_at):
+        return
+    client_id = client.client_id
+    db.session.refresh(client, ["last_used_at"])
+    used_at = client.last_used_at
+    if services.touch_due(used_at):
         with unit_of_work():
             services.touch_last_used(client)
+            used_at = client.last_used_at  # read before the commit expires it
+    client_cache.note_used(client_id, used_at)
 
 
 def _throttle(client: ApiClient) -> Response | None:

@@ -10,10 +10,17 @@ DEFAULT_TOKEN_TTL = 900  # seconds: 15 minutes
 DEFAULT_SECRET_TTL_DAYS = 365
 # Clock skew allowed between this server and others when checking exp/iat of JWTs.
 LEEWAY_SECONDS = 60
+DEFAULT_CLIENT_CACHE_SECONDS = 30
 
 
 def token_ttl() -> int:
     return int(current_app.config.get("ACCESS_TOKEN_TTL", DEFAULT_TOKEN_TTL))
+
+
+def client_cache_seconds() -> float:
+    """How long a process may answer the token check from its copy of a client and its
+    organization while nothing changed them; 0 loads them on every call."""
+    return float(current_app.config.get("OAUTH_CLIENT_CACHE_SECONDS", DEFAULT_CLIENT_CACHE_SECONDS))
 
 
 def secret_ttl() -> dt.timedelta:

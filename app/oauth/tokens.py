@@ -6,22 +6,27 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+import time
 from collections.abc import Iterable
 
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
+from flask import current_app
 from joserfc import jws
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from app.db import db
-from app.oauth import denylist, keys, settings
+from app.oauth import client_cache, denylist, keys, settings
 from app.oauth import scopes as api_scopes
+from app.oauth.lru import LruCache
 from app.oauth.models import GRANT_TYPE, ApiClient
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+VERIFIED_CLAIMS_EXTENSION = "oauth_verified_claims"
+VERIFIED_CLAIMS_MAX_ENTRIES = 4096
 
 
 class TokenRejectedError(Exception):
@@ -98,14 +103,73 @@ class _Validator(JWTBearerTokenValidator):
 
 def verify(token: str) -> VerifiedToken:
     """Everything a resource check needs: signature, claims, deny-list, client and organization.
+    What cannot change is kept per process (a token's verified claims, a snapshot of its client);
+    expiry, the signing key, the deny-list and the client's state are checked on every call.
     Raises TokenRejectedError; redis.RedisError when the deny-list cannot be read."""
-    claims = decode(token)
-    if denylist.is_denied(claims["jti"]):
+    cache_key = (token, settings.issuer(), settings.audience())
+    remembered = _remembered(cache_key)
+    signed = remembered or _decoded(token)
+    claims = signed.claims
+    denied, seen_epoch = denylist.check(claims["jti"], also_get=client_cache.EPOCH_KEY)
+    if denied:
         raise TokenRejectedError("The token was revoked.")
-    client = _active_client(claims["client_id"])
+    client = _client(claims["client_id"], client_cache.epoch_in_force(seen_epoch))
     if claims["sub"] != client.client_id:
         raise TokenRejectedError("The token's subject is not its client.")
+    if remembered is None:
+        _verified_claims().put(cache_key, signed)
     return VerifiedToken(dict(claims), client)
+
+
+@dataclasses.dataclass(frozen=True)
+class _SignedClaims:
+    """Claims decode() accepted, and the kid of the key that signed them."""
+
+    claims: dict
+    kid: str
+
+    def still_hold(self) -> bool:
+        """What time can change about verified claims: exp passes (checked as authlib does, with
+        no leeway), and the signing key stops being published."""
+        return self.claims["exp"] > int(time.time()) and keys.verification_key(self.kid) is not None
+
+
+def _verified_claims() -> LruCache[tuple[str, str, str], _SignedClaims]:
+    """Per app, keyed by the token and the issuer and audience it was checked against."""
+    cache = current_app.extensions.get(VERIFIED_CLAIMS_EXTENSION)
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            VERIFIED_CLAIMS_EXTENSION, LruCache(VERIFIED_CLAIMS_MAX_ENTRIES)
+        )
+    return cache
+
+
+def _remembered(cache_key: tuple[str, str, str]) -> _SignedClaims | None:
+    """The claims of a token accepted before, if they still hold; else None, and decode() checks
+    the token afresh (refusing it for the same reason as any other token)."""
+    signed = _verified_claims().get(cache_key)
+    if signed is None or signed.still_hold():
+        return signed
+    _verified_claims().discard(cache_key)
+    return None
+
+
+def _decoded(token: str) -> _SignedClaims:
+    claims = decode(token)
+    return _SignedClaims(dict(claims), claims.header["kid"])
+
+
+def _client(client_id: str, epoch: bytes) -> ApiClient:
+    """The token's client, from this process's snapshot when it is current for `epoch`, else
+    loaded (and kept for the next calls); checked on every call either way."""
+    client = client_cache.cached(client_id, epoch)
+    if client is not None:
+        return _usable(client)
+    may_snapshot = client_cache.session_may_snapshot()
+    client = _active_client(client_id)
+    if may_snapshot:
+        client_cache.remember(client, epoch)
+    return client
 
 
 def decode(token: str, *, check_claims: bool = True) -> JWTAccessTokenClaims:
@@ -148,7 +212,11 @@ def _reason(cause: BaseException | None) -> str:
 
 
 def _active_client(client_id: str) -> ApiClient:
-    client = db.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    """The client from the database, in one query with its organization."""
+    return _usable(db.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id)))
+
+
+def _usable(client: ApiClient | None) -> ApiClient:
     if client is None or not client.is_active:
         raise TokenRejectedError("The token's client was revoked.")
     if not client.organization.is_active:

@@ -8,7 +8,7 @@ import time
 import pytest
 from flask import g
 from joserfc.jwk import ECKey
-from redis import RedisError
+from redis import Redis
 
 from app.db import db
 from app.oauth import denylist, keys, services
@@ -16,7 +16,7 @@ from app.oauth.models import ApiClient
 from app.oauth.resource import current_client, require_token
 from app.oauth.tokens import issue_access_token
 from app.onboarding.models import OrgStatus
-from tests.oauth.helpers import ago, claims_of, forge_token, new_client, supplier
+from tests.oauth.helpers import claims_of, forge_token, new_client, supplier
 
 ME = "/api/v1/me"
 
@@ -124,16 +124,17 @@ def test_a_suspended_organization_gets_401(client, api_client):
     _assert_invalid_token(client.get(ME, headers=_bearer(token)), "organization is not active")
 
 
-def test_redis_down_means_503_not_a_pass(client, api_client, monkeypatch):
+@pytest.mark.parametrize("cached", [False, True], ids=["cold", "cached"])
+def test_redis_down_means_503_not_a_pass(app, client, api_client, monkeypatch, cached):
     token = issue_access_token(api_client)
-
-    def broken(jti):
-        raise RedisError("connection refused")
-
-    monkeypatch.setattr(denylist, "is_denied", broken)
+    if cached:  # the token and the client are in this process's caches
+        assert client.get(ME, headers=_bearer(token)).status_code == 200
+    down = Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.2)  # nothing listens there
+    monkeypatch.setitem(app.extensions, "redis", down)
     response = client.get(ME, headers=_bearer(token))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
+    down.close()
 
 
 def _call(app, view, token: str):
@@ -175,7 +176,7 @@ def test_unknown_scopes_are_a_programming_error():
         require_token("invoices:writ")
 
 
-def test_the_throttle_hook_runs_after_authentication(app, api_client):
+def test_the_throttle_hook_runs_after_authentication(app, api_client, monkeypatch):
     seen = []
 
     def hook(client):
@@ -186,17 +187,15 @@ def test_the_throttle_hook_runs_after_authentication(app, api_client):
     def view():
         return {"ok": True}
 
-    app.extensions["throttle_hook"] = hook
-    try:
-        assert _call(app, view, "garbage").status_code == 401
-        assert seen == []  # unauthenticated calls never reach the hook
-        throttled = _call(app, view, issue_access_token(api_client))
-        assert throttled.status_code == 429
-        assert seen == [api_client.client_id]
-        app.extensions["throttle_hook"] = lambda client: None
-        assert _call(app, view, issue_access_token(api_client)).status_code == 200
-    finally:
-        app.extensions.pop("throttle_hook", None)
+    # monkeypatch puts the app's real hook back afterwards (later tests rely on throttling).
+    monkeypatch.setitem(app.extensions, "throttle_hook", hook)
+    assert _call(app, view, "garbage").status_code == 401
+    assert seen == []  # unauthenticated calls never reach the hook
+    throttled = _call(app, view, issue_access_token(api_client))
+    assert throttled.status_code == 429
+    assert seen == [api_client.client_id]
+    app.extensions["throttle_hook"] = lambda client: None
+    assert _call(app, view, issue_access_token(api_client)).status_code == 200
 
 
 def test_g_carries_the_client_and_claims(app, api_client):
@@ -213,7 +212,7 @@ def test_g_carries_the_client_and_claims(app, api_client):
     }
 
 
-def test_last_api_call_is_written_at_most_once_a_minute(client, api_client):
+def test_last_api_call_is_written_at_most_once_a_minute(client, api_client, monkeypatch):
     token = issue_access_token(api_client)
     client.get(ME, headers=_bearer(token))
     db.session.expire_all()
@@ -223,8 +222,8 @@ def test_last_api_call_is_written_at_most_once_a_minute(client, api_client):
     db.session.expire_all()
     assert db.session.get(ApiClient, api_client.id).last_used_at == first
 
-    db.session.get(ApiClient, api_client.id).last_used_at = ago(seconds=61)
-    db.session.commit()
+    # A minute later (the process's cached copy of the client says when it last wrote).
+    monkeypatch.setattr(services, "utcnow", lambda: first + dt.timedelta(seconds=61))
     client.get(ME, headers=_bearer(token))
     db.session.expire_all()
     assert db.session.get(ApiClient, api_client.id).last_used_at > first
