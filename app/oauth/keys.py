@@ -28,6 +28,9 @@ CURVE = "P-256"
 # Any fixed number works; it only has to be the same in every process.
 ROTATION_LOCK_ID = 7_400_005
 RELOAD_EVERY_SECONDS = 60
+# An unknown kid reloads the published keys (one may have been made in another process), but
+# at most this often: tokens with made-up kids must not cost a database query each.
+UNKNOWN_KID_RELOAD_SECONDS = 1.0
 
 
 def _lock_rotation() -> None:
@@ -68,6 +71,7 @@ def current_kid() -> str:
         if kid is None:
             row = _generate()
             record("oauth.signing_key.created", target=row, details={"kid": row.kid})
+            _cache().clear()  # this process knows its new key at once
             kid = row.kid
     return kid
 
@@ -141,7 +145,7 @@ def verification_key(kid: str | None) -> ECKey | None:
     if not kid:
         return None
     cache = _cache()
-    if kid not in cache.public or cache.is_stale():
+    if cache.is_stale() or (kid not in cache.public and cache.may_look_again()):
         cache.load(
             {kid: _PublicKey(ECKey.import_key(jwk), until) for kid, jwk, until in _published_rows()}
         )
@@ -166,6 +170,10 @@ class KeyCache:
     def is_stale(self) -> bool:
         return time.monotonic() - self.loaded_at > RELOAD_EVERY_SECONDS
 
+    def may_look_again(self) -> bool:
+        """Whether an unknown kid may reload the keys yet."""
+        return time.monotonic() - self.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+
     def load(self, keys: dict[str, _PublicKey]) -> None:
         with self.lock:
             self.public = keys
@@ -183,4 +191,7 @@ class KeyCache:
 
 
 def _cache() -> KeyCache:
-    return current_app.extensions.setdefault("oauth_key_cache", KeyCache())
+    cache = current_app.extensions.get("oauth_key_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("oauth_key_cache", KeyCache())
+    return cache

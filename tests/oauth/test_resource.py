@@ -9,6 +9,7 @@ import pytest
 from flask import g
 from joserfc.jwk import ECKey
 from redis import Redis
+from sqlalchemy import event
 
 from app.db import db
 from app.oauth import denylist, keys, services
@@ -227,3 +228,22 @@ def test_last_api_call_is_written_at_most_once_a_minute(client, api_client, monk
     client.get(ME, headers=_bearer(token))
     db.session.expire_all()
     assert db.session.get(ApiClient, api_client.id).last_used_at > first
+
+
+def test_made_up_kids_do_not_cost_a_query_each(app, client, api_client):
+    issue_access_token(api_client)  # our key exists and is loaded
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for n in range(20):
+            stranger = ECKey.generate_key("P-256", parameters={"kid": f"made-up-{n}"}, private=True)
+            response = client.get(ME, headers=_bearer(forge_token(api_client, stranger)))
+            _assert_invalid_token(response, "unknown key")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    key_reads = [s for s in statements if "oauth_signing_keys" in s]
+    assert len(key_reads) <= 1  # at most one reload a second, however many kids are invented
