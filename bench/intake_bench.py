@@ -1,13 +1,15 @@
 """Intake throughput against a bare Flask endpoint under the same gunicorn settings, then the
 normalization rate of one worker for each format, in one run.
 
-    .venv/bin/python bench/intake_bench.py [--seconds 10] [--workers 4] [--clients 8]
-                                           [--documents 200]
+    .venv/bin/python bench/intake_bench.py [--seconds 10] [--workers 5] [--clients 8]
+                                           [--documents 200] [--rounds 3]
 
 The intake figure is the whole path of POST /api/v1/invoices: token check, throttling (on a
 tier wide enough never to refuse), Idempotency-Key (a new key per request), storage of the raw
-payload, document, timeline, audit entry and outbox row in one transaction, and the enqueue.
-The bare endpoint reads the same body and answers the same 202, with nothing else.
+payload, document, timeline and outbox row in one transaction, the documents quota, and the
+enqueue. The bare endpoint reads the same body and answers the same 202, with nothing else.
+Two floors run beside them: the four things written by hand on the portal's own parts, and
+written by hand on the bare drivers (psycopg, redis-py, joserfc, RQ) with nothing of the portal.
 
 It needs PostgreSQL and Redis of its own: BENCH_DATABASE_URL (default
 postgresql://127.0.0.1/bench_intake, dropped and created afresh) and BENCH_REDIS_URL (default
@@ -36,7 +38,7 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://127.0.0.1/benc
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SAMPLES = ROOT.parent / "shared" / "samples"
 LOCAL_SAMPLES = ROOT / "tests" / "formats" / "samples"
-BARE_PORT, MINIMAL_PORT, PORTAL_PORT = 5791, 5793, 5792
+BARE_PORT, PORTAL_PORT, PORTAL_PARTS_PORT, DRIVERS_PORT = 5791, 5792, 5793, 5794
 WARM_UP_SECONDS = 1.0
 
 # The app reads its configuration from the environment when first imported.
@@ -72,10 +74,12 @@ def bare():
     return jsonify({"documents": [{"id": 1, "state": "RECEIVED", "size": len(body)}]}), 202
 """
 
-# The floor: the same four things written by hand, with none of intake's structure (no
-# parsing, no timeline, no idempotency answer to replay). It shows how close intake comes to
-# the least any implementation of the path could cost on this machine.
-MINIMAL_APP = """
+# Two floors. The first is the four things written by hand on the portal's own parts
+# (create_app, require_token with throttling, the ORM session); the second is the same four
+# things on the bare drivers (psycopg, redis-py, joserfc, RQ) with nothing of the portal at
+# all: the least any implementation of the path could cost on this machine. Neither parses,
+# keeps a timeline or stores an answer to replay.
+PORTAL_PARTS_APP = """
 import hashlib
 
 from flask import jsonify, request
@@ -121,6 +125,81 @@ def minimal():
     return jsonify({"documents": [{"id": document_id, "state": "RECEIVED"}]}), 202
 """
 
+DRIVERS_APP = """
+import hashlib
+import os
+import time
+
+import psycopg
+from flask import Flask, jsonify, request
+from joserfc import jws, jwt
+from joserfc.jwk import ECKey
+from redis import Redis
+from rq import Queue
+
+app = Flask(__name__)
+state = {}
+
+
+def connections():
+    if not state:
+        state["db"] = psycopg.connect(os.environ["DATABASE_URL"].replace("+psycopg", ""))
+        state["redis"] = Redis.from_url(os.environ["REDIS_URL"])
+        state["keys"] = {
+            kid: ECKey.import_key(jwk)
+            for kid, jwk in state["db"].execute("SELECT kid, public_jwk FROM oauth_signing_keys")
+        }
+        state["db"].commit()
+    return state["db"], state["redis"], state["keys"]
+
+
+@app.post("/minimal")
+def minimal():
+    conn, redis, keys = connections()
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    try:
+        kid = jws.extract_compact(token.encode()).headers()["kid"]
+        claims = jwt.decode(token, keys[kid], algorithms=["ES256"]).claims
+    except Exception:
+        return jsonify({"error": "invalid_token"}), 401
+    if claims["exp"] < time.time() or "invoices:write" not in claims["scope"].split():
+        return jsonify({"error": "invalid_token"}), 401
+    window = f"minimal:rate:{claims['client_id']}:{int(time.time() // 60)}"
+    denied, calls, _ = (
+        redis.pipeline().exists(f"oauth:revoked:{claims['jti']}").incr(window).expire(window, 120)
+        .execute()
+    )
+    if denied or calls > 10_000_000:
+        return jsonify({"error": "refused"}), 429
+    body = request.get_data()
+    digest = hashlib.sha256(body).hexdigest()
+    client_id, org_id = conn.execute(
+        "SELECT id, organization_id FROM api_clients WHERE client_id = %s AND revoked_at IS NULL",
+        (claims["client_id"],),
+    ).fetchone()
+    taken = conn.execute(
+        "INSERT INTO idempotency_keys (client_id, key, request_hash, response_status,"
+        " response_body, response_headers, created_at, expires_at) VALUES (%s, %s, %s, 202,"
+        " '{}', '{}', now(), now() + interval '1 day') ON CONFLICT DO NOTHING RETURNING id",
+        (client_id, request.headers["Idempotency-Key"], digest),
+    ).fetchone()
+    if taken is None:
+        conn.rollback()
+        return jsonify({"replay": True}), 409
+    (document_id,) = conn.execute(
+        "WITH p AS (INSERT INTO raw_payloads (sha256, content_type, size, body, channel,"
+        " sender_org_id, received_at) VALUES (%s, 'application/json', %s, %s, 'api', %s, now())"
+        " RETURNING id) INSERT INTO documents (kind, state, payload_id, payload_index, identity,"
+        " sender_org_id, source_format, errors, created_at, updated_at) SELECT 'invoice',"
+        " 'RECEIVED', p.id, 0, '$', %s, 'json', '[]', now(), now() FROM p RETURNING id",
+        (digest, len(body), body, org_id, org_id),
+    ).fetchone()
+    conn.commit()
+    Queue("low", connection=redis).enqueue("builtins.print", document_id,
+                                           job_id=f"minimal-{document_id}")
+    return jsonify({"documents": [{"id": document_id, "state": "RECEIVED"}]}), 202
+"""
+
 # -- set-up ------------------------------------------------------------------------------------
 
 
@@ -162,7 +241,7 @@ def prepare_client() -> dict[int, str]:
             org = unthrottled_supplier("Bench Medical", scopes.SCOPES)
             client, _ = services.create_client(org, "bench", ["invoices:write"])
         tokens = {}
-        for port in (MINIMAL_PORT, PORTAL_PORT):
+        for port in (PORTAL_PARTS_PORT, PORTAL_PORT, DRIVERS_PORT):
             with app.test_request_context(base_url=f"http://127.0.0.1:{port}"):
                 tokens[port] = issue_access_token(client, ["invoices:write"])
                 db.session.commit()  # the signing key made for the first token
@@ -344,29 +423,40 @@ def main() -> None:
     tokens = prepare_client()
     json_type = {"Content-Type": "application/json"}
     with_token = {port: {**json_type, "Authorization": f"Bearer {tokens[port]}"} for port in tokens}
+    apps = {  # label: (module, its source or None for the portal, port, path, health path)
+        "bare Flask POST": ("bare_app", BARE_APP, BARE_PORT, "/bare", "/"),
+        "by hand on the drivers": ("drivers_app", DRIVERS_APP, DRIVERS_PORT, "/minimal", "/"),
+        "by hand on portal parts": (
+            "portal_parts_app",
+            PORTAL_PARTS_APP,
+            PORTAL_PARTS_PORT,
+            "/minimal",
+            "/healthz",
+        ),
+        "POST /api/v1/invoices": ("wsgi", None, PORTAL_PORT, "/api/v1/invoices", "/healthz"),
+    }
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "bare_app.py").write_text(BARE_APP)
-        (Path(folder) / "minimal_app.py").write_text(MINIMAL_APP)
-        bare = start_gunicorn("bare_app:app", BARE_PORT, args.workers, Path(folder))
-        floor = start_gunicorn("minimal_app:app", MINIMAL_PORT, args.workers, Path(folder))
-        portal = start_gunicorn("wsgi:app", PORTAL_PORT, args.workers, ROOT)
+        servers = []
+        for module, source, port, _, _ in apps.values():
+            if source is not None:
+                (Path(folder) / f"{module}.py").write_text(source)
+            cwd = Path(folder) if source is not None else ROOT
+            servers.append(start_gunicorn(f"{module}:app", port, args.workers, cwd))
         try:
-            wait_until_up(BARE_PORT, "/")
-            wait_until_up(MINIMAL_PORT, "/healthz")
-            wait_until_up(PORTAL_PORT, "/healthz")
+            for _, _, port, _, health in apps.values():
+                wait_until_up(port, health)
             targets: dict[str, Target] = {
-                "bare Flask POST": (BARE_PORT, "/bare", json_type),
-                "hand-written minimal path": (MINIMAL_PORT, "/minimal", with_token[MINIMAL_PORT]),
-                "POST /api/v1/invoices": (PORTAL_PORT, "/api/v1/invoices", with_token[PORTAL_PORT]),
+                label: (port, path, with_token.get(port, json_type))
+                for label, (_, _, port, path, _) in apps.items()
             }
             tallies = {label: Tally() for label in targets}
-            # Short interleaved rounds, so a change in the machine's load hits all three alike.
+            # Short interleaved rounds, so a change in the machine's load hits all alike.
             for _ in range(args.rounds):
                 for label, target in targets.items():
                     load(tallies[label], target, args.clients, args.seconds / args.rounds)
             results = {label: tally.summary() for label, tally in tallies.items()}
         finally:
-            for process in (bare, floor, portal):
+            for process in servers:
                 process.terminate()
                 process.wait(timeout=30)
 

@@ -1,0 +1,82 @@
+"""`make run` keeps the portal in SQLite: intake there takes the statement-by-statement path
+(no data-modifying CTEs, no advisory locks) and must answer and store exactly as on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from app import create_app
+from app.db import db
+from app.intake.models import Document, DocumentEvent, DocumentState, OutboxEntry
+from app.oauth import scopes, services
+from app.oauth.tokens import issue_access_token
+from app.onboarding.models import Organization, OrgKind, OrgStatus
+from tests.conftest import UNREACHABLE_ERP
+from tests.intake.helpers import local, run_jobs
+
+pytestmark = pytest.mark.no_db
+
+
+@pytest.fixture
+def sqlite_app(tmp_path) -> Iterator[Flask]:
+    app = create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.sqlite'}",
+            "ERP_URL": UNREACHABLE_ERP,
+        },
+    )
+    with app.app_context():
+        upgrade(revision="heads")
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _bearer() -> dict[str, str]:
+    org = Organization(
+        name="Lakeside Medical",
+        kind=OrgKind.SUPPLIER,
+        status=OrgStatus.ACTIVE,
+        approved_scopes=list(scopes.SCOPES),
+    )
+    db.session.add(org)
+    db.session.flush()
+    client, _ = services.create_client(org, "SQLite client", list(scopes.SCOPES))
+    token = issue_access_token(client)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_intake_on_sqlite_stores_replays_and_normalizes(sqlite_app):
+    headers = {**_bearer(), "Idempotency-Key": "sqlite-1"}
+    client = sqlite_app.test_client()
+    body = local("json_two_documents.json")
+
+    first = client.post("/api/v1/invoices", data=body, headers=headers)
+    again = client.post("/api/v1/invoices", data=body, headers=headers)
+    reused = client.post("/api/v1/invoices", data=body + b" ", headers=headers)
+
+    assert first.status_code == again.status_code == 202
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert reused.status_code == 422
+    ids = [document["id"] for document in first.json["documents"]]
+    assert len(ids) == 2
+    assert _count(Document) == _count(DocumentEvent) == _count(OutboxEntry) == 2
+    jobs = {entry.job_id for entry in db.session.scalars(select(OutboxEntry))}
+    assert jobs == {f"normalize-{document_id}" for document_id in ids}
+
+    assert run_jobs() == 2
+    db.session.expire_all()
+    states = {db.session.get(Document, document_id).state for document_id in ids}
+    assert states == {DocumentState.NORMALIZED}
