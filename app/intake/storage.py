@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import TextClause, insert, text
@@ -50,53 +51,50 @@ PAYLOAD_COLUMNS = (
 TIMELINE_COLUMNS = ("actor_label", "actor_user_id", "reason")
 
 
-def insert_received(
-    payload: dict[str, Any],
-    documents: Sequence[dict[str, Any]],
-    timeline: dict[str, Any],
-    step: Step | None,
-    now: dt.datetime,
-) -> list[int]:
-    """Write the submission; the new documents' ids, in the order of `documents`.
+@dataclass(frozen=True)
+class NewRows:
+    """What one accepted submission writes.
 
     `payload` has PAYLOAD_COLUMNS, each of `documents` DOCUMENT_COLUMNS, `timeline` the
     TIMELINE_COLUMNS of every document's first entry; `step` is the work owed to each new
     document (an outbox entry named by `step.job_id`), None for none.
     """
-    _check_columns(payload, documents, timeline)
+
+    payload: dict[str, Any]
+    documents: Sequence[dict[str, Any]]
+    timeline: dict[str, Any]
+    step: Step | None
+    now: dt.datetime
+
+    def check_columns(self) -> None:
+        expected = [
+            (set(self.payload), set(PAYLOAD_COLUMNS), "payload"),
+            (set(self.timeline), set(TIMELINE_COLUMNS), "timeline"),
+            *((set(doc), set(DOCUMENT_COLUMNS), "document") for doc in self.documents),
+        ]
+        for given, wanted, what in expected:
+            if given != wanted:
+                raise ValueError(f"{what} columns {sorted(given ^ wanted)} are missing or unknown")
+
+
+def insert_received(rows: NewRows) -> list[int]:
+    """Write the submission; the new documents' ids, in the order of `rows.documents`."""
+    rows.check_columns()
     if db.session.get_bind().dialect.name == "postgresql":
-        return _in_one_statement(payload, documents, timeline, step, now)
-    return _statement_by_statement(payload, documents, timeline, step, now)
-
-
-def _check_columns(
-    payload: dict[str, Any], documents: Sequence[dict[str, Any]], timeline: dict[str, Any]
-) -> None:
-    expected = [
-        (set(payload), set(PAYLOAD_COLUMNS), "payload"),
-        (set(timeline), set(TIMELINE_COLUMNS), "timeline"),
-        *((set(document), set(DOCUMENT_COLUMNS), "document") for document in documents),
-    ]
-    for given, wanted, what in expected:
-        if given != wanted:
-            raise ValueError(f"{what} columns {sorted(given ^ wanted)} are missing or unknown")
+        return _in_one_statement(rows)
+    return _statement_by_statement(rows)
 
 
 # -- PostgreSQL: one statement -------------------------------------------------------------
 
 
-def _in_one_statement(
-    payload: dict[str, Any],
-    documents: Sequence[dict[str, Any]],
-    timeline: dict[str, Any],
-    step: Step | None,
-    now: dt.datetime,
-) -> list[int]:
+def _in_one_statement(new: NewRows) -> list[int]:
+    payload, documents, timeline, step = new.payload, new.documents, new.timeline, new.step
     params: dict[str, Any] = {
         **{f"p_{name}": _plain(payload[name]) for name in PAYLOAD_COLUMNS},
         **{f"t_{name}": timeline[name] for name in TIMELINE_COLUMNS},
         **{f"d_{name}": [_plain(doc[name]) for doc in documents] for name in DOCUMENT_COLUMNS},
-        "now": now,
+        "now": new.now,
         "received": RECEIVED,
     }
     if step is not None:
@@ -153,13 +151,14 @@ def _one_statement_sql(with_outbox: bool) -> str:
 # -- elsewhere: a statement per table ------------------------------------------------------
 
 
-def _statement_by_statement(
-    payload: dict[str, Any],
-    documents: Sequence[dict[str, Any]],
-    timeline: dict[str, Any],
-    step: Step | None,
-    now: dt.datetime,
-) -> list[int]:
+def _statement_by_statement(new: NewRows) -> list[int]:
+    payload, documents, timeline, step, now = (
+        new.payload,
+        new.documents,
+        new.timeline,
+        new.step,
+        new.now,
+    )
     payloads = table_of(RawPayload)
     payload_id = db.session.execute(
         insert(payloads).values({**payload, "received_at": now}).returning(payloads.c.id)

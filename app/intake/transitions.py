@@ -101,7 +101,7 @@ def receive(
         "actor_user_id": actor.id if isinstance(actor, User) else None,
         "reason": reason,
     }
-    ids = storage.insert_received(payload, new, timeline, step, utcnow())
+    ids = storage.insert_received(storage.NewRows(payload, new, timeline, step, utcnow()))
     received = [
         Received(
             id=document_id,

@@ -89,8 +89,9 @@ def test_both_ways_write_the_same_rows_and_name_jobs_as_the_pipeline_does():
     payload, documents, timeline = _submission(sender.id, [sender.id, other.id, None])
     now = utcnow()
 
-    in_one = storage._in_one_statement(payload, documents, timeline, NORMALIZE, now)
-    by_table = storage._statement_by_statement(payload, documents, timeline, NORMALIZE, now)
+    new = storage.NewRows(payload, documents, timeline, NORMALIZE, now)
+    in_one = storage._in_one_statement(new)
+    by_table = storage._statement_by_statement(new)
     db.session.expire_all()
 
     one, other_way = _written(in_one), _written(by_table)
@@ -109,7 +110,7 @@ def test_both_ways_write_the_same_rows_and_name_jobs_as_the_pipeline_does():
 def test_without_a_step_nothing_is_owed():
     sender = supplier()
     payload, documents, timeline = _submission(sender.id, [sender.id] * 3)
-    ids = storage.insert_received(payload, documents, timeline, None, utcnow())
+    ids = storage.insert_received(storage.NewRows(payload, documents, timeline, None, utcnow()))
     owed = db.session.scalars(select(OutboxEntry).where(OutboxEntry.document_id.in_(ids)))
     assert len(ids) == 3
     assert owed.all() == []
@@ -119,8 +120,10 @@ def test_a_missing_or_unknown_column_is_refused_before_anything_is_written():
     sender = supplier()
     payload, documents, timeline = _submission(sender.id, [sender.id] * 3)
     del documents[1]["identity"]
+    missing = storage.NewRows(payload, documents, timeline, NORMALIZE, utcnow())
+    unknown = storage.NewRows({**payload, "colour": "red"}, [], timeline, NORMALIZE, utcnow())
     with pytest.raises(ValueError, match="identity"):
-        storage.insert_received(payload, documents, timeline, NORMALIZE, utcnow())
+        storage.insert_received(missing)
     with pytest.raises(ValueError, match="colour"):
-        storage.insert_received({**payload, "colour": "red"}, [], timeline, NORMALIZE, utcnow())
+        storage.insert_received(unknown)
     assert db.session.scalars(select(RawPayload)).all() == []
