@@ -128,6 +128,7 @@ def minimal():
 DRIVERS_APP = """
 import hashlib
 import os
+import threading
 import time
 
 import psycopg
@@ -138,10 +139,11 @@ from redis import Redis
 from rq import Queue
 
 app = Flask(__name__)
-state = {}
+local = threading.local()  # a connection of its own per thread (gthread workers)
 
 
 def connections():
+    state = local.__dict__
     if not state:
         state["db"] = psycopg.connect(os.environ["DATABASE_URL"].replace("+psycopg", ""))
         state["redis"] = Redis.from_url(os.environ["REDIS_URL"])
@@ -248,12 +250,15 @@ def prepare_client() -> dict[int, str]:
     return tokens
 
 
-def start_gunicorn(app_path: str, port: int, workers: int, cwd: Path) -> subprocess.Popen:
+def start_gunicorn(
+    app_path: str, port: int, workers: int, cwd: Path, threads: int = 1
+) -> subprocess.Popen:
     return subprocess.Popen(
         [
             BIN / "gunicorn",
             "--workers", str(workers),
-            "--worker-class", "sync",
+            "--worker-class", "gthread" if threads > 1 else "sync",
+            "--threads", str(threads),
             "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning",
             "--backlog", "2048",
@@ -413,6 +418,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="above 1: gthread workers (the Dockerfile runs 2 x 4)",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--documents", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per endpoint")
@@ -441,7 +452,7 @@ def main() -> None:
             if source is not None:
                 (Path(folder) / f"{module}.py").write_text(source)
             cwd = Path(folder) if source is not None else ROOT
-            servers.append(start_gunicorn(f"{module}:app", port, args.workers, cwd))
+            servers.append(start_gunicorn(f"{module}:app", port, args.workers, cwd, args.threads))
         try:
             for _, _, port, _, health in apps.values():
                 wait_until_up(port, health)
@@ -460,7 +471,8 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=30)
 
-    print(f"gunicorn: {args.workers} sync workers; {args.clients} client processes; "
+    kind = f"gthread workers x {args.threads} threads" if args.threads > 1 else "sync workers"
+    print(f"gunicorn: {args.workers} {kind}; {args.clients} client processes; "
           f"{args.seconds:.0f} s per endpoint in {args.rounds} interleaved rounds; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'endpoint':<28}{'req/s':>9}{'of bare':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-202':>9}")
