@@ -6,7 +6,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 
@@ -22,9 +31,10 @@ from app.federation.views import begin_sign_in, end_session_offer
 
 bp = Blueprint("accounts", __name__)
 
+# Formatted with the configured limits (SESSION_IDLE_MINUTES, SESSION_ABSOLUTE_HOURS).
 EXPIRY_MESSAGES = {
-    "idle_timeout": "You were signed out after 30 minutes without activity.",
-    "absolute_timeout": "Your session reached its 12-hour limit. Please sign in again.",
+    "idle_timeout": "You were signed out after {idle} minutes without activity.",
+    "absolute_timeout": "Your session reached its {hours}-hour limit. Please sign in again.",
     "user_disabled": "Your account has been disabled. Contact your administrator.",
     "roles_revoked": "Your company sign-in no longer gives you a role in the portal.",
 }
@@ -36,6 +46,14 @@ PENDING_TTL = 300  # seconds to enter the code or finish setting up the app
 @bp.app_context_processor
 def inject_navigation():
     return {"navigation": navigation_for(current_user), "logout_form": LogoutForm()}
+
+
+def _expiry_message(reason: str) -> str:
+    message = EXPIRY_MESSAGES.get(reason, "Your session ended. Please sign in again.")
+    config = current_app.config
+    return message.format(
+        idle=config["SESSION_IDLE_MINUTES"], hours=config["SESSION_ABSOLUTE_HOURS"]
+    )
 
 
 def _ip() -> str:
@@ -51,7 +69,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.home"))
     if reason := session.pop("expired_reason", None):
-        flash(EXPIRY_MESSAGES.get(reason, "Your session ended. Please sign in again."), "info")
+        flash(_expiry_message(reason), "info")
     form = LoginForm()
     if not form.validate_on_submit():
         return _login_page(form, "password" if form.password.data else "email")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from app.accounts.models import UserSession
@@ -101,6 +102,23 @@ def test_absolute_timeout_after_twelve_hours(client):
     _age_session(created={"hours": 12, "minutes": 1})
     assert client.get("/home").status_code == 302
     assert "12-hour limit" in client.get("/login").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("aged", "message"),
+    [
+        ({"seen": {"minutes": 11}}, "after 10 minutes without activity"),
+        ({"created": {"hours": 8, "minutes": 1}}, "its 8-hour limit"),
+    ],
+)
+def test_the_timeout_messages_follow_the_configured_limits(app, client, monkeypatch, aged, message):
+    monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 10)
+    monkeypatch.setitem(app.config, "SESSION_ABSOLUTE_HOURS", 8)
+    UserFactory(email="ana@acme.example")
+    login(client, "ana@acme.example", PASSWORD)
+    _age_session(**aged)
+    assert client.get("/home").status_code == 302
+    assert message in client.get("/login").get_data(as_text=True)
 
 
 def test_active_session_within_limits_keeps_working(client):
