@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from blinker import Namespace
 
-# Sent after every transition, inside the transaction: receivers get (document, event=...).
+# Sent after every transition, inside the transaction: receivers get (document, event=...), the
+# ORM Document, or for `document.received` the transitions.Received record of the new row.
 document_transitioned = Namespace().signal("document-transitioned")
 
 
