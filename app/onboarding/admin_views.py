@@ -25,7 +25,7 @@ from app.onboarding import (
 from app.onboarding.errors import OnboardingError
 from app.onboarding.models import BankAccount, BankStatus, Organization, OrgKind, OrgStatus
 from app.onboarding.profile import draft_bank_account, profile_of
-from app.onboarding.views import send_document
+from app.onboarding.views import attempt, send_document
 
 bp = Blueprint("onboarding_admin", __name__, url_prefix="/admin/onboarding")
 HISTORY_LIMIT = 500
@@ -44,13 +44,7 @@ def _back(org: Organization):
 
 def _decide(org: Organization, action, success: str):
     """Run one review decision in its own unit of work; refusals are shown, not raised."""
-    try:
-        with unit_of_work():
-            action()
-    except OnboardingError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(success, "success")
+    attempt(action, success)
     return _back(org)
 
 
@@ -74,21 +68,19 @@ def invitations():
     form = forms.InviteForm()
     refused = False
     if form.validate_on_submit():
-        try:
-            with unit_of_work():
-                enrollment.invite(
-                    form.email.data,
-                    form.company_name.data,
-                    OrgKind(form.kind.data),
-                    form.contact_name.data,
-                    actor=current_user,
-                )
-        except OnboardingError as exc:
-            flash(str(exc), "error")
-            refused = True
-        else:
-            flash(f"Invitation sent to {form.email.data}.", "success")
+        sent = attempt(
+            lambda: enrollment.invite(
+                form.email.data,
+                form.company_name.data,
+                OrgKind(form.kind.data),
+                form.contact_name.data,
+                actor=current_user,
+            ),
+            f"Invitation sent to {form.email.data}.",
+        )
+        if sent:
             return redirect(url_for(".invitations"))
+        refused = True
     return render_template(
         "onboarding/admin/invitations.html",
         form=form,

@@ -4,6 +4,8 @@ the viewer's own organization."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_user
 
@@ -44,6 +46,19 @@ def attach_error(form, error: FieldError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         flash(error.message, "error")
+
+
+def attempt(action: Callable[[], object], success: str) -> bool:
+    """Run `action` in its own unit of work. A refusal (OnboardingError) is the user's answer
+    and is flashed as an error, otherwise `success` is flashed; True when it went through."""
+    try:
+        with unit_of_work():
+            action()
+    except OnboardingError as exc:
+        flash(str(exc), "error")
+        return False
+    flash(success, "success")
+    return True
 
 
 # -- entry: registration and the mailed link ---------------------------------------------------
@@ -162,16 +177,10 @@ def submit(org_id: int):
     org = own_organization(org_id)
     if not forms.SubmitForm().validate_on_submit():
         abort(400, "The form expired. Reload the page and try again.")
-    try:
-        with unit_of_work():
-            review.submit(org, actor=current_user)
-    except OnboardingError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(
-            "Submitted. Procurement will review your profile; we will mail you the outcome.",
-            "success",
-        )
+    attempt(
+        lambda: review.submit(org, actor=current_user),
+        "Submitted. Procurement will review your profile; we will mail you the outcome.",
+    )
     return redirect(url_for(".overview", org_id=org.id))
 
 
@@ -313,13 +322,10 @@ def connections_page(org_id: int):
     form.partner_id.choices = forms.choices((p.id, p.name) for p in partners)
     if form.validate_on_submit():
         partner = db.session.get(Organization, form.partner_id.data) or abort(404)
-        try:
-            with unit_of_work():
-                connections.grant(org, partner, form.document_types.data, actor=current_user)
-        except OnboardingError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(f"{partner.name} may now act for you.", "success")
+        if attempt(
+            lambda: connections.grant(org, partner, form.document_types.data, actor=current_user),
+            f"{partner.name} may now act for you.",
+        ):
             return redirect(url_for(".connections_page", org_id=org.id))
     return render_template(
         "onboarding/connections.html",
@@ -339,13 +345,10 @@ def revoke_connection(org_id: int, connection_id: int):
     connection = connections.connection_of(org, connection_id) or abort(404)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400, "The form expired. Reload the page and try again.")
-    try:
-        with unit_of_work():
-            connections.revoke(org, connection, actor=current_user)
-    except OnboardingError as exc:
-        flash(str(exc), "error")
-    else:
-        flash("Connection revoked: the partner can no longer act for you.", "success")
+    attempt(
+        lambda: connections.revoke(org, connection, actor=current_user),
+        "Connection revoked: the partner can no longer act for you.",
+    )
     return redirect(url_for(".connections_page", org_id=org.id))
 
 
