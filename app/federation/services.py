@@ -336,17 +336,39 @@ def _identity(issuer: str, subject: str) -> UserIdentity | None:
 
 
 def _first_sign_in(provider: IdentityProvider, claims: dict[str, Any]) -> User | LinkRequired:
+    plan = _plan_first_sign_in(provider, claims)
+    if plan.existing is not None:
+        roles = sorted(r.value for r in plan.roles) if plan.roles else None
+        return LinkRequired(plan.existing, roles)
+    return _provision(provider, claims, plan.email, plan.roles or set())
+
+
+@dataclass(frozen=True)
+class _FirstSignIn:
+    """What a first sign-in through a provider will do: link `existing` (with the mapped roles,
+    None when the provider maps no groups), or create an account for `email` with `roles`."""
+
+    email: str
+    existing: User | None
+    roles: set[Role] | None
+
+
+def _plan_first_sign_in(provider: IdentityProvider, claims: dict[str, Any]) -> _FirstSignIn:
+    """Decide without changing anything (the sign-in and the admin's preview share it);
+    SignInRefusedError when the claims may not sign in at all."""
     if reason := rules.email_refusal(claims, provider.domain_names):
         raise SignInRefusedError(reason, provider, claims)
     email = accounts.normalize_email(str(claims["email"]))
     existing = db.session.scalar(select(User).where(User.email == email))
     if existing is not None:
         _check_member(provider, existing, claims)
-        roles = _wanted_roles(provider, claims, existing)
-        return LinkRequired(existing, sorted(r.value for r in roles) if roles else None)
+        return _FirstSignIn(email, existing, _wanted_roles(provider, claims, existing))
     if not provider.jit_enabled:
         raise SignInRefusedError("no_account", provider, claims)
-    return _provision(provider, claims, email)
+    roles = _wanted_roles(provider, claims) or ({provider.jit_role} if provider.jit_role else set())
+    if not roles:
+        raise SignInRefusedError("no_role", provider, claims)
+    return _FirstSignIn(email, None, roles)
 
 
 def _check_member(provider: IdentityProvider, user: User, claims: dict[str, Any]) -> None:
@@ -392,10 +414,9 @@ def _apply_roles(provider: IdentityProvider, user: User, roles: set[Role]) -> No
     )
 
 
-def _provision(provider: IdentityProvider, claims: dict[str, Any], email: str) -> User:
-    roles = _wanted_roles(provider, claims) or ({provider.jit_role} if provider.jit_role else set())
-    if not roles:
-        raise SignInRefusedError("no_role", provider, claims)
+def _provision(
+    provider: IdentityProvider, claims: dict[str, Any], email: str, roles: set[Role]
+) -> User:
     first, *others = sorted(roles)
     name = str(claims.get("name") or "")[:200]
     user = accounts.create_user(email, None, provider.organization, first, name=name)
@@ -461,18 +482,12 @@ def preview_sign_in(provider: IdentityProvider, claims: dict[str, Any]) -> tuple
 
 
 def _preview_first(provider: IdentityProvider, claims: dict[str, Any]) -> str:
-    if reason := rules.email_refusal(claims, provider.domain_names):
-        raise SignInRefusedError(reason, provider, claims)
-    email = accounts.normalize_email(str(claims["email"]))
-    existing = db.session.scalar(select(User).where(User.email == email))
-    if existing is not None:
-        _check_member(provider, existing, claims)
-        roles = _wanted_roles(provider, claims, existing)
-        return f"Asks for the password of {email} once, then links it{_roles_text(roles)}."
-    if not provider.jit_enabled:
-        raise SignInRefusedError("no_account", provider, claims)
-    roles = _wanted_roles(provider, claims) or ({provider.jit_role} if provider.jit_role else None)
-    return f"Creates the account {email}{_roles_text(roles)}."
+    plan = _plan_first_sign_in(provider, claims)
+    if plan.existing is not None:
+        return (
+            f"Asks for the password of {plan.email} once, then links it{_roles_text(plan.roles)}."
+        )
+    return f"Creates the account {plan.email}{_roles_text(plan.roles)}."
 
 
 def _roles_text(roles: set[Role] | None) -> str:
