@@ -1,4 +1,5 @@
-"""Organizations, API clients and tokens, samples and the job runner for the intake tests."""
+"""Organizations, API clients and tokens, samples and the job runner for the intake tests.
+Organizations and connections are tests/oauth's helpers, re-exported here."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from rq import Queue, SimpleWorker
 from app.db import db
 from app.intake.models import Document
 from app.jobs import QUEUE_NAMES, redis_connection
-from app.oauth import scopes, services
+from app.oauth import services
 from app.oauth.tokens import issue_access_token
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
-from tests.factories import OrganizationFactory
+from app.onboarding.models import Organization
+from tests.oauth.helpers import connect, partner, supplier
+
+__all__ = ["bearer", "connect", "document", "local", "partner", "run_jobs", "shared", "supplier"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_SAMPLES = ROOT.parent / "shared" / "samples"
 LOCAL_SAMPLES = ROOT / "tests" / "formats" / "samples"
-ALL_SCOPES = list(scopes.SCOPES)
 
 
 def shared(relative: str) -> bytes:
@@ -26,27 +28,6 @@ def shared(relative: str) -> bytes:
 
 def local(name: str) -> bytes:
     return (LOCAL_SAMPLES / name).read_bytes()
-
-
-def supplier(**kwargs) -> Organization:
-    kwargs.setdefault("approved_scopes", ALL_SCOPES)
-    return OrganizationFactory(kind=OrgKind.SUPPLIER, **kwargs)
-
-
-def partner(**kwargs) -> Organization:
-    kwargs.setdefault("approved_scopes", ALL_SCOPES)
-    return OrganizationFactory(partner=True, **kwargs)
-
-
-def connect(partner_org: Organization, supplier_org: Organization, *types: DocumentType) -> None:
-    db.session.add(
-        Connection(
-            partner_id=partner_org.id,
-            supplier_id=supplier_org.id,
-            document_types=[t.value for t in (types or DocumentType)],
-        )
-    )
-    db.session.flush()
 
 
 def bearer(org: Organization, *wanted: str) -> dict[str, str]:
