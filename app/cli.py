@@ -11,10 +11,10 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.accounts import services as accounts
-from app.accounts.roles import Role
 from app.audit.services import verify_chain
 from app.db import db, unit_of_work
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
+from app.orgs.roles import Role
 
 orgs_cli = AppGroup("orgs", help="Organizations.")
 audit_cli = AppGroup("audit", help="The hash-chained audit log.")

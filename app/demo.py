@@ -6,11 +6,11 @@ from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.models import User
-from app.accounts.roles import Role
 from app.db import db
 from app.erp.mock.catalog import NETWORK_NAME, VENDORS
 from app.oauth.scopes import SCOPES
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind, OrgStatus
+from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed on purpose for the demo
 BUYER_DOMAIN = "hospital.example"
@@ -91,6 +91,8 @@ def _connect(partner: Organization, supplier: Organization) -> None:
     if exists is None:
         db.session.add(
             Connection(
-                partner=partner, supplier=supplier, document_types=[t.value for t in DocumentType]
+                partner=partner,
+                supplier=supplier,
+                document_types=[t.value for t in ConnectionScope],
             )
         )

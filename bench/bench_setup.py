@@ -12,7 +12,7 @@ def unthrottled_supplier(name: str, scopes: Iterable[str]):
     """An active supplier approved for `scopes` on its own unlimited tier (added and flushed;
     the caller commits). Call inside an app context."""
     from app.db import db
-    from app.onboarding.models import Organization, OrgKind, OrgStatus
+    from app.orgs.models import Organization, OrgKind, OrgStatus
     from app.throttling.models import OrganizationTier, Tier
 
     org = Organization(

@@ -358,7 +358,7 @@ def receive_many(app, body: bytes, content_type: str, kind: str, count: int) -> 
     from app.db import db, unit_of_work
     from app.intake import services
     from app.intake.models import Channel, DocumentKind
-    from app.onboarding.models import Organization
+    from app.orgs.models import Organization
 
     with app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.name == "Bench Medical"))

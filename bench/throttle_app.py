@@ -20,7 +20,7 @@ from redis import Redis
 from app import create_app
 from app.db import db
 from app.extensions import csrf
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 bp = Blueprint("throttle_bench", __name__)
 MODE = os.environ.get("BENCH_THROTTLE", "1")

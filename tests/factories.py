@@ -5,11 +5,11 @@ from __future__ import annotations
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from app.accounts.models import Membership, User
+from app.accounts.models import User
 from app.accounts.passwords import hash_password
-from app.accounts.roles import Role
 from app.db import db
-from app.onboarding.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import Membership, Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 
 PASSWORD = "correct horse battery staple"
 # Hashing is deliberately slow; every factory user shares one hash of PASSWORD.

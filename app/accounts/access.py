@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import abort
 from flask_login import current_user, login_required
 
-from app.accounts.roles import Role
+from app.orgs.roles import Role
 
 
 def require_role(*roles: Role) -> Callable:

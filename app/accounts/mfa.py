@@ -25,10 +25,10 @@ from sqlalchemy import delete, func, select
 
 from app.accounts import sessions
 from app.accounts.models import RecoveryCode, TotpCredential, User
-from app.accounts.roles import STAFF_ROLES
 from app.accounts.services import is_throttled, record_failed_attempt
 from app.audit.services import record
 from app.db import db, utcnow
+from app.orgs.roles import STAFF_ROLES
 
 ISSUER_NAME = "Supplier Portal"  # what authenticator apps show next to the account
 MFA_REQUIRED_ROLES = STAFF_ROLES  # finance, procurement and ops sign in with a second factor

@@ -1,16 +1,16 @@
-"""Users, their memberships (organization + role), browser sessions and sign-in attempts."""
+"""Users, browser sessions, sign-in attempts and second factors (memberships live in app.orgs)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.roles import Role
 from app.crypto import EncryptedString
-from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
-from app.onboarding.models import Organization
+from app.db import Model, TimestampMixin, UTCDateTime, utcnow
+from app.orgs.models import Membership, Organization
+from app.orgs.roles import Role
 
 
 class User(TimestampMixin, Model):
@@ -56,19 +56,6 @@ class User(TimestampMixin, Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
-
-
-class Membership(TimestampMixin, Model):
-    __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("user_id", "organization_id", "role"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    role: Mapped[Role] = mapped_column(enum_column(Role))
-
-    user: Mapped[User] = relationship(back_populates="memberships")
-    organization: Mapped[Organization] = relationship(back_populates="memberships", lazy="joined")
 
 
 class UserSession(Model):

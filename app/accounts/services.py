@@ -9,11 +9,11 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.accounts import passwords, sessions
-from app.accounts.models import LoginAttempt, Membership, User, UserSession
-from app.accounts.roles import Role, role_allowed_for
+from app.accounts.models import LoginAttempt, User, UserSession
 from app.audit.services import record
 from app.db import db, utcnow
-from app.onboarding.models import Organization
+from app.orgs.models import Membership, Organization
+from app.orgs.roles import Role, role_allowed_for
 
 
 class AccountError(ValueError):

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from app.accounts import services as accounts
 from app.accounts.access import require_role
-from app.accounts.models import Membership, User
-from app.accounts.roles import Role
+from app.accounts.models import User
 from app.db import db, unit_of_work, utcnow
-from app.onboarding.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import Membership, Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AGE_FILTERS = {"7": 7, "30": 30, "90": 90}

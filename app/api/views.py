@@ -27,7 +27,7 @@ from app.oauth.resource import (
     require_token,
     resolve_supplier,
 )
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
+from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
 from app.problems import problem
 
 bp = Blueprint("partner_api", __name__, url_prefix="/api")
@@ -42,16 +42,16 @@ ERP_RETRY_AFTER = "30"
 @bp.post("/v1/invoices")
 @require_token("invoices:write")
 def post_invoices() -> Response:
-    return _submit(DocumentKind.INVOICE, DocumentType.INVOICES)
+    return _submit(DocumentKind.INVOICE, ConnectionScope.INVOICES)
 
 
 @bp.post("/v1/acknowledgments")
 @require_token("acknowledgments:write")
 def post_acknowledgments() -> Response:
-    return _submit(DocumentKind.ACKNOWLEDGMENT, DocumentType.ACKNOWLEDGMENTS)
+    return _submit(DocumentKind.ACKNOWLEDGMENT, ConnectionScope.ACKNOWLEDGMENTS)
 
 
-def _submit(kind: DocumentKind, document_type: DocumentType) -> Response:
+def _submit(kind: DocumentKind, document_type: ConnectionScope) -> Response:
     client = current_client()
     key = idempotency.key_from(request.headers)
     on_behalf_of = on_behalf_of_header()
@@ -89,7 +89,7 @@ def _submit(kind: DocumentKind, document_type: DocumentType) -> Response:
 
 def _suppliers(
     parsed: ParseResult,
-    document_type: DocumentType,
+    document_type: ConnectionScope,
     on_behalf_of: int | None,
     sender: Organization,
 ) -> list[Organization]:
@@ -229,13 +229,13 @@ def _po_suppliers() -> list[Organization]:
     client = current_client()
     on_behalf_of = on_behalf_of_header()
     if on_behalf_of is not None or client.organization.kind != OrgKind.PARTNER:
-        chosen = [resolve_supplier(DocumentType.PURCHASE_ORDERS, on_behalf_of)]
+        chosen = [resolve_supplier(ConnectionScope.PURCHASE_ORDERS, on_behalf_of)]
     else:
-        chosen = _connected_suppliers(client.organization_id, DocumentType.PURCHASE_ORDERS)
+        chosen = _connected_suppliers(client.organization_id, ConnectionScope.PURCHASE_ORDERS)
     return [supplier for supplier in chosen if supplier.erp_vendor_number]
 
 
-def _connected_suppliers(partner_id: int, document_type: DocumentType) -> list[Organization]:
+def _connected_suppliers(partner_id: int, document_type: ConnectionScope) -> list[Organization]:
     connections = db.session.scalars(
         select(Connection).where(
             Connection.partner_id == partner_id, Connection.revoked_at.is_(None)

@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from app.accounts.roles import Role
 from app.federation import rules
 from app.federation.models import DEFAULT_SCOPES, IdentityProvider
 from app.federation.services import ProviderSettings
+from app.orgs.roles import Role
 
 
 def _strip(value: str | None) -> str | None:

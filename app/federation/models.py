@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.roles import Role
 from app.crypto import EncryptedString
 from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
+from app.orgs.roles import Role
 
 if TYPE_CHECKING:
     from app.accounts.models import User

@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.accounts import services as accounts
-from app.accounts.models import Membership, User
-from app.accounts.roles import ROLES_BY_ORG_KIND, Role
+from app.accounts.models import User
 from app.audit.services import record
 from app.db import db, utcnow
 from app.federation import rules
@@ -21,7 +20,8 @@ from app.federation.models import (
     ProviderStatus,
     UserIdentity,
 )
-from app.onboarding.models import Organization, OrgKind
+from app.orgs.models import Membership, Organization, OrgKind
+from app.orgs.roles import ROLES_BY_ORG_KIND, Role
 
 # Who configures an organization's provider: its own admin (the hospital's: procurement).
 # Changing any of these sends an approved provider back to a procurement admin.

@@ -15,13 +15,13 @@ from app.accounts import mfa, sessions
 from app.accounts import services as accounts
 from app.accounts.access import require_role
 from app.accounts.models import User, UserSession
-from app.accounts.roles import ROLES_BY_ORG_KIND, Role
 from app.accounts.urls import safe_next
 from app.audit.services import record
 from app.db import db, unit_of_work
 from app.federation import flow, oidc, services
 from app.federation.forms import LinkForm, ProviderForm, RejectForm
 from app.federation.models import IdentityProvider, ProviderStatus
+from app.orgs.roles import ROLES_BY_ORG_KIND, Role
 
 bp = Blueprint("federation", __name__)
 

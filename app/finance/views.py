@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
+from app.orgs.roles import Role
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 STAFF = (Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN)

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 
 class DocumentKind(enum.StrEnum):

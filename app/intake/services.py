@@ -24,7 +24,7 @@ from app.formats import DocumentResult, EnvelopeError, ParseResult, parse
 from app.intake import outbox, transitions
 from app.intake.models import Channel, Document, DocumentKind, DocumentState
 from app.intake.transitions import Actor, Received, transition
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 SYSTEM = "system"
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from app.canonical import Party
 from app.db import db
 from app.formats import DocumentResult
-from app.onboarding.models import Connection, Organization
+from app.onboarding.models import Profile
+from app.orgs.models import Connection, Organization
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 
@@ -45,13 +46,12 @@ def _by_tax_id(party: Party, partner_id: int) -> int | None:
     wanted = {compact_tax_id(tax.value) for tax in party.tax_ids}
     if not wanted:
         return None
-    suppliers = db.session.scalars(
-        select(Organization)
-        .join(Connection, Connection.supplier_id == Organization.id)
+    rows = db.session.execute(
+        select(Profile.organization_id, Profile.tax_id)
+        .join(Connection, Connection.supplier_id == Profile.organization_id)
         .where(Connection.partner_id == partner_id, Connection.revoked_at.is_(None))
     )
-    for supplier in suppliers:
-        profile = supplier.profile
-        if profile is not None and profile.tax_id and compact_tax_id(profile.tax_id) in wanted:
-            return supplier.id
+    for supplier_id, tax_id in rows:
+        if tax_id and compact_tax_id(tax_id) in wanted:
+            return supplier_id
     return None

@@ -12,7 +12,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.db import unit_of_work
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
@@ -23,7 +22,8 @@ from app.intake.cli import sweep_command
 from app.intake.forms import FlipForm, UploadForm
 from app.intake.models import Channel, Document, DocumentKind, DocumentState
 from app.intake.transitions import Received
-from app.onboarding.models import Organization, OrgKind
+from app.orgs.models import Organization, OrgKind
+from app.orgs.roles import Role
 
 bp = Blueprint("intake", __name__, cli_group="intake")
 bp.cli.help = "Document intake: the outbox sweeper."

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.db import db
 from app.mail import backend_name
 from app.mail.dev import messages_for
 from app.mail.models import DevMailMessage
+from app.orgs.roles import Role
 
 bp = Blueprint("mail", __name__, url_prefix="/dev/mailbox")
 

@@ -13,7 +13,7 @@ from app.db import db, unit_of_work
 from app.keys_cli import keys_cli
 from app.oauth import keys, scopes, services
 from app.oauth.models import ApiClient, AuthMethod
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 clients_cli = AppGroup("clients", help="OAuth API clients.")
 CLI_ACTOR = "cli"

@@ -28,7 +28,7 @@ from app.jobs import redis_connection
 from app.oauth import settings
 from app.oauth.lru import LruCache
 from app.oauth.models import ApiClient
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 EPOCH_KEY = "oauth:clients:epoch"
 EXTENSION = "oauth_client_cache"

@@ -21,7 +21,7 @@ from app.oauth.resource import (
     require_token,
     resolve_supplier,
 )
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
+from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
 from app.problems import problem
 from app.throttling import limit_token_endpoint
 
@@ -134,7 +134,7 @@ def _acting_for(on_behalf_of: int) -> dict:
     allowed: list[str] = []
     supplier: Organization | None = None
     refusal: ApiForbidden | None = None
-    for document_type in DocumentType:
+    for document_type in ConnectionScope:
         try:
             supplier = resolve_supplier(document_type, on_behalf_of)
         except ApiForbidden as exc:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.crypto import EncryptedString
 from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
 from app.oauth import credentials, scopes
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 GRANT_TYPE = "client_credentials"
 

@@ -4,7 +4,7 @@ calling client may act. Errors follow RFC 6750 with problem+json bodies.
     @bp.post("/api/v1/invoices")
     @require_token("invoices:write")
     def send_invoice():
-        supplier = resolve_supplier(DocumentType.INVOICES, on_behalf_of_header())
+        supplier = resolve_supplier(ConnectionScope.INVOICES, on_behalf_of_header())
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 from app.db import db, unit_of_work
 from app.oauth import client_cache, scopes, services, tokens
 from app.oauth.models import ApiClient
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
+from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
 from app.problems import problem
 
 REALM = "supplier-portal"
@@ -162,7 +162,7 @@ def on_behalf_of_header() -> int | None:
     return int(value)
 
 
-def resolve_supplier(document_type: DocumentType, on_behalf_of: int | None) -> Organization:
+def resolve_supplier(document_type: ConnectionScope, on_behalf_of: int | None) -> Organization:
     """The supplier this call acts for. A supplier's client acts only for its own organization;
     a partner's client must name a supplier connected to it for `document_type`. Anything else
     raises ApiForbidden, the same way whether the id is unknown or belongs to someone else."""
@@ -177,7 +177,7 @@ def resolve_supplier(document_type: DocumentType, on_behalf_of: int | None) -> O
 
 
 def _connected_supplier(
-    partner: Organization, document_type: DocumentType, supplier_id: int | None
+    partner: Organization, document_type: ConnectionScope, supplier_id: int | None
 ) -> Organization:
     if supplier_id is None:
         raise ApiForbidden(

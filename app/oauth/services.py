@@ -14,7 +14,7 @@ from app.oauth import client_keys, credentials
 from app.oauth import scopes as api_scopes
 from app.oauth.models import ApiClient, AuthMethod, ClientSecret
 from app.oauth.settings import secret_ttl
-from app.onboarding.models import Organization, OrgKind
+from app.orgs.models import Organization, OrgKind
 
 MAX_LIVE_SECRETS = 2
 # last_token_at / last_used_at are written at most this often per client.

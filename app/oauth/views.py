@@ -9,12 +9,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.db import db, unit_of_work, utcnow
 from app.oauth import services, settings
 from app.oauth.forms import AUTH_METHOD_LABELS, ConfirmForm, NewClientForm, RotateSecretForm
 from app.oauth.models import ApiClient, ClientSecret
 from app.oauth.scopes import canonical
+from app.orgs.roles import Role
 
 bp = Blueprint("api_clients", __name__, url_prefix="/api-clients")
 ADMINS = (Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)

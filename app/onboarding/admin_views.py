@@ -8,7 +8,6 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db, unit_of_work, utcnow
 from app.mail import backend_name
@@ -23,9 +22,11 @@ from app.onboarding import (
     screening,
 )
 from app.onboarding.errors import OnboardingError
-from app.onboarding.models import BankAccount, BankStatus, Organization, OrgKind, OrgStatus
+from app.onboarding.models import BankAccount, BankStatus
 from app.onboarding.profile import draft_bank_account, profile_of
 from app.onboarding.views import attempt, send_document
+from app.orgs.models import Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 
 bp = Blueprint("onboarding_admin", __name__, url_prefix="/admin/onboarding")
 HISTORY_LIMIT = 500

@@ -16,14 +16,9 @@ from app.crypto import mask
 from app.db import db, utcnow
 from app.onboarding import notify, rules
 from app.onboarding.errors import ConflictOfInterest, OnboardingError
-from app.onboarding.models import (
-    BankAccount,
-    BankScheme,
-    BankStatus,
-    Organization,
-    OrgStatus,
-)
+from app.onboarding.models import BankAccount, BankScheme, BankStatus
 from app.onboarding.profile import draft_bank_account, require_editable
+from app.orgs.models import Organization, OrgStatus
 
 CHANGE_STATES = frozenset({OrgStatus.ACTIVE, OrgStatus.SUSPENDED})
 

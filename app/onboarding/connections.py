@@ -10,7 +10,7 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.onboarding import notify
 from app.onboarding.errors import OnboardingError
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind, OrgStatus
+from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind, OrgStatus
 
 
 def active_partners() -> list[Organization]:
@@ -56,7 +56,7 @@ def grant(
         raise OnboardingError("Only suppliers grant connections.")
     if partner.kind != OrgKind.PARTNER or partner.status != OrgStatus.ACTIVE:
         raise OnboardingError("Choose an active partner.")
-    types = sorted({DocumentType(t).value for t in document_types})
+    types = sorted({ConnectionScope(t).value for t in document_types})
     if not types:
         raise OnboardingError("Choose at least one document type.")
     connection = db.session.scalar(

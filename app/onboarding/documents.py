@@ -15,7 +15,8 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.onboarding import rules
 from app.onboarding.errors import FieldError, OnboardingError
-from app.onboarding.models import DocumentKind, Organization, OrgStatus, SupportingDocument
+from app.onboarding.models import SupportingDocument, SupportingDocumentKind, existing_profile
+from app.orgs.models import Organization, OrgStatus
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 READ_CHUNK = 64 * 1024
@@ -63,8 +64,8 @@ def checked_content_type(data: bytes) -> str:
     return content_type
 
 
-def _check_expiry(kind: DocumentKind, expires_on: dt.date | None, today: dt.date) -> None:
-    if kind != DocumentKind.INSURANCE:
+def _check_expiry(kind: SupportingDocumentKind, expires_on: dt.date | None, today: dt.date) -> None:
+    if kind != SupportingDocumentKind.INSURANCE:
         return
     if expires_on is None:
         raise FieldError("expires_on", "Expiry date is required for a certificate of insurance.")
@@ -74,7 +75,7 @@ def _check_expiry(kind: DocumentKind, expires_on: dt.date | None, today: dt.date
 
 def store(
     org: Organization,
-    kind: DocumentKind,
+    kind: SupportingDocumentKind,
     filename: str,
     stream: IO[bytes],
     *,
@@ -104,7 +105,7 @@ def store(
         content_type=content_type,
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
-        expires_on=expires_on if kind == DocumentKind.INSURANCE else None,
+        expires_on=expires_on if kind == SupportingDocumentKind.INSURANCE else None,
         uploaded_by_id=getattr(actor, "id", None),
     )
     db.session.add(document)
@@ -131,9 +132,9 @@ def _reinstate_if_insured(org: Organization, document: SupportingDocument, actor
     from app.onboarding.states import transition
     from app.onboarding.tasks import CERTIFICATE_EXPIRED
 
-    profile = org.profile
+    profile = existing_profile(org)
     if (
-        document.kind == DocumentKind.INSURANCE
+        document.kind == SupportingDocumentKind.INSURANCE
         and org.status == OrgStatus.SUSPENDED
         and profile is not None
         and profile.suspended_reason == CERTIFICATE_EXPIRED
@@ -148,7 +149,7 @@ def _reinstate_if_insured(org: Organization, document: SupportingDocument, actor
         )
 
 
-def current_documents(org: Organization) -> dict[DocumentKind, SupportingDocument]:
+def current_documents(org: Organization) -> dict[SupportingDocumentKind, SupportingDocument]:
     query = select(SupportingDocument).where(
         SupportingDocument.organization_id == org.id, SupportingDocument.superseded_at.is_(None)
     )

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from app import mail
 from app.accounts import services as accounts
 from app.accounts.models import User
-from app.accounts.roles import Role
 from app.audit.services import record
 from app.db import db, utcnow
 from app.onboarding.errors import OnboardingError
-from app.onboarding.models import Enrollment, EnrollmentVia, Organization, OrgKind, Profile
+from app.onboarding.models import Enrollment, EnrollmentVia, Profile
+from app.orgs.models import Organization, OrgKind
+from app.orgs.roles import Role
 
 ADMIN_ROLE = {OrgKind.SUPPLIER: Role.SUPPLIER_ADMIN, OrgKind.PARTNER: Role.PARTNER_ADMIN}
 

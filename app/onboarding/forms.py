@@ -29,7 +29,8 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.onboarding import rules
-from app.onboarding.models import DOCUMENT_LABELS, DocumentKind, DocumentType
+from app.onboarding.models import DOCUMENT_LABELS, SupportingDocumentKind
+from app.orgs.models import ConnectionScope
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -41,9 +42,9 @@ CURRENCIES = choices(
 )
 KIND_CHOICES = choices((("supplier", "Supplier"), ("partner", "SaaS partner (supplier network)")))
 DOCUMENT_TYPE_LABELS = {
-    DocumentType.INVOICES: "Invoices",
-    DocumentType.ACKNOWLEDGMENTS: "PO acknowledgments",
-    DocumentType.PURCHASE_ORDERS: "Purchase order reads",
+    ConnectionScope.INVOICES: "Invoices",
+    ConnectionScope.ACKNOWLEDGMENTS: "PO acknowledgments",
+    ConnectionScope.PURCHASE_ORDERS: "Purchase order reads",
 }
 
 
@@ -191,7 +192,7 @@ class BankForm(FlaskForm):
 class DocumentForm(FlaskForm):
     kind = SelectField(
         "Document",
-        choices=choices((k.value, DOCUMENT_LABELS[k]) for k in DocumentKind),
+        choices=choices((k.value, DOCUMENT_LABELS[k]) for k in SupportingDocumentKind),
         validators=[DataRequired()],
     )
     file = FileField("File (PDF, PNG or JPEG)", validators=[FileRequired("File is required.")])
@@ -227,7 +228,7 @@ class ConnectionForm(FlaskForm):
     partner_id = SelectField("Partner", coerce=int, validators=[DataRequired()])
     document_types = MultiCheckboxField(
         "May act for us on",
-        choices=choices((t.value, DOCUMENT_TYPE_LABELS[t]) for t in DocumentType),
+        choices=choices((t.value, DOCUMENT_TYPE_LABELS[t]) for t in ConnectionScope),
         validators=[DataRequired("Choose at least one document type.")],
     )
 

@@ -1,97 +1,17 @@
-"""Organizations: the tenants every query is scoped to."""
+"""How an organization becomes trusted: enrollment links, the profile, bank accounts,
+supporting documents, review comments and screenings against the exclusion list."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedString
-from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
-
-if TYPE_CHECKING:
-    from app.accounts.models import Membership
-
-
-class OrgKind(enum.StrEnum):
-    BUYER = "buyer"
-    SUPPLIER = "supplier"
-    PARTNER = "partner"
-
-
-class OrgStatus(enum.StrEnum):
-    DRAFT = "DRAFT"
-    SUBMITTED = "SUBMITTED"
-    CHANGES_REQUESTED = "CHANGES_REQUESTED"
-    APPROVED = "APPROVED"
-    ACTIVE = "ACTIVE"
-    REJECTED = "REJECTED"
-    SUSPENDED = "SUSPENDED"
-
-
-class Organization(TimestampMixin, Model):
-    __tablename__ = "organizations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[OrgKind] = mapped_column(enum_column(OrgKind))
-    status: Mapped[OrgStatus] = mapped_column(enum_column(OrgStatus), default=OrgStatus.DRAFT)
-    # The vendor number in the ERP's vendor master, once the supplier is synced.
-    erp_vendor_number: Mapped[str | None] = mapped_column(String(32), unique=True)
-    country: Mapped[str | None] = mapped_column(String(2))
-    # OAuth scopes a procurement admin approved for this organization's API clients.
-    approved_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # When the bank details last changed after activation (the BANK_DETAILS hold reads it).
-    bank_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-
-    memberships: Mapped[list[Membership]] = relationship(back_populates="organization")
-    profile: Mapped[Profile | None] = relationship(back_populates="organization")
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == OrgStatus.ACTIVE
-
-    def __repr__(self) -> str:
-        return f"<Organization {self.id} {self.name!r} {self.kind.value}>"
-
-
-class DocumentType(enum.StrEnum):
-    """What a partner may do for a connected supplier."""
-
-    INVOICES = "invoices"
-    ACKNOWLEDGMENTS = "acknowledgments"
-    PURCHASE_ORDERS = "purchase_orders"
-
-
-class Connection(TimestampMixin, Model):
-    """A supplier's authorization for a partner to act on its behalf, per document type."""
-
-    __tablename__ = "connections"
-    __table_args__ = (UniqueConstraint("partner_id", "supplier_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partner_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    supplier_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    document_types: Mapped[list[str]] = mapped_column(JSON, default=list)
-    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-
-    partner: Mapped[Organization] = relationship(foreign_keys=[partner_id])
-    supplier: Mapped[Organization] = relationship(foreign_keys=[supplier_id])
-
-    @property
-    def is_live(self) -> bool:
-        return self.revoked_at is None
-
-    def allows(self, document_type: DocumentType) -> bool:
-        return self.is_live and document_type.value in self.document_types
-
-
-# -- onboarding: how an organization becomes trusted -------------------------------------------
-# Everything below belongs to the onboarding flow (issue 3); the tenant model above is shared.
+from app.db import Model, TimestampMixin, UTCDateTime, db, enum_column, utcnow
+from app.orgs.models import Organization, OrgKind
 
 
 class EnrollmentVia(enum.StrEnum):
@@ -155,7 +75,13 @@ class Profile(TimestampMixin, Model):
     suspended_reason: Mapped[str | None] = mapped_column(String(64))
     erp_sync_error: Mapped[str | None] = mapped_column(Text)
 
-    organization: Mapped[Organization] = relationship(back_populates="profile")
+    organization: Mapped[Organization] = relationship()
+
+
+def existing_profile(org: Organization) -> Profile | None:
+    """The organization's profile, or None before onboarding started (the tenant model in
+    app.orgs knows nothing of profiles, so this is the one way to reach it from an org)."""
+    return db.session.scalar(select(Profile).where(Profile.organization_id == org.id))
 
 
 class BankStatus(enum.StrEnum):
@@ -208,7 +134,7 @@ class BankAccount(TimestampMixin, Model):
         return (self.bic if self.scheme == BankScheme.IBAN else self.routing_number) or ""
 
 
-class DocumentKind(enum.StrEnum):
+class SupportingDocumentKind(enum.StrEnum):
     W9 = "W9"
     W8 = "W8"
     INSURANCE = "COI"
@@ -220,10 +146,10 @@ class DocumentKind(enum.StrEnum):
 
 
 DOCUMENT_LABELS = {
-    DocumentKind.W9: "Form W-9",
-    DocumentKind.W8: "Form W-8 (BEN / BEN-E)",
-    DocumentKind.INSURANCE: "Certificate of insurance",
-    DocumentKind.BANK_LETTER: "Bank letter",
+    SupportingDocumentKind.W9: "Form W-9",
+    SupportingDocumentKind.W8: "Form W-8 (BEN / BEN-E)",
+    SupportingDocumentKind.INSURANCE: "Certificate of insurance",
+    SupportingDocumentKind.BANK_LETTER: "Bank letter",
 }
 
 
@@ -234,7 +160,7 @@ class SupportingDocument(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind))
+    kind: Mapped[SupportingDocumentKind] = mapped_column(enum_column(SupportingDocumentKind))
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(64))

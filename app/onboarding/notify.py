@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app import mail
-from app.accounts.models import Membership, User
-from app.accounts.roles import Role
+from app.accounts.models import User
 from app.db import db
-from app.onboarding.models import Organization
+from app.orgs.models import Membership, Organization
+from app.orgs.roles import Role
 
 ORG_ADMIN_ROLES = (Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
 

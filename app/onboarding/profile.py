@@ -12,13 +12,8 @@ from app.crypto import mask
 from app.db import db, utcnow
 from app.onboarding import rules
 from app.onboarding.errors import OnboardingError
-from app.onboarding.models import (
-    BankAccount,
-    BankStatus,
-    Organization,
-    OrgKind,
-    Profile,
-)
+from app.onboarding.models import BankAccount, BankStatus, Profile, existing_profile
+from app.orgs.models import Organization, OrgKind
 
 # Fields of Organization itself; every other field of a step lives on Profile.
 ORG_FIELDS = frozenset({"name", "country"})
@@ -27,7 +22,7 @@ SECRET_FIELDS = frozenset({"tax_id"})
 
 def profile_of(org: Organization) -> Profile:
     """The organization's profile, created on first use (organizations seeded before onboarding)."""
-    profile = org.profile
+    profile = existing_profile(org)
     if profile is None:
         profile = Profile(organization=org, contacts={})
         db.session.add(profile)

@@ -12,12 +12,7 @@ from app.db import db, utcnow
 from app.jobs import enqueue_after_commit
 from app.onboarding import banking, documents, enrollment, rules, screening
 from app.onboarding.errors import ConflictOfInterest, FieldError, OnboardingError
-from app.onboarding.models import (
-    Organization,
-    OrgKind,
-    OrgStatus,
-    ReviewComment,
-)
+from app.onboarding.models import ReviewComment
 from app.onboarding.profile import (
     SECURITY_QUESTIONS,
     draft_bank_account,
@@ -25,6 +20,7 @@ from app.onboarding.profile import (
     profile_of,
 )
 from app.onboarding.states import transition
+from app.orgs.models import Organization, OrgKind, OrgStatus
 
 
 @dataclass(frozen=True)

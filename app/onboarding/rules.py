@@ -19,7 +19,8 @@ from stdnum.us import ein as us_ein
 from stdnum.us import rtn as us_rtn
 from stdnum.util import get_cc_module
 
-from app.onboarding.models import DocumentKind, OrgKind, OrgStatus
+from app.onboarding.models import SupportingDocumentKind
+from app.orgs.models import OrgKind, OrgStatus
 
 # -- states ------------------------------------------------------------------------------------
 
@@ -291,10 +292,12 @@ def sniff_content_type(head: bytes) -> str | None:
     return None
 
 
-def required_documents(country: str | None) -> tuple[DocumentKind, ...]:
+def required_documents(country: str | None) -> tuple[SupportingDocumentKind, ...]:
     """US companies file a W-9, everyone else a W-8; all need insurance and a bank letter."""
-    tax_form = DocumentKind.W9 if (country or "").upper() == "US" else DocumentKind.W8
-    return (tax_form, DocumentKind.INSURANCE, DocumentKind.BANK_LETTER)
+    tax_form = (
+        SupportingDocumentKind.W9 if (country or "").upper() == "US" else SupportingDocumentKind.W8
+    )
+    return (tax_form, SupportingDocumentKind.INSURANCE, SupportingDocumentKind.BANK_LETTER)
 
 
 # -- names, for screening ----------------------------------------------------------------------

@@ -19,12 +19,8 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.onboarding import rules
 from app.onboarding.errors import OnboardingError
-from app.onboarding.models import (
-    ExclusionEntry,
-    ExclusionListLoad,
-    Organization,
-    Screening,
-)
+from app.onboarding.models import ExclusionEntry, ExclusionListLoad, Screening, existing_profile
+from app.orgs.models import Organization
 
 LEIE_COLUMNS = (
     "LASTNAME", "FIRSTNAME", "MIDNAME", "BUSNAME", "GENERAL", "SPECIALTY", "UPIN", "NPI",
@@ -158,7 +154,8 @@ def current_load() -> ExclusionListLoad | None:
 
 
 def _names_of(org: Organization) -> set[str]:
-    names = {org.name, org.profile.trading_name if org.profile else None}
+    profile = existing_profile(org)
+    names = {org.name, profile.trading_name if profile else None}
     return {rules.name_key(n) for n in names if n and rules.name_key(n)}
 
 
@@ -177,7 +174,8 @@ def _hit(entry: ExclusionEntry, tax: str | None) -> dict[str, str | None]:
 
 def find_hits(org: Organization) -> list[dict[str, str | None]]:
     names = _names_of(org)
-    tax_id = org.profile.tax_id if org.profile else None
+    profile = existing_profile(org)
+    tax_id = profile.tax_id if profile else None
     tax = rules.tax_key(tax_id) if tax_id else None
     conditions: list[ColumnElement[bool]] = [ExclusionEntry.name_key.in_(names)] if names else []
     if tax:

@@ -8,8 +8,9 @@ from app.audit.services import record
 from app.db import db
 from app.onboarding import notify
 from app.onboarding.errors import OnboardingError
-from app.onboarding.models import Organization, OrgStatus
+from app.onboarding.models import existing_profile
 from app.onboarding.rules import can_transition
+from app.orgs.models import Organization, OrgStatus
 
 # Who hears about each new state, and in which words (templates/mail/status_<state>.txt).
 SUBJECTS = {
@@ -60,7 +61,11 @@ def transition(
 def _notify(org: Organization, target: OrgStatus, reason: str | None) -> None:
     template = f"status_{target.value.lower()}"
     if target in SUBJECTS:
-        notify.tell_org(org, SUBJECTS[target], template, reason=reason)
+        profile = existing_profile(org)
+        suspended_reason = profile.suspended_reason if profile else None
+        notify.tell_org(
+            org, SUBJECTS[target], template, reason=reason, suspended_reason=suspended_reason
+        )
     if target in PROCUREMENT_SUBJECTS:
         notify.tell_procurement(
             org, PROCUREMENT_SUBJECTS[target], f"procurement_{template}", reason=reason

@@ -11,8 +11,8 @@ from flask_wtf import FlaskForm
 
 from app.onboarding import banking, forms, profile, rules
 from app.onboarding.errors import FieldError
-from app.onboarding.models import Organization, OrgKind
 from app.onboarding.profile import draft_bank_account, profile_of
+from app.orgs.models import Organization, OrgKind
 
 DEFAULT_PAYMENT_TERMS = "Net 60"
 

@@ -20,15 +20,10 @@ from app.erp import get_erp
 from app.erp.errors import ErpError, ErpUnavailable
 from app.jobs import job
 from app.onboarding import banking, notify
-from app.onboarding.models import (
-    DocumentKind,
-    Organization,
-    OrgKind,
-    OrgStatus,
-    SupportingDocument,
-)
+from app.onboarding.models import SupportingDocument, SupportingDocumentKind
 from app.onboarding.profile import profile_of
 from app.onboarding.states import transition
+from app.orgs.models import Organization, OrgKind, OrgStatus
 
 log = structlog.get_logger(__name__)
 SYNC_RETRY = Retry(max=6, interval=[10, 30, 120, 300, 900, 3600])
@@ -139,7 +134,7 @@ def _current_certificates() -> list[tuple[SupportingDocument, Organization]]:
         select(SupportingDocument, Organization)
         .join(Organization, Organization.id == SupportingDocument.organization_id)
         .where(
-            SupportingDocument.kind == DocumentKind.INSURANCE,
+            SupportingDocument.kind == SupportingDocumentKind.INSURANCE,
             SupportingDocument.superseded_at.is_(None),
             SupportingDocument.expires_on.is_not(None),
             Organization.status.in_([OrgStatus.ACTIVE, OrgStatus.SUSPENDED]),

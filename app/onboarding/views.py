@@ -12,14 +12,15 @@ from flask_login import current_user, login_user
 from app.accounts import services as accounts
 from app.accounts.access import require_role
 from app.accounts.mfa import require_recent_mfa
-from app.accounts.roles import Role
 from app.crypto import mask
 from app.db import db, unit_of_work, utcnow
 from app.onboarding import banking, connections, documents, enrollment, forms, review, rules
 from app.onboarding.errors import FieldError, OnboardingError
-from app.onboarding.models import DocumentKind, Organization, OrgKind
+from app.onboarding.models import SupportingDocumentKind, existing_profile
 from app.onboarding.profile import draft_bank_account, profile_of, section_status
 from app.onboarding.steps import STEPS, bank_details, next_section, payment_terms
+from app.orgs.models import Organization, OrgKind
+from app.orgs.roles import Role
 
 bp = Blueprint("onboarding", __name__)
 ORG_ADMINS = (Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
@@ -161,6 +162,7 @@ def step(org_id: int, section: str):
     return render_template(
         "onboarding/step.html",
         org=org,
+        profile=existing_profile(org),
         form=form,
         section=section,
         sections=rules.sections_for(org.kind),
@@ -198,7 +200,7 @@ def documents_page(org_id: int):
             with unit_of_work():
                 documents.store(
                     org,
-                    DocumentKind(form.kind.data),
+                    SupportingDocumentKind(form.kind.data),
                     upload.filename or "",
                     upload.stream,
                     expires_on=form.expires_on.data,

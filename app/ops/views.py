@@ -6,11 +6,11 @@ from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy import select
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.audit.services import verify_chain
 from app.db import db
 from app.ops import health
+from app.orgs.roles import Role
 
 bp = Blueprint("ops", __name__)
 AUDIT_PAGE_SIZE = 50

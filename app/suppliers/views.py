@@ -6,9 +6,9 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
+from app.orgs.roles import Role
 
 bp = Blueprint("suppliers", __name__)
 PO_STATUSES = ("OPEN", "PARTIALLY_RECEIVED", "RECEIVED", "CLOSED")

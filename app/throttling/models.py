@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.db import Model, TimestampMixin, UTCDateTime, enum_column
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 
 
 class Tier(TimestampMixin, Model):

@@ -11,7 +11,7 @@ from app.accounts.models import User
 from app.audit.services import record
 from app.db import db, utcnow
 from app.oauth.models import ApiClient
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 from app.throttling.models import (
     ClientTierOverride,
     OrganizationTier,

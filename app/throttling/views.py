@@ -9,9 +9,9 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.accounts.access import require_role
-from app.accounts.roles import Role
 from app.db import db, unit_of_work, utcnow
-from app.onboarding.models import Organization, OrgKind
+from app.orgs.models import Organization, OrgKind
+from app.orgs.roles import Role
 from app.throttling import services
 from app.throttling.chart import hourly_chart
 from app.throttling.enforcement import throttling

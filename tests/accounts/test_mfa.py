@@ -18,9 +18,9 @@ from app.accounts import mfa
 from app.accounts.access import require_role
 from app.accounts.mfa import require_recent_mfa
 from app.accounts.models import RecoveryCode, UserSession
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
+from app.orgs.roles import Role
 from tests.conftest import TOTP_SECRET_RE, UNREACHABLE_ERP, IsolatedClient, csrf_token, login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 from tests.federation.helpers import approved_provider, person, register_portal, sso_sign_in

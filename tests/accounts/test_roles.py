@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.accounts.roles import Role
+from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories import PASSWORD, UserFactory
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts.models import UserSession
-from app.accounts.roles import Role
 from app.db import db
 from app.extensions import login_manager
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, UserFactory
 

@@ -9,8 +9,8 @@ import requests
 from playwright.sync_api import Page, sync_playwright
 
 from app.accounts.access import NAVIGATION
-from app.accounts.roles import Role
 from app.demo import DEMO_PASSWORD, demo_logins
+from app.orgs.roles import Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from app.accounts.roles import Role
 from app.db import db
 from app.federation.models import IdentityProvider, IdentityProviderDomain, ProviderStatus
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
+from app.orgs.roles import Role
 from tests.conftest import csrf_token
 from tests.oidc.harness import OidcProvider, login_flow
 

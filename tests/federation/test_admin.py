@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select, text
 
 from app.accounts.models import User
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.crypto import decrypt
 from app.db import db
 from app.federation.models import IdentityProvider, ProviderStatus, UserIdentity
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 from tests.federation.helpers import (

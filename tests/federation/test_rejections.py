@@ -9,9 +9,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from sqlalchemy import select
 
 from app.accounts.models import User, UserSession
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
+from app.orgs.roles import Role
 from tests.factories import OrganizationFactory, UserFactory
 from tests.federation.helpers import (
     approved_provider,

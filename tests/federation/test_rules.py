@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.accounts.roles import STAFF_ROLES, SUPPLIER_ROLES, Role
 from app.federation import rules
+from app.orgs.roles import STAFF_ROLES, SUPPLIER_ROLES, Role
 
 
 @pytest.fixture

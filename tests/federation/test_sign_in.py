@@ -7,10 +7,10 @@ import requests
 from sqlalchemy import select
 
 from app.accounts.models import User, UserSession
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
 from app.federation.models import UserIdentity
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, UserFactory
 from tests.federation.helpers import (

@@ -8,9 +8,9 @@ import requests
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
+from app.orgs.roles import Role
 from tests.factories import OrganizationFactory
 from tests.federation.helpers import approved_provider, person, roles_of, sso_sign_in
 

@@ -7,9 +7,9 @@ import json
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.accounts.roles import Role
 from app.db import db
 from app.demo import DEMO_PASSWORD, demo_logins
+from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories import OrganizationFactory
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.accounts.models import UserSession
-from app.accounts.roles import Role
 from app.db import db
-from app.onboarding.models import OrgKind, OrgStatus
+from app.orgs.models import OrgKind, OrgStatus
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 

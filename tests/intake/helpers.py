@@ -12,7 +12,7 @@ from app.intake.models import Document
 from app.jobs import QUEUE_NAMES, redis_connection
 from app.oauth import services
 from app.oauth.tokens import issue_access_token
-from app.onboarding.models import Organization
+from app.orgs.models import Organization
 from tests.oauth.helpers import connect, partner, supplier
 
 __all__ = ["bearer", "connect", "document", "local", "partner", "run_jobs", "shared", "supplier"]

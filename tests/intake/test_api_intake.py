@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.db import db
 from app.intake.models import Document, DocumentState, OutboxEntry, RawPayload
 from app.jobs import redis_connection
-from app.onboarding.models import DocumentType
+from app.orgs.models import ConnectionScope
 from tests.intake.helpers import (
     bearer,
     connect,
@@ -299,7 +299,7 @@ def test_a_token_without_the_write_scope_is_refused(client, acme):
 
 def test_partner_sends_for_a_connected_supplier_named_in_the_header(client):
     network, acme = partner(), supplier()
-    connect(network, acme, DocumentType.INVOICES)
+    connect(network, acme, ConnectionScope.INVOICES)
     response = _post(
         client,
         "/api/v1/invoices",
@@ -315,7 +315,7 @@ def test_partner_sends_for_a_connected_supplier_named_in_the_header(client):
 
 def test_partner_may_name_the_supplier_inside_the_document(client):
     network, acme = partner(), supplier(erp_vendor_number="V-0042")
-    connect(network, acme, DocumentType.INVOICES)
+    connect(network, acme, ConnectionScope.INVOICES)
     body = local("json_two_documents.json").replace(
         b'"supplier": {"name": "Acme Medical"}',
         b'"supplier": {"name": "Acme", "erp_vendor_number": "V-0042"}',
@@ -335,8 +335,8 @@ def test_partner_may_name_the_supplier_by_tax_id(client):
             Profile(organization=lookalike, tax_id="98-7654321"),
         ]
     )
-    connect(network, lookalike, DocumentType.INVOICES)
-    connect(network, acme, DocumentType.INVOICES)
+    connect(network, lookalike, ConnectionScope.INVOICES)
+    connect(network, acme, ConnectionScope.INVOICES)
     # The CSV names its supplier only by tax id 12-3456789 (EIN), written differently.
     response = _post(
         client, "/api/v1/invoices", local("csv_two_invoices.csv"), "text/csv", bearer(network)
@@ -346,7 +346,7 @@ def test_partner_may_name_the_supplier_by_tax_id(client):
 
 
 @pytest.mark.parametrize(
-    "types", [(), (DocumentType.ACKNOWLEDGMENTS,)], ids=["not-connected", "other-type"]
+    "types", [(), (ConnectionScope.ACKNOWLEDGMENTS,)], ids=["not-connected", "other-type"]
 )
 def test_partner_not_connected_for_invoices_gets_403(client, types):
     network, acme = partner(), supplier()

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app.erp.errors import ErpUnavailable
-from app.onboarding.models import DocumentType
+from app.orgs.models import ConnectionScope
 from tests.intake.helpers import bearer, connect, document, local, partner, run_jobs, supplier
 
 JSON = {"Content-Type": "application/json"}
@@ -63,8 +63,8 @@ def test_another_organizations_document_is_404(client, auth):
 
 def test_the_supplier_sees_what_a_partner_sent_for_it_and_other_partners_do_not(client, acme):
     network, other_network = partner(), partner()
-    connect(network, acme, DocumentType.INVOICES)
-    connect(other_network, acme, DocumentType.INVOICES)
+    connect(network, acme, ConnectionScope.INVOICES)
+    connect(other_network, acme, ConnectionScope.INVOICES)
     document_id = _send(client, bearer(network), **{"On-Behalf-Of": str(acme.id)})[0]
     assert client.get(f"/api/v1/documents/{document_id}", headers=bearer(acme)).status_code == 200
     assert (
@@ -159,9 +159,9 @@ def test_a_supplier_reads_its_open_purchase_orders(client, fake_erp):
 def test_a_partner_reads_the_purchase_orders_of_connected_suppliers(client, fake_erp):
     network = partner()
     one, two, invoices_only = (supplier(erp_vendor_number=v) for v in ("V1006", "V1013", "V1002"))
-    connect(network, one, DocumentType.PURCHASE_ORDERS)
-    connect(network, two, DocumentType.PURCHASE_ORDERS)
-    connect(network, invoices_only, DocumentType.INVOICES)
+    connect(network, one, ConnectionScope.PURCHASE_ORDERS)
+    connect(network, two, ConnectionScope.PURCHASE_ORDERS)
+    connect(network, invoices_only, ConnectionScope.INVOICES)
     auth = bearer(network)
     everything = client.get("/api/v1/purchase-orders", headers=auth).json["data"]
     assert {o["vendor_number"] for o in everything} == {"V1006", "V1013"}

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.db import db
 from app.intake.models import Channel, Document, DocumentState, RawPayload
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, UserFactory
 from tests.intake.helpers import document, local, run_jobs, supplier

@@ -15,7 +15,7 @@ from app.db import db
 from app.intake.models import Document, DocumentEvent, DocumentState, OutboxEntry
 from app.oauth import scopes, services
 from app.oauth.tokens import issue_access_token
-from app.onboarding.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import Organization, OrgKind, OrgStatus
 from tests.conftest import UNREACHABLE_ERP
 from tests.intake.helpers import local, run_jobs
 

@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from app.db import db, utcnow
 from app.oauth import keys, scopes, services, settings
 from app.oauth.models import ApiClient
-from app.onboarding.models import Connection, DocumentType, Organization, OrgKind
+from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
 from tests.factories import OrganizationFactory
 
 ALL_SCOPES = list(scopes.SCOPES)
@@ -34,11 +34,11 @@ def partner(**kwargs) -> Organization:
     return OrganizationFactory(partner=True, **kwargs)
 
 
-def connect(partner_org: Organization, supplier_org: Organization, *types: DocumentType):
+def connect(partner_org: Organization, supplier_org: Organization, *types: ConnectionScope):
     connection = Connection(
         partner_id=partner_org.id,
         supplier_id=supplier_org.id,
-        document_types=[t.value for t in (types or DocumentType)],
+        document_types=[t.value for t in (types or ConnectionScope)],
     )
     db.session.add(connection)
     db.session.flush()

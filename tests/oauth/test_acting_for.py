@@ -9,14 +9,14 @@ from sqlalchemy import select
 from app.db import db, utcnow
 from app.oauth.resource import ApiForbidden, require_token, resolve_supplier
 from app.oauth.tokens import issue_access_token
-from app.onboarding.models import Connection, DocumentType, OrgStatus
+from app.orgs.models import Connection, ConnectionScope, OrgStatus
 from tests.oauth.helpers import connect, new_client, partner, supplier
 
 ME = "/api/v1/me"
 INVOICES, ACKS, POS = (
-    DocumentType.INVOICES,
-    DocumentType.ACKNOWLEDGMENTS,
-    DocumentType.PURCHASE_ORDERS,
+    ConnectionScope.INVOICES,
+    ConnectionScope.ACKNOWLEDGMENTS,
+    ConnectionScope.PURCHASE_ORDERS,
 )
 
 

@@ -7,11 +7,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
 from app.oauth import credentials
 from app.oauth.models import ApiClient
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, UserFactory
 from tests.oauth.helpers import ec_key, new_client, partner, public_jwks, supplier

@@ -16,7 +16,7 @@ from app.oauth import denylist, keys, services
 from app.oauth.models import ApiClient
 from app.oauth.resource import current_client, require_token
 from app.oauth.tokens import issue_access_token
-from app.onboarding.models import OrgStatus
+from app.orgs.models import OrgStatus
 from tests.oauth.helpers import claims_of, forge_token, new_client, supplier
 
 ME = "/api/v1/me"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.oauth import credentials, scopes, services
-from app.onboarding.models import OrgStatus
+from app.orgs.models import OrgStatus
 from tests.factories import OrganizationFactory
 from tests.oauth.helpers import ec_key, public_jwks, supplier
 

@@ -18,7 +18,7 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession
 
 from app.db import db
 from app.oauth import keys, services
-from app.onboarding.models import OrgStatus
+from app.orgs.models import OrgStatus
 from tests.oauth.helpers import (
     ago,
     assertion,

@@ -26,7 +26,7 @@ from app.oauth.lru import LruCache
 from app.oauth.models import ApiClient, SigningKey
 from app.oauth.resource import require_token
 from app.oauth.tokens import TokenRejectedError, issue_access_token
-from app.onboarding.models import Organization, OrgStatus
+from app.orgs.models import Organization, OrgStatus
 from tests.conftest import UNREACHABLE_ERP, IsolatedClient
 from tests.oauth.helpers import ago, claims_of, forge_token, new_client, supplier
 

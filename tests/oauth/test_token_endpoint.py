@@ -11,7 +11,7 @@ from app.audit.models import AuditEntry
 from app.db import db
 from app.oauth import keys
 from app.oauth.models import ApiClient, SigningKey
-from app.onboarding.models import OrgStatus
+from app.orgs.models import OrgStatus
 from tests.oauth.helpers import (
     ago,
     assertion,

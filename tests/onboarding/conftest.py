@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.accounts.roles import Role
 from app.onboarding import screening
-from app.onboarding.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 from tests.conftest import IsolatedClient, login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.db import db
-from app.onboarding.models import BankAccount, BankScheme, BankStatus, Organization, OrgStatus
+from app.onboarding.models import BankAccount, BankScheme, BankStatus
+from app.orgs.models import Organization, OrgStatus
+from app.orgs.roles import Role
 from tests.factories import OrganizationFactory, UserFactory
 from tests.onboarding.helpers import (
     BIC,

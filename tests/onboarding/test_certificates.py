@@ -7,10 +7,11 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
-from app.onboarding.models import DocumentKind, Organization, OrgStatus, Profile, SupportingDocument
+from app.onboarding.models import Profile, SupportingDocument, SupportingDocumentKind
+from app.orgs.models import Organization, OrgStatus
+from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 from tests.onboarding.helpers import PDF, mails_to, text, upload
@@ -24,7 +25,7 @@ def _insured_supplier(expires_on: dt.date, email: str = "admin@insured.example")
     db.session.add(Profile(organization_id=org.id, contacts={}))
     doc = SupportingDocument(
         organization_id=org.id,
-        kind=DocumentKind.INSURANCE,
+        kind=SupportingDocumentKind.INSURANCE,
         original_name="coi.pdf",
         stored_name=f"{org.id}-coi.pdf",
         content_type="application/pdf",

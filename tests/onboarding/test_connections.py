@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
-from app.onboarding.models import Connection, DocumentType, OrgKind, OrgStatus
+from app.orgs.models import Connection, ConnectionScope, OrgKind, OrgStatus
+from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 from tests.onboarding.conftest import active_partner, signed_in_browser
@@ -48,8 +48,8 @@ def test_supplier_grants_then_revokes_and_the_partner_sees_it(app, client):
     assert response.status_code == 302
     connection = _connection()
     assert connection.document_types == ["invoices", "purchase_orders"]
-    assert connection.allows(DocumentType.INVOICES)
-    assert not connection.allows(DocumentType.ACKNOWLEDGMENTS)
+    assert connection.allows(ConnectionScope.INVOICES)
+    assert not connection.allows(ConnectionScope.ACKNOWLEDGMENTS)
     assert connection.granted_by_id == user.id
     assert "authorized MedLink Network" in last_mail("ops@medlink.example").body
 
@@ -68,7 +68,7 @@ def test_supplier_grants_then_revokes_and_the_partner_sees_it(app, client):
     assert response.status_code == 302
     connection = _connection()
     assert connection.revoked_at is not None
-    assert not connection.allows(DocumentType.INVOICES)
+    assert not connection.allows(ConnectionScope.INVOICES)
     assert "Acme Implants" not in text(
         partner_browser.get(f"/organizations/{partner.id}/connected-suppliers")
     )

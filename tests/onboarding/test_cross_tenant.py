@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.db import db
-from app.onboarding.models import BankAccount, Organization, OrgStatus, SupportingDocument
+from app.onboarding.models import BankAccount, SupportingDocument, existing_profile
+from app.orgs.models import Organization, OrgStatus
+from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 from tests.onboarding.helpers import BIC, IBAN, PDF, file, step, text, upload
@@ -110,7 +111,7 @@ def test_changing_another_organizations_data_answers_404_and_changes_nothing(
     db.session.expire_all()
     org = db.session.get(Organization, victim.id)
     assert org.name == "Victim Medical"
-    assert org.profile.tax_id == "DE752917034"
+    assert existing_profile(org).tax_id == "DE752917034"
     assert [a.account_holder for a in db.session.scalars(select(BankAccount))] == ["Victim"]
     assert len(db.session.scalars(select(SupportingDocument)).all()) == 1
 

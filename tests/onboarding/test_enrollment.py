@@ -8,9 +8,10 @@ import datetime as dt
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.accounts.roles import Role
 from app.db import db
-from app.onboarding.models import Enrollment, Organization, OrgKind, OrgStatus
+from app.onboarding.models import Enrollment
+from app.orgs.models import Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories import OrganizationFactory, UserFactory
 from tests.onboarding.helpers import last_mail, link_in, mails_to, post_form, text

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
 from app.jobs import queue
-from app.onboarding.models import Organization, OrgKind, OrgStatus, ReviewComment, Screening
+from app.onboarding.models import ReviewComment, Screening, existing_profile
+from app.orgs.models import Organization, OrgKind, OrgStatus
+from app.orgs.roles import Role
 from tests.factories import OrganizationFactory, UserFactory
 from tests.onboarding.helpers import (
     fill_supplier_profile,
@@ -179,7 +180,7 @@ def test_changes_requested_per_section_then_resubmitted(
     assert submit(client, org_id).status_code == 302
     org = _fresh(org_id)
     assert org.status == OrgStatus.SUBMITTED
-    assert org.profile.remit_address["street"] == "1 Main St, Suite 200"
+    assert existing_profile(org).remit_address["street"] == "1 Main St, Suite 200"
     comments = db.session.scalars(
         select(ReviewComment).where(ReviewComment.organization_id == org_id)
     ).all()

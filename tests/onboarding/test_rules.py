@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.onboarding import rules
-from app.onboarding.models import DocumentKind, OrgStatus
+from app.onboarding.models import SupportingDocumentKind
+from app.orgs.models import OrgStatus
 
 
 @pytest.mark.parametrize(
@@ -97,8 +98,8 @@ def test_the_state_machine():
 
 
 def test_required_documents_depend_on_the_country():
-    assert rules.required_documents("US")[0] == DocumentKind.W9
-    assert rules.required_documents("DE")[0] == DocumentKind.W8
+    assert rules.required_documents("US")[0] == SupportingDocumentKind.W9
+    assert rules.required_documents("DE")[0] == SupportingDocumentKind.W8
 
 
 def test_webhook_must_be_https():

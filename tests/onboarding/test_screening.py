@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from app.db import db
 from app.onboarding import screening
-from app.onboarding.models import ExclusionEntry, ExclusionListLoad, OrgStatus, Profile
+from app.onboarding.models import ExclusionEntry, ExclusionListLoad, Profile
+from app.orgs.models import OrgStatus
 from tests.factories import OrganizationFactory
 from tests.onboarding.conftest import LEIE_ROWS, leie_csv
 

@@ -12,8 +12,8 @@ from app.audit.models import AuditEntry
 from app.db import db
 from app.jobs import queue, redis_connection
 from app.onboarding import tasks
-from app.onboarding.models import Organization, OrgStatus
 from app.onboarding.profile import profile_of
+from app.orgs.models import Organization, OrgStatus
 from tests.onboarding.helpers import (
     fill_supplier_profile,
     last_mail,

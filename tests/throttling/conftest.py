@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app.db import db
-from app.onboarding.models import OrgKind
+from app.orgs.models import OrgKind
 from app.throttling.enforcement import Throttling, clear_tier_caches
 from app.throttling.models import OrganizationTier, Tier
 from tests.conftest import IsolatedClient

@@ -19,7 +19,7 @@ import requests
 from sqlalchemy.orm import Session
 
 from app.db import db
-from app.onboarding.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import Organization, OrgKind, OrgStatus
 from app.problems import PROBLEM_TYPE_BASE
 from app.throttling.models import OrganizationTier, Tier
 from tests.throttling.conftest import another_client

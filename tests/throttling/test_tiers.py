@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.accounts.roles import Role
 from app.audit.models import AuditEntry
 from app.db import db
-from app.onboarding.models import OrgKind
+from app.orgs.models import OrgKind
+from app.orgs.roles import Role
 from app.throttling import services
 from app.throttling.models import OrganizationTier, Tier, TierRequest, TierRequestState
 from tests.conftest import csrf_token, login

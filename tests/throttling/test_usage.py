@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from app.accounts.roles import Role
-from app.onboarding.models import OrgKind
+from app.orgs.models import OrgKind
+from app.orgs.roles import Role
 from app.throttling.chart import hourly_chart, nice_ceiling
 from app.throttling.usage import HourUsage
 from tests.conftest import login
