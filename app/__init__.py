@@ -80,13 +80,15 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from app.cli import register
+    """Every package's commands, one way: each CLI module lists its own in COMMANDS."""
+    from app import cli
+    from app.documents import cli as documents_cli
     from app.keys_cli import keys_cli
-    from app.oauth.cli import clients_cli
-    from app.onboarding.cli import register as register_onboarding_cli
+    from app.oauth import cli as oauth_cli
+    from app.onboarding import cli as onboarding_cli
 
-    register(app)
-    register_onboarding_cli(app)
-    app.cli.add_command(clients_cli)
-    # Register the shared `keys` group once, after every module that adds to it was imported.
+    for module in (cli, onboarding_cli, oauth_cli, documents_cli):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)
+    # The shared `keys` group last, after every module that adds to it was imported.
     app.cli.add_command(keys_cli)

@@ -6,7 +6,7 @@ import json
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -78,7 +78,7 @@ def worker_command(burst: bool) -> None:
         raise click.ClickException(
             "QUEUE_BACKEND=fake runs jobs inside the web process; no worker needed"
         )
-    from app.intake import sweeper
+    from app.documents import sweeper
 
     connection = redis_connection()
     # Re-arm the periodic outbox sweep, also after Redis lost its data.
@@ -101,6 +101,4 @@ def seed_demo_command() -> None:
         click.echo(f"  {email:<40} {role:<18} password: {DEMO_PASSWORD}")
 
 
-def register(app: Flask) -> None:
-    for command in (create_user_command, worker_command, seed_demo_command, orgs_cli, audit_cli):
-        app.cli.add_command(command)
+COMMANDS = (create_user_command, worker_command, seed_demo_command, orgs_cli, audit_cli)

@@ -41,7 +41,7 @@ def enqueue_after_commit(
     *args: Any,
     queue_name: str = "default",
     job_id: str | None = None,
-    retry: Retry | None = None,
+    retry: Retry,
     **kwargs: Any,
 ) -> None:
     """Enqueue once the current transaction commits; nothing is sent if it rolls back."""
@@ -54,18 +54,19 @@ def enqueue_now(
     *args: Any,
     queue_name: str = "default",
     job_id: str | None = None,
-    retry: Retry | None = None,
+    retry: Retry,
     correlation_id: str | None = None,
 ) -> None:
     """Enqueue at once with the same options (for resends; raises if Redis is down)."""
     queue(queue_name).enqueue(func, *args, **_options(job_id, retry, correlation_id))
 
 
-def _options(job_id: str | None, retry: Retry | None, correlation_id: str | None) -> dict:
-    """What every job is sent with: an explicit id, retries, failed jobs kept a week for ops."""
+def _options(job_id: str | None, retry: Retry, correlation_id: str | None) -> dict:
+    """What every job is sent with: an explicit id, its caller's retries (pipeline stages take
+    theirs from `app.pipeline.Step`), failed jobs kept a week for ops."""
     return {
         "job_id": job_id,
-        "retry": retry or Retry(max=3, interval=[5, 30, 120]),
+        "retry": retry,
         "failure_ttl": FAILURE_TTL_SECONDS,
         "meta": {"correlation_id": correlation_id},
     }

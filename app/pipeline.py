@@ -2,8 +2,10 @@
 
 Read top to bottom, FLOW is what happens to a document after it arrives. Events are past
 tense (`document.received`), commands are verbs (`normalize`). Jobs are named by dotted path,
-so this module imports no job code. A job's id is `<command>-<document id>` (`normalize-42`:
-RQ allows only letters, digits, `_` and `-`), so the same work sent twice is one job.
+so this module imports no job code, and every stage is wired here and nowhere else. A job's id
+is `<command>-<document id>` (`normalize-42`: RQ allows only letters, digits, `_` and `-`), so
+the same work sent twice is one job. `Step` is the one source of a job's id, queue and retry
+schedule: the outbox, the sweeper and the job wrapper all read them from here.
 
 Later steps join the table as they are built: `document.normalized` → validate (matching),
 `document.validated` → post (ERP posting) for invoices or apply for acknowledgments,
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from blinker import Namespace
+from rq import Retry
 
 # Sent after every transition, inside the transaction: receivers get (document, event=...), the
 # ORM Document, or for `document.received` the transitions.Received record of the new row.
@@ -34,9 +37,14 @@ class Step:
     def job_id(self, document_id: int) -> str:
         return f"{self.command}-{document_id}"
 
+    def retry(self) -> Retry:
+        return Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals))
+
+
+NORMALIZE = Step("normalize", "app.normalize.tasks.normalize")
 
 FLOW: dict[str, Step] = {
-    "document.received": Step("normalize", "app.intake.tasks.normalize"),
+    "document.received": NORMALIZE,
 }
 
 STEPS_BY_COMMAND: dict[str, Step] = {step.command: step for step in FLOW.values()}
@@ -50,3 +58,12 @@ def event_name(state: str) -> str:
 def next_step(event: str) -> Step | None:
     """The work `event` makes due, or None when the document waits (or is finished)."""
     return FLOW.get(event)
+
+
+# The periodic sweep (`app.documents.sweeper`) re-sends lost work; each run also does the
+# housekeeping listed here, each task owned by its package: name → dotted path of a function
+# that takes the time of the sweep and answers how many rows it handled.
+SWEEP_JOB = "app.documents.tasks.sweep"
+HOUSEKEEPING: dict[str, str] = {
+    "purged_keys": "app.intake.idempotency.purge_expired",
+}

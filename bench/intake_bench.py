@@ -356,8 +356,8 @@ def receive_many(app, body: bytes, content_type: str, kind: str, count: int) -> 
     from sqlalchemy import select
 
     from app.db import db, unit_of_work
+    from app.documents.models import Channel, DocumentKind
     from app.intake import services
-    from app.intake.models import Channel, DocumentKind
     from app.orgs.models import Organization
 
     with app.app_context():
@@ -368,8 +368,7 @@ def receive_many(app, body: bytes, content_type: str, kind: str, count: int) -> 
                 submission = services.Submission(
                     DocumentKind(kind), body, content_type, org, Channel.API, correlation_id="bench"
                 )
-                parsed = services.read(submission)
-                services.receive(submission, parsed, [org] * len(parsed.documents), actor="bench")
+                services.submit(submission, lambda _: org, actor="bench")
 
 
 def drain(worker_class) -> tuple[int, float]:

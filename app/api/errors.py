@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from app.documents.queries import BadCursorError
 from app.formats import EnvelopeError
 from app.intake.idempotency import IdempotencyError
-from app.intake.queries import BadCursorError
 from app.problems import problem
 
 # Envelope codes that have a more precise status than 400.

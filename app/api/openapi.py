@@ -11,9 +11,9 @@ from pydantic.json_schema import models_json_schema
 
 from app.canonical import Acknowledgment, Invoice
 from app.canonical.schemas import SCHEMA_DIALECT
+from app.documents.models import DocumentState
+from app.documents.queries import DEFAULT_LIMIT, MAX_LIMIT
 from app.intake.idempotency import DEFAULT_RETENTION_HOURS
-from app.intake.models import DocumentState
-from app.intake.queries import DEFAULT_LIMIT, MAX_LIMIT
 from app.oauth.scopes import SCOPE_DESCRIPTIONS
 
 JSON = "application/json"

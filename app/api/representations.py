@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import url_for
 
+from app.documents.models import Document, DocumentEvent
+from app.documents.transitions import Received
 from app.erp.interface import PurchaseOrder
-from app.intake.models import Document, DocumentEvent
-from app.intake.transitions import Received
 
 
 def _number(value: Decimal | None) -> str | None:

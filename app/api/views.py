@@ -13,14 +13,14 @@ from app.api import representations as rep
 from app.api.errors import BadParameterError
 from app.api.quota import charge_daily_quota
 from app.db import db, unit_of_work
+from app.documents import queries
+from app.documents.models import Channel, DocumentKind, DocumentState
 from app.erp import get_erp
 from app.erp.errors import ErpError
 from app.extensions import csrf
-from app.formats import DocumentResult, ParseResult
-from app.intake import flip, idempotency, queries, services, suppliers
+from app.formats import Identified
+from app.intake import flip, idempotency, services, suppliers
 from app.intake.idempotency import Answer
-from app.intake.models import Channel, DocumentKind, DocumentState
-from app.intake.transitions import Received
 from app.oauth.resource import (
     current_client,
     on_behalf_of_header,
@@ -51,7 +51,7 @@ def post_acknowledgments() -> Response:
     return _submit(DocumentKind.ACKNOWLEDGMENT, ConnectionScope.ACKNOWLEDGMENTS)
 
 
-def _submit(kind: DocumentKind, document_type: ConnectionScope) -> Response:
+def _submit(kind: DocumentKind, scope: ConnectionScope) -> Response:
     client = current_client()
     key = idempotency.key_from(request.headers)
     on_behalf_of = on_behalf_of_header()
@@ -75,42 +75,40 @@ def _submit(kind: DocumentKind, document_type: ConnectionScope) -> Response:
             client_id=client.id,
             correlation_id=g.correlation_id,
         )
-        parsed = services.read(submission)
-        for_suppliers = _suppliers(parsed, document_type, on_behalf_of, client.organization)
-        charge_daily_quota(client, len(parsed.documents))
-        documents = services.receive(
-            submission, parsed, for_suppliers, actor=f"api client {client.client_id}"
+        accepted = services.submit(
+            submission,
+            _supplier_of(scope, on_behalf_of, client.organization),
+            actor=f"api client {client.client_id}",
+            charge=lambda count: charge_daily_quota(client, count),
         )
-        answer = _accepted(documents, parsed)
+        answer = _accepted(accepted)
         if key:
             idempotency.remember(client.id, key, request_hash, answer)
     return _respond(answer)
 
 
-def _suppliers(
-    parsed: ParseResult,
-    document_type: ConnectionScope,
-    on_behalf_of: int | None,
-    sender: Organization,
-) -> list[Organization]:
+def _supplier_of(
+    scope: ConnectionScope, on_behalf_of: int | None, sender: Organization
+) -> services.SupplierOf:
     """The supplier of each document; ApiForbidden (403) if the sender may not act for it."""
     resolved: dict[int | None, Organization] = {}
 
-    def supplier_of(result: DocumentResult) -> Organization:
+    def supplier_of(document: Identified) -> Organization:
         wanted = on_behalf_of
         if wanted is None and sender.kind == OrgKind.PARTNER:
-            wanted = suppliers.named_supplier_id(result, sender.id)
+            wanted = suppliers.named_supplier_id(document.supplier, sender.id)
         if wanted not in resolved:
-            resolved[wanted] = resolve_supplier(document_type, wanted)
+            resolved[wanted] = resolve_supplier(scope, wanted)
         return resolved[wanted]
 
-    return [supplier_of(result) for result in parsed.documents]
+    return supplier_of
 
 
-def _accepted(documents: list[Received], parsed: ParseResult) -> Answer:
+def _accepted(accepted: services.Accepted) -> Answer:
+    documents = accepted.documents
     body = {
         "documents": [rep.accepted_document(document) for document in documents],
-        "format": parsed.format,
+        "format": accepted.format,
         "correlation_id": g.correlation_id,
     }
     return Answer(202, body, {"Location": rep.document_href(documents[0].id)})

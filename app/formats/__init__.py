@@ -1,14 +1,16 @@
 """Normalization: one parser per wire format, each turning a payload into canonical documents.
 
-`parse()` is the only entry point the pipeline needs. It raises EnvelopeError when the payload
-as a whole cannot be read (the API answers 400); otherwise every document found in it comes back
-either as a canonical model or as the FieldErrors that reject it.
+Two entry points. `split()` is what a request needs: the documents a payload holds, how each
+names itself and its supplier, without building canonical models. `parse()` is what the
+normalize job needs: every document as a canonical model or the FieldErrors that reject it.
+Both raise EnvelopeError when the payload as a whole cannot be read (the API answers 400).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -24,8 +26,12 @@ __all__ = [
     "DocumentResult",
     "EnvelopeError",
     "FieldErrors",
+    "Identified",
     "ParseResult",
+    "SplitResult",
+    "SupplierRef",
     "parse",
+    "split",
 ]
 
 PARSERS: dict[str, Parser] = {
@@ -57,6 +63,32 @@ class ParseResult:
     format: str
     parser_version: str
     documents: list[DocumentResult]
+
+
+@dataclass(frozen=True)
+class SupplierRef:
+    """How a document names its supplier, read as sent (no model built): by portal id, by the
+    buyer's vendor number, or by tax ids."""
+
+    portal_id: str | None = None
+    erp_vendor_number: str | None = None
+    tax_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Identified:
+    """One document of a payload as a request sees it: where it sits and whom it is for."""
+
+    index: int
+    identity: str
+    supplier: SupplierRef
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    format: str
+    parser_version: str
+    documents: list[Identified]
 
 
 RootParser = Callable[[etree._Element, Kind], list[RawDocument]]
@@ -111,3 +143,39 @@ def parse(payload: bytes, content_type: str | None, kind: Kind) -> ParseResult:
         raise EnvelopeError(f"the payload contains no {kind} documents", None, "empty")
     results = [_result(index, raw, parser, kind) for index, raw in enumerate(raws)]
     return ParseResult(parser.name, parser.version, results)
+
+
+def split(payload: bytes, content_type: str | None, kind: Kind) -> SplitResult:
+    """Split `payload` into `kind` documents and identify each; EnvelopeError if unreadable."""
+    parser, raws = _split(payload, content_type, kind)
+    if not raws:
+        raise EnvelopeError(f"the payload contains no {kind} documents", None, "empty")
+    documents = [
+        Identified(index, raw.identity, supplier_ref(raw.data)) for index, raw in enumerate(raws)
+    ]
+    return SplitResult(parser.name, parser.version, documents)
+
+
+def supplier_ref(data: dict[str, Any]) -> SupplierRef:
+    """The supplier a raw document names; anything unreadable counts as not named."""
+    party = data.get("supplier")
+    if not isinstance(party, dict):
+        return SupplierRef()
+    tax_ids = party.get("tax_ids")
+    values = (
+        [_text(entry.get("value")) for entry in tax_ids if isinstance(entry, dict)]
+        if isinstance(tax_ids, list)
+        else []
+    )
+    return SupplierRef(
+        portal_id=_text(party.get("portal_id")),
+        erp_vendor_number=_text(party.get("erp_vendor_number")),
+        tax_ids=tuple(value for value in values if value),
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A scalar identifier as the canonical model would read it (strings are stripped)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None

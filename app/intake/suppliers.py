@@ -11,9 +11,8 @@ import re
 
 from sqlalchemy import select
 
-from app.canonical import Party
 from app.db import db
-from app.formats import DocumentResult
+from app.formats import SupplierRef
 from app.onboarding.models import Profile
 from app.orgs.models import Connection, Organization
 
@@ -25,12 +24,9 @@ def compact_tax_id(value: str) -> str:
     return _NOT_ALNUM.sub("", value.upper())
 
 
-def named_supplier_id(result: DocumentResult, partner_id: int) -> int | None:
+def named_supplier_id(party: SupplierRef, partner_id: int) -> int | None:
     """The organization id the document names as its supplier, or None if it names none we
     know (the caller then needs the On-Behalf-Of header)."""
-    party = getattr(result.document, "supplier", None)
-    if party is None:
-        return None
     if party.portal_id and party.portal_id.isdigit():
         return int(party.portal_id)
     if party.erp_vendor_number:
@@ -42,8 +38,8 @@ def named_supplier_id(result: DocumentResult, partner_id: int) -> int | None:
     return _by_tax_id(party, partner_id)
 
 
-def _by_tax_id(party: Party, partner_id: int) -> int | None:
-    wanted = {compact_tax_id(tax.value) for tax in party.tax_ids}
+def _by_tax_id(party: SupplierRef, partner_id: int) -> int | None:
+    wanted = {compact_tax_id(tax_id) for tax_id in party.tax_ids}
     if not wanted:
         return None
     rows = db.session.execute(

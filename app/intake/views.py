@@ -13,21 +13,19 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.accounts.access import require_role
 from app.db import unit_of_work
+from app.documents import queries
+from app.documents.models import Channel, Document, DocumentKind, DocumentState
+from app.documents.transitions import Received
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
 from app.formats import EnvelopeError
-from app.intake import flip, queries, services
-from app.intake.cli import sweep_command
+from app.intake import flip, services
 from app.intake.forms import FlipForm, UploadForm
-from app.intake.models import Channel, Document, DocumentKind, DocumentState
-from app.intake.transitions import Received
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
 
-bp = Blueprint("intake", __name__, cli_group="intake")
-bp.cli.help = "Document intake: the outbox sweeper."
-bp.cli.add_command(sweep_command)
+bp = Blueprint("intake", __name__)
 
 READERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
 SENDERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN)
@@ -143,10 +141,9 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
 
 
 def _receive(submission: services.Submission, supplier: Organization) -> list[Received]:
+    """A supplier sends for itself: every document in the payload is its own."""
     with unit_of_work():
-        parsed = services.read(submission)
-        suppliers = [supplier] * len(parsed.documents)
-        return services.receive(submission, parsed, suppliers, actor=current_user)
+        return services.submit(submission, lambda _: supplier, actor=current_user).documents
 
 
 def _sent(documents: list[Received]) -> WerkzeugResponse:

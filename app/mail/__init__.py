@@ -71,9 +71,9 @@ def _dispatch(message: Message) -> None:
         store(message)
     elif name == "smtp":
         from app.jobs import enqueue_after_commit
-        from app.mail.smtp import deliver
+        from app.mail.smtp import DELIVERY_RETRY, deliver
 
-        enqueue_after_commit(deliver, message.as_dict(), queue_name="default")
+        enqueue_after_commit(deliver, message.as_dict(), queue_name="default", retry=DELIVERY_RETRY)
     else:
         raise ValueError(f"MAIL_BACKEND={name!r} is not 'smtp' or 'dev'")
 

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
+from rq import Retry
 
 from app.jobs import job
 
@@ -22,6 +23,10 @@ def _email(message: dict[str, Any]) -> EmailMessage:
     email["Subject"] = message["subject"]
     email.set_content(message["body"])
     return email
+
+
+# A mail server that refuses for a while gets a few minutes before the mail is given up.
+DELIVERY_RETRY = Retry(max=3, interval=[5, 30, 120])
 
 
 @job

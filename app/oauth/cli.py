@@ -19,6 +19,9 @@ clients_cli = AppGroup("clients", help="OAuth API clients.")
 CLI_ACTOR = "cli"
 
 
+COMMANDS = (clients_cli,)
+
+
 @clients_cli.command("create")
 @click.option("--org", "org_name", required=True, help="Name of an existing organization.")
 @click.option(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from app.audit.services import record
@@ -57,7 +56,5 @@ def rotate_keys() -> None:
     click.echo(f"done: {sum(counts.values())} value(s) re-encrypted with the newest key")
 
 
-def register(app: Flask) -> None:
-    """Add the onboarding groups; `keys rotate` joins the shared `keys` group on import."""
-    for group in (screening_cli, onboarding_cli):
-        app.cli.add_command(group)
+# `keys rotate` joins the shared `keys` group when this module is imported.
+COMMANDS = (screening_cli, onboarding_cli)

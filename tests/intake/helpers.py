@@ -8,7 +8,7 @@ from pathlib import Path
 from rq import Queue, SimpleWorker
 
 from app.db import db
-from app.intake.models import Document
+from app.documents.models import Document
 from app.jobs import QUEUE_NAMES, redis_connection
 from app.oauth import services
 from app.oauth.tokens import issue_access_token

@@ -11,7 +11,7 @@ from rq.job import Job
 from sqlalchemy import func, select
 
 from app.db import db
-from app.intake.models import Document, DocumentState, OutboxEntry, RawPayload
+from app.documents.models import Document, DocumentState, OutboxEntry, RawPayload
 from app.jobs import redis_connection
 from app.orgs.models import ConnectionScope
 from tests.intake.helpers import (
@@ -147,7 +147,7 @@ def test_a_document_with_field_errors_is_rejected_with_all_of_them(client, auth)
 
 
 def test_running_the_job_twice_changes_nothing(client, auth):
-    from app.intake.tasks import normalize
+    from app.normalize.tasks import normalize
 
     response = _post(
         client, "/api/v1/invoices", local("json_two_documents.json"), "application/json", auth
@@ -391,7 +391,7 @@ def test_supplier_client_cannot_send_for_another_supplier(client, auth):
 
 
 def test_a_payload_of_many_documents_is_parsed_once_per_worker(client, auth, monkeypatch):
-    from app.intake import services
+    from app.normalize import services
 
     response = _post(
         client,
@@ -408,3 +408,22 @@ def test_a_payload_of_many_documents_is_parsed_once_per_worker(client, auth, mon
     assert {document(d["id"]).state for d in response.json["documents"]} == {
         DocumentState.NORMALIZED
     }
+
+
+def test_the_request_only_splits_canonical_models_are_built_by_the_job(client, auth, monkeypatch):
+    from app import formats
+
+    built = []
+    real_build = formats.build
+    monkeypatch.setattr(formats, "build", lambda *args: built.append(args) or real_build(*args))
+    response = _post(
+        client,
+        "/api/v1/invoices",
+        shared("x12/Example3_MultiInvoice.txt"),
+        "application/edi-x12",
+        auth,
+    )
+    assert response.status_code == 202
+    assert built == []  # the request identified two documents without building either
+    assert run_jobs() == 2
+    assert len(built) == 2

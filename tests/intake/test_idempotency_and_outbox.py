@@ -11,8 +11,10 @@ from sqlalchemy import func, select, text
 
 from app import jobs
 from app.db import db, utcnow
-from app.intake import idempotency, sweeper
-from app.intake.models import Document, DocumentState, IdempotencyKey, OutboxEntry
+from app.documents import sweeper
+from app.documents.models import Document, DocumentState, OutboxEntry
+from app.intake import idempotency
+from app.intake.models import IdempotencyKey
 from app.jobs import redis_connection
 from tests.intake.helpers import bearer, document, local, run_jobs, supplier
 
@@ -194,7 +196,7 @@ def test_the_sweep_schedules_itself_once_per_slot(app):
 
 
 def test_the_sweep_job_sweeps_and_schedules_the_next(app, client, auth, monkeypatch):
-    from app.intake.tasks import sweep
+    from app.documents.tasks import sweep
 
     monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
     monkeypatch.setattr(jobs, "queue", lambda name="default": _DeadQueue())
@@ -202,7 +204,7 @@ def test_the_sweep_job_sweeps_and_schedules_the_next(app, client, auth, monkeypa
     monkeypatch.undo()
     monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
     assert sweep()["resent"] == 2
-    scheduled = [k.decode() for k in redis_connection().keys("rq:job:intake-sweep-*")]
+    scheduled = [k.decode() for k in redis_connection().keys("rq:job:outbox-sweep-*")]
     assert len(scheduled) == 1
 
 
@@ -212,7 +214,7 @@ def test_the_sweep_command_sweeps_and_arms_the_schedule(app, client, auth, monke
     _send(client, auth)
     monkeypatch.undo()
     monkeypatch.setitem(app.config, "INTAKE_SWEEP_DELAY_SECONDS", 0)
-    result = app.test_cli_runner().invoke(args=["intake", "sweep"])
+    result = app.test_cli_runner().invoke(args=["documents", "sweep"])
     assert result.exit_code == 0, result.output
     assert "resent 2" in result.output
-    assert "next sweep scheduled as intake-sweep-" in result.output
+    assert "next sweep scheduled as outbox-sweep-" in result.output

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
-from app.intake.models import Channel, Document, DocumentState, RawPayload
+from app.documents.models import Channel, Document, DocumentState, RawPayload
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, UserFactory

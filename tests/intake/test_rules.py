@@ -7,11 +7,17 @@ from decimal import Decimal
 
 import pytest
 
+from app.documents.models import Document, DocumentKind, DocumentState
+from app.documents.queries import BadCursorError, decode_cursor, encode_cursor
+from app.documents.transitions import (
+    ALLOWED,
+    TERMINAL,
+    InvalidTransition,
+    can_transition,
+    transition,
+)
 from app.erp.fake import RecordingErp
 from app.intake import flip
-from app.intake.models import Document, DocumentKind, DocumentState
-from app.intake.queries import BadCursorError, decode_cursor, encode_cursor
-from app.intake.transitions import ALLOWED, TERMINAL, InvalidTransition, can_transition, transition
 from app.pipeline import FLOW, event_name, next_step
 
 S = DocumentState

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.db import db
-from app.intake.models import Document, DocumentEvent, DocumentState, OutboxEntry
+from app.documents.models import Document, DocumentEvent, DocumentState, OutboxEntry
 from app.oauth import scopes, services
 from app.oauth.tokens import issue_access_token
 from app.orgs.models import Organization, OrgKind, OrgStatus

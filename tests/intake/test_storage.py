@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db, utcnow
-from app.intake import storage
-from app.intake.models import (
+from app.documents import storage
+from app.documents.models import (
     Channel,
     Document,
     DocumentEvent,

@@ -4,8 +4,10 @@ document accepted while Redis was down, or whose job was lost, still moves on.
 It runs as a periodic RQ job. Each run schedules the next one through RQ's scheduler (the
 `worker` command runs it); the run time is rounded to the interval and named after it, so any
 number of workers or web processes asking for "the next sweep" schedule the same single job.
-Normalize jobs re-arm it as they finish, so a Redis that lost its schedule heals with the next
-document; `flask --app wsgi intake sweep` runs a sweep by hand and arms the schedule too.
+Stage jobs re-arm it as they finish (`arm_now_and_then`), so a Redis that lost its schedule
+heals with the next document; `flask --app wsgi documents sweep` runs a sweep by hand and arms
+the schedule too. Each sweep also runs the housekeeping other packages list in
+`app.pipeline.HOUSEKEEPING` (expired idempotency keys, say), by dotted path.
 Concurrent sweeps are safe: they lock entries with SKIP LOCKED and never take the same one.
 """
 
@@ -13,26 +15,28 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import structlog
 from flask import current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.utils import import_attribute
 from sqlalchemy import or_, select
 
 from app.db import db, utcnow
-from app.intake import idempotency, outbox
-from app.intake.models import Document, OutboxEntry
+from app.documents import outbox
+from app.documents.models import Document, OutboxEntry
 from app.jobs import queue, redis_connection
-from app.pipeline import STEPS_BY_COMMAND
+from app.pipeline import HOUSEKEEPING, STEPS_BY_COMMAND, SWEEP_JOB
 
 log = structlog.get_logger(__name__)
 
-SWEEP_JOB = "app.intake.tasks.sweep"
 SWEEP_QUEUE = "low"
-SWEEP_JOB_PREFIX = "intake-sweep-"
+SWEEP_JOB_PREFIX = "outbox-sweep-"
 LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 DEFAULTS = {
     # An entry younger than this may simply not have been picked up yet.
@@ -52,11 +56,10 @@ def setting(name: str) -> int:
 class SweepReport:
     resent: int
     live: int
-    purged_keys: int
 
 
 def sweep(now: dt.datetime | None = None) -> SweepReport:
-    """Resend every overdue open entry whose job is not live; drop expired idempotency keys."""
+    """Resend every overdue open entry whose job is not live."""
     now = now or utcnow()
     connection = redis_connection()
     resent = live = 0
@@ -66,7 +69,13 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
             continue
         _resend(connection, entry, correlation_id, now)
         resent += 1
-    return SweepReport(resent, live, idempotency.purge_expired(now))
+    return SweepReport(resent, live)
+
+
+def housekeeping(now: dt.datetime | None = None) -> dict[str, int]:
+    """Run every task of `app.pipeline.HOUSEKEEPING`; each answers how many rows it handled."""
+    now = now or utcnow()
+    return {name: import_attribute(path)(now) for name, path in HOUSEKEEPING.items()}
 
 
 def _overdue(now: dt.datetime) -> list[tuple[OutboxEntry, str | None]]:
@@ -135,3 +144,19 @@ def keep_scheduled(now: dt.datetime | None = None) -> bool:
         return False
     schedule_next(now)
     return True
+
+
+_last_armed = {"at": -float("inf")}
+
+
+def arm_now_and_then() -> None:
+    """Look at the sweep schedule at most once per interval in this process, so most jobs pay
+    nothing for it. Best effort: a document must not fail its stage because the schedule could
+    not be checked; a later job, or `flask documents sweep`, arms it."""
+    if time.monotonic() - _last_armed["at"] < setting("INTAKE_SWEEP_INTERVAL_SECONDS"):
+        return
+    _last_armed["at"] = time.monotonic()
+    try:
+        keep_scheduled()
+    except RedisError:
+        log.warning("could not check the sweep schedule", exc_info=True)

@@ -10,18 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from rq import Retry
 from rq.utils import import_attribute
 from sqlalchemy import CursorResult, insert, update
 
 from app import jobs
 from app.db import db, table_of, utcnow
-from app.intake.models import OutboxEntry
+from app.documents.models import OutboxEntry
 from app.pipeline import Step
-
-
-def _retry(step: Step) -> Retry:
-    return Retry(max=len(step.retry_intervals), interval=list(step.retry_intervals))
 
 
 def schedule(document_ids: Sequence[int], step: Step) -> None:
@@ -52,17 +47,17 @@ def enqueue_after_commit(document_ids: Sequence[int], step: Step) -> None:
             document_id,
             queue_name=step.queue,
             job_id=step.job_id(document_id),
-            retry=_retry(step),
+            retry=step.retry(),
         )
 
 
-def complete(document_id: int, command: str) -> int:
-    """Close the open entries for `command` on a document; the job calls it as it finishes."""
+def complete(document_id: int, step: Step) -> int:
+    """Close the open entries for `step` on a document; the job calls it as it finishes."""
     result = db.session.execute(
         update(OutboxEntry)
         .where(
             OutboxEntry.document_id == document_id,
-            OutboxEntry.command == command,
+            OutboxEntry.command == step.command,
             OutboxEntry.completed_at.is_(None),
         )
         .values(completed_at=utcnow())
@@ -77,6 +72,6 @@ def send_now(entry: OutboxEntry, step: Step, correlation_id: str | None) -> None
         entry.document_id,
         queue_name=step.queue,
         job_id=entry.job_id,
-        retry=_retry(step),
+        retry=step.retry(),
         correlation_id=correlation_id,
     )

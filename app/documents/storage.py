@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import TextClause, insert, text
 
 from app.db import db, table_of
-from app.intake.models import Document, DocumentEvent, DocumentState, OutboxEntry, RawPayload
+from app.documents.models import Document, DocumentEvent, DocumentState, OutboxEntry, RawPayload
 from app.pipeline import Step
 
 RECEIVED = DocumentState.RECEIVED.value

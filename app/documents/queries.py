@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, or_, select, tuple_
 
 from app.db import db
-from app.intake.models import Document, DocumentKind, DocumentState
+from app.documents.models import Document, DocumentKind, DocumentState
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -14,8 +14,8 @@ from typing import Any
 from app.accounts.models import User
 from app.audit.services import record
 from app.db import db, utcnow
-from app.intake import outbox, storage
-from app.intake.models import Document, DocumentEvent, DocumentKind, DocumentState
+from app.documents import outbox, storage
+from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
 from app.pipeline import document_transitioned, event_name, next_step
 
 S = DocumentState

@@ -1,0 +1,166 @@
+"""A document's record: the raw payload it arrived in, the document with its state, its
+timeline, and the outbox of work still owed to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Model, TimestampMixin, UTCDateTime, enum_column, utcnow
+from app.orgs.models import Organization
+
+
+class DocumentKind(enum.StrEnum):
+    INVOICE = "invoice"
+    ACKNOWLEDGMENT = "acknowledgment"
+
+
+class DocumentState(enum.StrEnum):
+    """Invoices: RECEIVED → NORMALIZED → VALIDATED → POSTING → POSTED → PAID, with REJECTED,
+    ON_HOLD and DEAD. Acknowledgments: RECEIVED → NORMALIZED → VALIDATED → APPLIED."""
+
+    RECEIVED = "RECEIVED"
+    NORMALIZED = "NORMALIZED"
+    VALIDATED = "VALIDATED"
+    ON_HOLD = "ON_HOLD"
+    POSTING = "POSTING"
+    POSTED = "POSTED"
+    PAID = "PAID"
+    APPLIED = "APPLIED"
+    REJECTED = "REJECTED"
+    DEAD = "DEAD"
+
+
+class Channel(enum.StrEnum):
+    """How a payload reached us."""
+
+    API = "api"
+    UPLOAD = "upload"
+    PO_FLIP = "po_flip"
+
+
+class RawPayload(Model):
+    """The bytes exactly as received, once per submission, whatever they turn out to hold."""
+
+    __tablename__ = "raw_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    # Deferred: listing payloads must not drag megabytes of body along.
+    body: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, length=16))
+    sender_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # The OAuth client that sent it; a plain id so intake does not depend on the OAuth tables.
+    client_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Document(TimestampMixin, Model):
+    """One invoice or acknowledgment. Its state is only ever changed by `transition()`."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        Index("ix_documents_sender_org_id_updated_at", "sender_org_id", "updated_at", "id"),
+        Index("ix_documents_supplier_org_id_updated_at", "supplier_org_id", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind, length=16))
+    state: Mapped[DocumentState] = mapped_column(
+        enum_column(DocumentState, length=16), default=DocumentState.RECEIVED, index=True
+    )
+    payload_id: Mapped[int] = mapped_column(ForeignKey("raw_payloads.id"), index=True)
+    # Position among the documents the payload splits into (X12 transaction set, CSV invoice).
+    payload_index: Mapped[int] = mapped_column(Integer, default=0)
+    identity: Mapped[str] = mapped_column(String(200))
+    sender_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    # The supplier the document is for: the sender itself, or the supplier a partner acts for.
+    supplier_org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    client_id: Mapped[int | None] = mapped_column(Integer)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    source_format: Mapped[str] = mapped_column(String(16))
+    parser_version: Mapped[str | None] = mapped_column(String(32))
+    # Filled at normalization so lists and filters need not open the canonical JSON.
+    document_number: Mapped[str | None] = mapped_column(String(200))
+    po_number: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    total_amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 6))
+    canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+    payload: Mapped[RawPayload] = relationship()
+    sender: Mapped[Organization] = relationship(foreign_keys=[sender_org_id])
+    supplier: Mapped[Organization | None] = relationship(foreign_keys=[supplier_org_id])
+    timeline: Mapped[list[DocumentEvent]] = relationship(
+        back_populates="document", order_by="DocumentEvent.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Document {self.id} {self.kind.value} {self.state.value}>"
+
+
+class DocumentEvent(Model):
+    """One entry of a document's timeline: a state it entered, when, who did it and why."""
+
+    __tablename__ = "document_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    from_state: Mapped[DocumentState | None] = mapped_column(enum_column(DocumentState, 16))
+    to_state: Mapped[DocumentState] = mapped_column(enum_column(DocumentState, 16))
+    actor_label: Mapped[str] = mapped_column(String(254))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    document: Mapped[Document] = relationship(back_populates="timeline")
+
+
+class OutboxEntry(Model):
+    """Work owed to a document, written in the transaction that made it due. The job that
+    does the work closes the entry; the sweeper re-sends entries left open too long."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_open",
+            "created_at",
+            postgresql_where="completed_at IS NULL",
+            sqlite_where="completed_at IS NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    command: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # How often the sweeper had to send it again, and when it last did.
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    document: Mapped[Document] = relationship()

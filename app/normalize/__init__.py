@@ -1,0 +1,1 @@
+"""② Normalization, the first stage after intake: stored payload → canonical model."""
