@@ -121,7 +121,7 @@ def po_facts(po: models.PurchaseOrder) -> rules.PoFacts:
     return rules.PoFacts(
         number=po.number,
         vendor_number=po.vendor.number,
-        status=po.status.value,
+        status=po.status,
         currency=po.currency,
         line_numbers=frozenset(line.line_number for line in po.lines),
     )
