@@ -11,7 +11,7 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 T ?= tests
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-17s %s\n", $$1, $$2}'
 	@echo "  make test T=tests/accounts   run a subset"
 
 $(BIN)/python:
@@ -45,10 +45,14 @@ test: install-dev ## Start PostgreSQL/Redis if needed and run the whole suite
 	@scripts/ensure-services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	$(BIN)/pytest $(T)
 
-lint: install-dev ## ruff check, ruff format --check, mypy on the domain packages
+lint: install-dev ## ruff check, ruff format --check, mypy on the whole app package
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app/audit app/accounts app/canonical app/formats app/erp app/oauth app/throttling app/intake app/onboarding app/federation app/mail
+	$(BIN)/mypy app
+
+migrations-check: install ## One Alembic head; up, down, up again on empty PostgreSQL and SQLite; no model drift
+	@scripts/ensure-services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	$(BIN)/python -m scripts.check_migrations
 
 format: install-dev ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -60,4 +64,4 @@ migration: install ## Autogenerate a migration: make migration m="what changed"
 clean: ## Remove the virtualenv, caches and local SQLite files
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache instance/*.sqlite tests/oidc/node_modules
 
-.PHONY: help install install-dev run test lint format migration clean
+.PHONY: help install install-dev run test lint migrations-check format migration clean

@@ -391,7 +391,7 @@ def _po(po: seed.SeedPo) -> PurchaseOrder:
         vendor_number=po.vendor_number,
         facility_code=po.facility_code,
         cost_centre=po.cost_centre_code,
-        status=po.status.value,
+        status=po.status,
         currency=po.currency,
         order_date=po.order_date,
         buyer_email=po.buyer_email,

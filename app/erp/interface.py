@@ -10,9 +10,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+
+class PoStatus(StrEnum):
+    """A purchase order's status as the ERP sends it; a StrEnum, so it equals the wire string."""
+
+    OPEN = "OPEN"
+    PARTIALLY_RECEIVED = "PARTIALLY_RECEIVED"
+    RECEIVED = "RECEIVED"
+    CLOSED = "CLOSED"
+
+
+# The POs a supplier may still invoice or acknowledge: every status but CLOSED (the ERP
+# refuses both against a closed PO). A tuple, in declaration order, for stable messages.
+OPEN_PO_STATUSES: tuple[PoStatus, ...] = tuple(s for s in PoStatus if s is not PoStatus.CLOSED)
 
 
 class ErpRecord(BaseModel):
@@ -84,7 +99,7 @@ class PurchaseOrder(ErpRecord):
     vendor_number: str
     facility_code: str
     cost_centre: str
-    status: Literal["OPEN", "PARTIALLY_RECEIVED", "RECEIVED", "CLOSED"]
+    status: PoStatus
     currency: str
     order_date: dt.date
     buyer_email: str | None = None

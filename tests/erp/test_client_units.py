@@ -13,6 +13,7 @@ import requests
 from app.erp.client import ErpClient, _http_error
 from app.erp.errors import ErpRejected, ErpUnavailable
 from app.erp.fake import RecordingErp
+from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from tests.erp.helpers import non_po_invoice, unique
 
 
@@ -73,6 +74,21 @@ def test_422_becomes_a_rejection_with_its_code() -> None:
     error = _http_error(response(422, body))
     assert isinstance(error, ErpRejected)
     assert (error.code, error.retryable) == ("PO_CLOSED", False)
+
+
+def test_po_statuses_are_the_wire_strings() -> None:
+    assert [str(s) for s in PoStatus] == ["OPEN", "PARTIALLY_RECEIVED", "RECEIVED", "CLOSED"]
+    assert OPEN_PO_STATUSES == ("OPEN", "PARTIALLY_RECEIVED", "RECEIVED")
+    assert all(isinstance(s, PoStatus) for s in OPEN_PO_STATUSES)
+    assert ", ".join(OPEN_PO_STATUSES) == "OPEN, PARTIALLY_RECEIVED, RECEIVED"
+    assert "CLOSED" not in OPEN_PO_STATUSES
+
+
+def test_a_po_dumps_its_status_as_the_wire_string() -> None:
+    po = RecordingErp().list_purchase_orders(status="PARTIALLY_RECEIVED")[0]
+    assert po.model_dump(mode="json")["status"] == "PARTIALLY_RECEIVED"
+    assert PurchaseOrder.model_validate(po.model_dump(mode="json")) == po
+    assert f"{po.status}" == "PARTIALLY_RECEIVED"  # templates and messages print the value
 
 
 def test_fake_records_calls_and_fails_on_request() -> None:

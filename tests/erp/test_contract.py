@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from app.erp.errors import ErpNotFound, ErpRejected
-from app.erp.interface import ErpGateway
+from app.erp.interface import OPEN_PO_STATUSES, ErpGateway, PoStatus
 from tests.erp.helpers import invoice_for, non_po_invoice, unique
 
 NEW_VENDOR_EIN = "27-1234567"
@@ -70,6 +70,22 @@ def test_purchase_orders_and_receipts(gateway: ErpGateway) -> None:
     assert po.total_amount == sum(line.amount for line in po.lines)
     with pytest.raises(ErpNotFound):
         gateway.get_purchase_order("PO999999")
+
+
+def test_po_status_is_parsed_into_the_enum(gateway: ErpGateway) -> None:
+    pos = gateway.list_purchase_orders()
+    assert {type(po.status) for po in pos} == {PoStatus}
+    assert {po.status for po in pos} == set(PoStatus)
+    # Filtering by the enum or by its wire string (any case) is the same query.
+    closed = gateway.list_purchase_orders(status=PoStatus.CLOSED)
+    assert closed == gateway.list_purchase_orders(status="closed")
+    assert {po.status for po in closed} == {PoStatus.CLOSED}
+
+
+def test_every_open_status_can_be_invoiced(gateway: ErpGateway) -> None:
+    for status in OPEN_PO_STATUSES:
+        po = gateway.list_purchase_orders(vendor_number="V1001", status=status)[0]
+        assert gateway.create_ap_invoice(invoice_for(po), unique("key")).po_number == po.number
 
 
 def test_ap_invoice_is_created_once_per_key(gateway: ErpGateway) -> None:

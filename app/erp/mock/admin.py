@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from app.erp.mock import render, services
-from app.erp.mock.app import bearer_matches, db, error, state, unauthorized
+from app.erp.mock.app import bearer_matches, db, error, state, unauthorized, unit_of_work
 from app.erp.mock.faults import RefuseUnsupportedError
 from app.erp.mock.schemas import FaultsUpdate, MarkPaid
 
@@ -45,13 +45,13 @@ def clear_faults() -> Any:
 def reset() -> Any:
     """Back to the seed and no faults: each test suite starts from the same ERP."""
     state().faults.clear()
-    services.recreate_database(state().engine)
+    with unit_of_work(db()) as session:
+        services.recreate_database(session)
     return {"ok": True}
 
 
 @bp.post("/ap-invoices/<int:invoice_id>/pay")
 def mark_paid(invoice_id: int) -> Any:
     req = MarkPaid.model_validate(request.get_json(force=True))
-    invoice = services.mark_paid(db(), invoice_id, req)
-    db().commit()
-    return render.payment(invoice)
+    with unit_of_work(db()) as session:
+        return render.payment(services.mark_paid(session, invoice_id, req))

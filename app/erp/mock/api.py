@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.erp.mock import models, render, seed, services
-from app.erp.mock.app import bearer_matches, db, error, state, unauthorized
+from app.erp.mock.app import bearer_matches, db, error, state, unauthorized, unit_of_work
 from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate, VendorCreate
 
 bp = Blueprint("mock_erp_api", __name__, url_prefix="/api")
@@ -57,9 +59,9 @@ def get_vendor(number: str) -> Any:
 @bp.post("/vendors")
 def create_vendor() -> Any:
     req = VendorCreate.model_validate(body())
-    vendor, created = services.find_or_create_vendor(db(), req)
-    db().commit()
-    return render.vendor(vendor), 201 if created else 200
+    with unit_of_work(db()) as session:
+        vendor, created = services.find_or_create_vendor(session, req)
+        return render.vendor(vendor), 201 if created else 200
 
 
 @bp.get("/facilities")
@@ -118,17 +120,17 @@ def list_acknowledgments(number: str) -> Response:
 def acknowledge_po(number: str) -> Any:
     raw = body()
     req = AcknowledgmentCreate.model_validate(raw)
-    po = services.get_purchase_order(db(), number)
+    with unit_of_work(db()) as session:
+        po = services.get_purchase_order(session, number)
 
-    def work(session):
-        return 201, render.acknowledgment(services.acknowledge(session, po, req))
+        def work(session: Session) -> services.Answer:
+            return 201, render.acknowledgment(services.acknowledge(session, po, req))
 
-    key = request.headers.get("Idempotency-Key")
-    if not key:  # optional here: acknowledgments are harmless to repeat
-        status, answer = work(db())
-        db().commit()
-        return answer, status
-    return _run_once(f"ack:{number}", key, raw, work)
+        key = request.headers.get("Idempotency-Key")
+        if not key:  # optional here: acknowledgments are harmless to repeat
+            status, answer = work(session)
+            return answer, status
+        return _run_once(session, f"ack:{number}", key, raw, work)
 
 
 @bp.post("/ap-invoices")
@@ -139,14 +141,18 @@ def create_ap_invoice() -> Any:
     raw = body()
     req = ApInvoiceCreate.model_validate(raw)
 
-    def work(session):
+    def work(session: Session) -> services.Answer:
         return services.render_invoice_created(services.create_ap_invoice(session, req))
 
-    return _run_once("ap-invoice", key, raw, work)
+    with unit_of_work(db()) as session:
+        return _run_once(session, "ap-invoice", key, raw, work)
 
 
-def _run_once(scope: str, key: str, raw: Any, work) -> Any:
-    status, answer, replayed = services.run_once(db(), scope, key, services.request_hash(raw), work)
+def _run_once(
+    session: Session, scope: str, key: str, raw: Any, work: Callable[[Session], services.Answer]
+) -> tuple[Response, int]:
+    body_hash = services.request_hash(raw)
+    status, answer, replayed = services.run_once(session, scope, key, body_hash, work)
     response = jsonify(answer)
     response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
     return response, status

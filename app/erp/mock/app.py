@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,10 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(_settings(config_overrides))
     engine = make_engine(app.config["MOCK_ERP_DATABASE_URL"])
-    services.ensure_seeded(engine)
-    app.extensions["mock_erp"] = MockErp(engine, sessionmaker(engine, expire_on_commit=False))
+    erp = app.extensions["mock_erp"] = MockErp(engine, sessionmaker(engine, expire_on_commit=False))
+    # Starting up is an edge of its own: the seed is committed before any request is served.
+    with erp.sessions() as session, unit_of_work(session):
+        services.ensure_seeded(session)
     _register_hooks(app)
     _register_blueprints(app)
     return app
@@ -96,6 +100,22 @@ def db() -> Session:
     if "erp_session" not in g:
         g.erp_session = state().sessions()
     return g.erp_session
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """The mock ERP's one commit: a view, command or startup step that writes runs its whole
+    body in here, so it commits once if the body returns and rolls back on any exception.
+
+    Services only add and flush. The commit happens before the view's answer leaves, so a
+    client told 201 can read what it created, and a failed commit is answered 500, not 201.
+    """
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> tuple[Response, int]:
@@ -156,7 +176,7 @@ def _log_request(response: Response) -> Response:
 def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("erp_session", None)
     if session is not None:
-        session.close()  # rolls back whatever was not committed
+        session.close()  # rolls back what no unit of work committed (reads, failures)
 
 
 def _http_error(exc: HTTPException) -> tuple[Response, int]:

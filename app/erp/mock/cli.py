@@ -8,7 +8,7 @@ import json
 import click
 
 from app.erp.mock import render, services
-from app.erp.mock.app import state
+from app.erp.mock.app import state, unit_of_work
 from app.erp.mock.rules import BusinessError
 from app.erp.mock.schemas import MarkPaid
 
@@ -27,15 +27,16 @@ def mark_paid(invoice_id: int, reference: str, paid_on: dt.datetime | None) -> N
     req = MarkPaid(reference=reference, date=paid_on.date() if paid_on else None)
     with state().sessions() as session:
         try:
-            invoice = services.mark_paid(session, invoice_id, req)
+            with unit_of_work(session):
+                payment = render.payment(services.mark_paid(session, invoice_id, req))
         except (services.NotFoundError, BusinessError) as exc:
             raise click.ClickException(str(exc)) from exc
-        session.commit()
-        click.echo(json.dumps(render.payment(invoice)))
+    click.echo(json.dumps(payment))
 
 
 @erp.command("reset")
 def reset() -> None:
     """Drop the mock ERP's data and seed it again."""
-    services.recreate_database(state().engine)
+    with state().sessions() as session, unit_of_work(session):
+        services.recreate_database(session)
     click.echo("mock ERP reset to its seed")

@@ -22,16 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # separate system would.
 from app.db import NAMING_CONVENTION, UTCDateTime, utcnow
 
+# The PO statuses are the integration contract's: the mock stores and sends exactly those.
+from app.erp.interface import PoStatus
+
 MONEY = Numeric(14, 2)
 UNIT_PRICE = Numeric(14, 4)  # pharmacy unit prices go below a cent
 QUANTITY = Numeric(12, 3)
-
-
-class PoStatus(enum.StrEnum):
-    OPEN = "OPEN"
-    PARTIALLY_RECEIVED = "PARTIALLY_RECEIVED"
-    RECEIVED = "RECEIVED"
-    CLOSED = "CLOSED"
 
 
 class VendorStatus(enum.StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.erp.interface import OPEN_PO_STATUSES, PoStatus
 from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate
 
 
@@ -27,7 +28,7 @@ class VendorFacts:
 class PoFacts:
     number: str
     vendor_number: str
-    status: str
+    status: PoStatus
     currency: str
     line_numbers: frozenset[int]
 
@@ -64,7 +65,7 @@ def _check_against_po(req: ApInvoiceCreate, vendor: VendorFacts, po: PoFacts | N
         raise BusinessError(
             "PO_VENDOR_MISMATCH", f"Purchase order {po.number} belongs to another vendor."
         )
-    if po.status == "CLOSED":
+    if po.status not in OPEN_PO_STATUSES:
         raise BusinessError("PO_CLOSED", f"Purchase order {po.number} is closed.")
     if req.currency != po.currency:
         raise BusinessError(
@@ -98,7 +99,7 @@ def _check_total(req: ApInvoiceCreate) -> None:
 
 def check_acknowledgment(req: AcknowledgmentCreate, po: PoFacts) -> None:
     """Raise if the ERP would refuse this acknowledgment of an existing PO."""
-    if po.status == "CLOSED":
+    if po.status not in OPEN_PO_STATUSES:
         raise BusinessError("PO_CLOSED", f"Purchase order {po.number} is closed.")
     unknown = sorted({line.line_number for line in req.lines} - po.line_numbers)
     if unknown:

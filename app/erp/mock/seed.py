@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.erp.interface import PoStatus
 from app.erp.mock import catalog, models
 from app.erp.mock.catalog import ItemSeed, Kind, VendorSeed
 
@@ -27,10 +28,10 @@ ORDER_WINDOW_DAYS = 300
 # Fixed, so that two fresh databases are byte-for-byte the same.
 SEED_CREATED_AT = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 STATUS_WEIGHTS = {
-    models.PoStatus.OPEN: 30,
-    models.PoStatus.PARTIALLY_RECEIVED: 20,
-    models.PoStatus.RECEIVED: 30,
-    models.PoStatus.CLOSED: 20,
+    PoStatus.OPEN: 30,
+    PoStatus.PARTIALLY_RECEIVED: 20,
+    PoStatus.RECEIVED: 30,
+    PoStatus.CLOSED: 20,
 }
 QUANTITY_RANGE: dict[Kind, tuple[int, int]] = {
     "implants": (1, 6),
@@ -66,7 +67,7 @@ class SeedPo:
     vendor_number: str
     facility_code: str
     cost_centre_code: str
-    status: models.PoStatus
+    status: PoStatus
     currency: str
     order_date: dt.date
     buyer_email: str
@@ -111,7 +112,7 @@ def _build_po(rng: random.Random, number: str, order_date: dt.date) -> SeedPo:
     ]
     status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
     if not vendor.active:
-        status = models.PoStatus.CLOSED  # an inactive vendor only has history
+        status = PoStatus.CLOSED  # an inactive vendor only has history
     po = SeedPo(
         number=number,
         vendor_number=vendor.number,
@@ -148,12 +149,12 @@ def _build_lines(rng: random.Random, vendor: VendorSeed, order_date: dt.date) ->
 def _received_quantities(rng: random.Random, po: SeedPo) -> list[int]:
     """How much of each line arrived, consistent with the PO's status."""
     ordered = [int(line.quantity) for line in po.lines]
-    if po.status == models.PoStatus.OPEN:
+    if po.status == PoStatus.OPEN:
         return [0] * len(ordered)
-    if po.status != models.PoStatus.PARTIALLY_RECEIVED:
+    if po.status != PoStatus.PARTIALLY_RECEIVED:
         return ordered
     if sum(ordered) < 2:
-        po.status = models.PoStatus.OPEN  # a single unit cannot arrive in part
+        po.status = PoStatus.OPEN  # a single unit cannot arrive in part
         return [0]
     received = [0]
     while not 0 < sum(received) < sum(ordered):

@@ -1,4 +1,6 @@
-"""The mock ERP's use cases on its own database; callers own the transaction."""
+"""The mock ERP's use cases on its own database: they add and flush, never commit; the caller's
+``unit_of_work`` (app.erp.mock.app) commits or rolls back the whole request, command or startup.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,18 +25,19 @@ class NotFoundError(LookupError):
     """A record named in the URL does not exist (answered 404)."""
 
 
-def recreate_database(engine: Engine) -> None:
+def recreate_database(session: Session) -> None:
     """Drop everything and seed again: the test suite's clean slate."""
-    models.Base.metadata.drop_all(engine)
-    ensure_seeded(engine)
+    # The DDL runs on the session's connection, so the reset is one transaction with the seed:
+    # a reset that fails half-way leaves the previous data, not empty tables.
+    models.Base.metadata.drop_all(session.connection())
+    ensure_seeded(session)
 
 
-def ensure_seeded(engine: Engine) -> None:
-    models.Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        if not seed.is_seeded(session):
-            seed.load_seed(session)
-            session.commit()
+def ensure_seeded(session: Session) -> None:
+    """Create the tables that are missing and load the seed into an empty database."""
+    models.Base.metadata.create_all(session.connection())
+    if not seed.is_seeded(session):
+        seed.load_seed(session)
 
 
 # Vendors -----------------------------------------------------------------------------------
@@ -118,7 +121,7 @@ def po_facts(po: models.PurchaseOrder) -> rules.PoFacts:
     return rules.PoFacts(
         number=po.number,
         vendor_number=po.vendor.number,
-        status=po.status.value,
+        status=po.status,
         currency=po.currency,
         line_numbers=frozenset(line.line_number for line in po.lines),
     )
@@ -268,24 +271,35 @@ def run_once(
 
     The record is inserted before the work, so a racing request with the same key waits on the
     unique index (PostgreSQL) or on the write lock (SQLite) and then replays the stored answer.
-    Commits the session.
+    The record, its answer and the work's rows are only flushed: the caller's unit of work
+    commits them together, so no request ever sees a key without its answer.
     """
     for _ in range(3):
         stored = _stored_answer(session, scope, key, body_hash)
         if stored is not None:
-            session.rollback()
             return (*stored, True)
-        record = models.IdempotencyRecord(scope=scope, key=key, request_hash=body_hash)
-        session.add(record)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            continue
+        record = _claim_key(session, scope, key, body_hash)
+        if record is None:
+            continue  # a twin request committed this key first: replay its answer
         record.status_code, record.response_body = _answer(session, work)
-        session.commit()
+        session.flush()
         return record.status_code, record.response_body, False
     raise RuntimeError(f"idempotency key {key!r} kept conflicting")
+
+
+def _claim_key(
+    session: Session, scope: str, key: str, body_hash: str
+) -> models.IdempotencyRecord | None:
+    """Insert the key's record, or None when a twin request holds the key already."""
+    record = models.IdempotencyRecord(scope=scope, key=key, request_hash=body_hash)
+    try:
+        # A savepoint, not a rollback of the caller's transaction: on PostgreSQL the next
+        # statement (READ COMMITTED) sees the twin's committed record and replays it.
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        return None
+    return record
 
 
 def _stored_answer(
