@@ -91,7 +91,7 @@ class Connection(TimestampMixin, Model):
 
 
 # -- onboarding: how an organization becomes trusted -------------------------------------------
-# Everything below belongs to the onboarding flow (issue 3); the tenant model above is shared.
+# Everything below belongs to the onboarding flow; the tenant model above is shared.
 
 
 class EnrollmentVia(enum.StrEnum):
