@@ -1,21 +1,46 @@
-"""Paths and helpers for the format tests: public samples are read where they live."""
+"""Paths and helpers for the format tests.
+
+Two kinds of sample documents feed them. Ours live in tests/formats/samples and are always
+there. The public sample corpus (Peppol/UBL, cXML and X12 examples published by their
+standards bodies and open-source projects) is read in place and never copied into this
+repository: its licences allow use as test input, not redistribution. It is looked for at
+`PORTAL_SAMPLES_DIR`, by default `shared/samples` beside the clone's folder; without it every
+test that needs it is skipped with one reason, and the rest of the suite runs.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from app.formats import ParseResult, parse
 
-SHARED_SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES_DIR_ENV = "PORTAL_SAMPLES_DIR"
+DEFAULT_SAMPLES_DIR = ROOT.parent / "shared" / "samples"
 LOCAL_SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
+def samples_dir() -> Path:
+    """Where the public sample corpus is expected: `PORTAL_SAMPLES_DIR`, or the default."""
+    configured = os.environ.get(SAMPLES_DIR_ENV)
+    return Path(configured).expanduser().resolve() if configured else DEFAULT_SAMPLES_DIR
+
+
 def shared(relative: str) -> bytes:
-    path = SHARED_SAMPLES / relative
-    if not path.exists():
-        pytest.fail(f"shared sample {relative} missing: shared/ must sit beside the clone")
+    """A file of the public sample corpus. Skips the test when the corpus is absent; fails it
+    when the corpus is there but lacks the file (a renamed or missing sample is a bug)."""
+    corpus = samples_dir()
+    if not corpus.is_dir():
+        pytest.skip(
+            f"public sample corpus not found at {corpus} (set {SAMPLES_DIR_ENV}); "
+            "these tests read it in place"
+        )
+    path = corpus / relative
+    if not path.is_file():
+        pytest.fail(f"sample {relative} missing from the public sample corpus at {corpus}")
     return path.read_bytes()
 
 

@@ -1,9 +1,8 @@
 """Organizations, API clients and tokens, samples and the job runner for the intake tests.
-Organizations and connections are tests/oauth's helpers, re-exported here."""
+Organizations and connections are tests/oauth's helpers, and samples tests/formats' helpers
+(the public corpus is optional: a test that reads it is skipped without it), re-exported here."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from rq import Queue, SimpleWorker
 
@@ -13,21 +12,10 @@ from app.jobs import QUEUE_NAMES, redis_connection
 from app.oauth import services
 from app.oauth.tokens import issue_access_token
 from app.orgs.models import Organization
+from tests.formats.helpers import local, shared
 from tests.oauth.helpers import connect, partner, supplier
 
 __all__ = ["bearer", "connect", "document", "local", "partner", "run_jobs", "shared", "supplier"]
-
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_SAMPLES = ROOT.parent / "shared" / "samples"
-LOCAL_SAMPLES = ROOT / "tests" / "formats" / "samples"
-
-
-def shared(relative: str) -> bytes:
-    return (SHARED_SAMPLES / relative).read_bytes()
-
-
-def local(name: str) -> bytes:
-    return (LOCAL_SAMPLES / name).read_bytes()
 
 
 def bearer(org: Organization, *wanted: str) -> dict[str, str]:
