@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 import config as config_module
+from app import db
 
 
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
+    db.wrap_views(app)  # last: every view, whichever blueprint added it, commits at its edge
     return app
 
 

@@ -1,13 +1,22 @@
-"""The declarative base, the session, and the one helper that ends a unit of work."""
+"""The declarative base, the session, and the one commit edge.
+
+A unit of work commits once, at its edge, and rolls back on any exception: every view is
+wrapped by `commit_edge` when the app is built, jobs by `app.jobs.job`, CLI commands use
+`unit_of_work()` directly. Services only add and flush. Inside a view, an action the user may
+be refused runs in `refusable()`, so a refusal undoes that action alone and the view can show
+why while the rest of the request (a sign-in attempt counted, say) is still committed.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import enum
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, MetaData, Table, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -100,3 +109,29 @@ def unit_of_work() -> Iterator[None]:
         # even when the failed unit never touched the database (no rollback event fires then).
         db.session.info.pop("pending_jobs", None)
         raise
+
+
+def commit_edge(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A request handler as one unit of work: committed when it returns (whatever its status:
+    a 401 page still counts the failed sign-in), rolled back when it raises."""
+
+    @functools.wraps(view)
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        with unit_of_work():
+            return view(*args, **kwargs)
+
+    return handler
+
+
+def wrap_views(app: Flask) -> None:
+    """Give every registered view the commit edge: once, here, rather than per view."""
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = commit_edge(view)
+
+
+@contextlib.contextmanager
+def refusable() -> Iterator[None]:
+    """Run an action the user may be refused in a savepoint: if it raises, its own writes are
+    undone and the exception goes on to the view, which says why; the unit of work goes on."""
+    with db.session.begin_nested():
+        yield

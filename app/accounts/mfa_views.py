@@ -14,7 +14,7 @@ from app.accounts.models import User
 from app.accounts.urls import safe_next
 from app.accounts.views import pending_sign_in
 from app.audit.services import record
-from app.db import unit_of_work
+from app.db import refusable
 from app.federation.services import identities_of
 
 bp = Blueprint("mfa", __name__, url_prefix="/account")
@@ -60,12 +60,11 @@ def setup():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        with unit_of_work():
-            check = mfa.confirm_enrolment(user, form.code.data, _ip())
-            if check.ok and pending:
-                services.complete_sign_in(user, second_factor="totp")
-            elif check.ok:
-                mfa.mark_session_verified()
+        check = mfa.confirm_enrolment(user, form.code.data, _ip())
+        if check.ok and pending:
+            services.complete_sign_in(user, second_factor="totp")
+        elif check.ok:
+            mfa.mark_session_verified()
         if check.ok:
             if pending:
                 login_user(user)
@@ -82,8 +81,7 @@ def setup():
 def _setup_page(user: User, form: CodeForm, *, required: bool, status: int):
     """Each rendering shows fresh recovery codes: only their hashes are kept, so the ones on
     an earlier page can never be shown again."""
-    with unit_of_work():
-        credential, codes = mfa.begin_enrolment(user)
+    credential, codes = mfa.begin_enrolment(user)
     page = render_template(
         "accounts/mfa_setup.html",
         form=form,
@@ -111,11 +109,10 @@ def step_up():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        with unit_of_work():
-            check = mfa.check_code(current_user, form.code.data, _ip())
-            if check.ok:
-                mfa.mark_session_verified()
-                record("mfa.step_up", actor=current_user, target=current_user)
+        check = mfa.check_code(current_user, form.code.data, _ip())
+        if check.ok:
+            mfa.mark_session_verified()
+            record("mfa.step_up", actor=current_user, target=current_user)
         if check.ok:
             return redirect(next_url)
         flash(check.error or "That code is not valid.", "error")
@@ -129,8 +126,7 @@ def _checked_code() -> bool:
     if not form.validate_on_submit():
         flash("Enter a code from your authenticator app.", "error")
         return False
-    with unit_of_work():
-        check = mfa.check_code(current_user, form.code.data, _ip())
+    check = mfa.check_code(current_user, form.code.data, _ip())
     if not check.ok:
         flash(check.error or "That code is not valid.", "error")
     return check.ok
@@ -141,8 +137,7 @@ def _checked_code() -> bool:
 def new_recovery_codes():
     if not _checked_code():
         return redirect(url_for("mfa.security"))
-    with unit_of_work():
-        codes = mfa.regenerate_recovery_codes(current_user)
+    codes = mfa.regenerate_recovery_codes(current_user)
     return _no_store(render_template("accounts/recovery_codes.html", codes=codes))
 
 
@@ -152,7 +147,7 @@ def disable():
     if not _checked_code():
         return redirect(url_for("mfa.security"))
     try:
-        with unit_of_work():
+        with refusable():
             mfa.disable(current_user)
     except mfa.MfaError as exc:
         flash(str(exc), "error")

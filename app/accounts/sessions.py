@@ -95,14 +95,13 @@ def load_user(user_id: str) -> User | None:
         reason = "user_disabled"
     if reason is not None:
         if row.ended_at is None:
+            # Committed by the request's edge (app.db.commit_edge), like every other write.
             row.ended_at, row.end_reason = now, reason
-            db.session.commit()
         session.clear()
         session["expired_reason"] = reason
         return None
     if now - row.last_seen_at > TOUCH_INTERVAL:
         row.last_seen_at = now
-        db.session.commit()
     return row.user
 
 

@@ -25,7 +25,7 @@ from app.accounts.forms import CodeForm, LoginForm, LogoutForm
 from app.accounts.models import User
 from app.accounts.urls import safe_next
 from app.audit.services import record
-from app.db import db, unit_of_work
+from app.db import db
 from app.federation import services as federation
 from app.federation.views import begin_sign_in, end_session_offer
 
@@ -87,8 +87,7 @@ def _discover(form: LoginForm):
 
 
 def _sign_in_with_password(form: LoginForm):
-    with unit_of_work():
-        result = services.check_password(form.email.data, form.password.data, _ip())
+    result = services.check_password(form.email.data, form.password.data, _ip())
     user = result.user
     if user is None:
         flash(result.error or "Sign-in failed.", "error")
@@ -104,21 +103,19 @@ def _sign_in_with_password(form: LoginForm):
             "at": time.time(),
         }
         return redirect(url_for("accounts.verify" if step == "verify" else "mfa.setup"))
-    with unit_of_work():
-        services.complete_sign_in(user)
+    services.complete_sign_in(user)
     login_user(user)
     return redirect(next_url or url_for("accounts.home"))
 
 
 def _refuse_password(user: User, provider):
-    with unit_of_work():
-        record(
-            "auth.login_refused",
-            actor=user,
-            target=user,
-            organization_id=provider.organization_id,
-            details={"reason": "sso_required", "provider_id": provider.id},
-        )
+    record(
+        "auth.login_refused",
+        actor=user,
+        target=user,
+        organization_id=provider.organization_id,
+        details={"reason": "sso_required", "provider_id": provider.id},
+    )
     page = render_template("accounts/sso_required.html", provider=provider, form=FlaskForm())
     return page, 403
 
@@ -142,10 +139,9 @@ def verify():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        with unit_of_work():
-            check = mfa.check_code(user, form.code.data, _ip())
-            if check.ok:
-                services.complete_sign_in(user, second_factor=check.method)
+        check = mfa.check_code(user, form.code.data, _ip())
+        if check.ok:
+            services.complete_sign_in(user, second_factor=check.method)
         if check.ok:
             login_user(user)
             _warn_if_recovery_code(user, check.method)
@@ -170,9 +166,8 @@ def _warn_if_recovery_code(user: User, method: str | None) -> None:
 def logout():
     if LogoutForm().validate_on_submit():
         offer = end_session_offer(sessions.current())  # read before the session row ends
-        with unit_of_work():
-            record("auth.logout", actor=current_user, target=current_user)
-            sessions.end("logout")
+        record("auth.logout", actor=current_user, target=current_user)
+        sessions.end("logout")
         logout_user()
         flash("You are signed out.", "info")
         if offer is not None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.accounts import services as accounts
 from app.accounts.access import require_role
 from app.accounts.models import User
-from app.db import db, unit_of_work, utcnow
+from app.db import db, utcnow
 from app.orgs.models import Membership, Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
 
@@ -64,8 +64,7 @@ def set_user_active(user_id: int):
         flash("You cannot disable your own account.", "error")
         return redirect(url_for("admin.users"))
     active = request.form.get("active") == "1"
-    with unit_of_work():
-        accounts.set_active(user, active, actor=current_user)
+    accounts.set_active(user, active, actor=current_user)
     flash(
         f"{user.email} is now {'enabled' if active else 'disabled and signed out everywhere'}.",
         "success",

@@ -12,7 +12,7 @@ from app.api import errors
 from app.api import representations as rep
 from app.api.errors import BadParameterError
 from app.api.quota import charge_daily_quota
-from app.db import db, unit_of_work
+from app.db import db
 from app.documents import queries
 from app.documents.models import Channel, DocumentKind, DocumentState
 from app.erp import get_erp
@@ -63,27 +63,26 @@ def _submit(kind: DocumentKind, scope: ConnectionScope) -> Response:
         if key
         else ""
     )
-    with unit_of_work():
-        if key and (replay := idempotency.claim(client.id, key, request_hash)):
-            return _respond(replay, replayed=True)
-        submission = services.Submission(
-            kind=kind,
-            body=body,
-            content_type=content_type,
-            sender=client.organization,
-            channel=Channel.API,
-            client_id=client.id,
-            correlation_id=g.correlation_id,
-        )
-        accepted = services.submit(
-            submission,
-            _supplier_of(scope, on_behalf_of, client.organization),
-            actor=f"api client {client.client_id}",
-            charge=lambda count: charge_daily_quota(client, count),
-        )
-        answer = _accepted(accepted)
-        if key:
-            idempotency.remember(client.id, key, request_hash, answer)
+    if key and (replay := idempotency.claim(client.id, key, request_hash)):
+        return _respond(replay, replayed=True)
+    submission = services.Submission(
+        kind=kind,
+        body=body,
+        content_type=content_type,
+        sender=client.organization,
+        channel=Channel.API,
+        client_id=client.id,
+        correlation_id=g.correlation_id,
+    )
+    accepted = services.submit(
+        submission,
+        _supplier_of(scope, on_behalf_of, client.organization),
+        actor=f"api client {client.client_id}",
+        charge=lambda count: charge_daily_quota(client, count),
+    )
+    answer = _accepted(accepted)
+    if key:
+        idempotency.remember(client.id, key, request_hash, answer)
     return _respond(answer)
 
 

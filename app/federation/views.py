@@ -17,7 +17,7 @@ from app.accounts.access import require_role
 from app.accounts.models import User, UserSession
 from app.accounts.urls import safe_next
 from app.audit.services import record
-from app.db import db, unit_of_work
+from app.db import db, refusable
 from app.federation import flow, oidc, services
 from app.federation.forms import LinkForm, ProviderForm, RejectForm
 from app.federation.models import IdentityProvider, ProviderStatus
@@ -48,14 +48,13 @@ def _refused(title: str, message: str, provider: IdentityProvider | None, status
 
 
 def _audit_failure(provider: IdentityProvider, exc: oidc.SignInError) -> None:
-    with unit_of_work():
-        record(
-            "auth.sso_failed",
-            actor_label=f"sso:{provider.name}",
-            organization_id=provider.organization_id,
-            target=provider,
-            details={"reason": exc.reason},
-        )
+    record(
+        "auth.sso_failed",
+        actor_label=f"sso:{provider.name}",
+        organization_id=provider.organization_id,
+        target=provider,
+        details={"reason": exc.reason},
+    )
 
 
 def end_session_offer(row: UserSession | None) -> tuple[IdentityProvider, str] | None:
@@ -103,7 +102,7 @@ def _finish_login(provider: IdentityProvider, data: dict[str, Any]):
         status = 502 if exc.reason in PROVIDER_FAULTS else 401
         return _refused("Company sign-in failed", exc.message, provider, status)
     try:
-        with unit_of_work():
+        with refusable():
             outcome = services.sign_in_with_claims(provider, verified.claims)
             if isinstance(outcome, services.LinkRequired):
                 return _ask_for_password(provider, outcome, verified.claims["sub"], data["next"])
@@ -131,17 +130,16 @@ def _ask_for_password(
 def _audit_refusal(
     provider: IdentityProvider, refusal: services.SignInRefusedError, claims: dict
 ) -> None:
-    with unit_of_work():
-        if refusal.reason == "no_role" and refusal.user is not None:
-            sessions.end_all_for(refusal.user, "roles_revoked")
-        record(
-            "auth.sso_refused",
-            actor=refusal.user,
-            actor_label=str(claims.get("email") or claims.get("sub")),
-            organization_id=provider.organization_id,
-            target=provider,
-            details={"reason": refusal.reason, "subject": str(claims.get("sub"))},
-        )
+    if refusal.reason == "no_role" and refusal.user is not None:
+        sessions.end_all_for(refusal.user, "roles_revoked")
+    record(
+        "auth.sso_refused",
+        actor=refusal.user,
+        actor_label=str(claims.get("email") or claims.get("sub")),
+        organization_id=provider.organization_id,
+        target=provider,
+        details={"reason": refusal.reason, "subject": str(claims.get("sub"))},
+    )
 
 
 @bp.route("/auth/oidc/link", methods=["GET", "POST"])
@@ -155,11 +153,10 @@ def link():
     form = LinkForm()
     needs_code = mfa.is_enrolled(user)
     if form.validate_on_submit():
-        with unit_of_work():
-            error = _prove_ownership(user, form, needs_code)
-            if error is None:
-                services.confirm_link(provider, user, pending["subject"], pending["roles"])
-                accounts.complete_sign_in(user, method="sso", provider_id=provider.id)
+        error = _prove_ownership(user, form, needs_code)
+        if error is None:
+            services.confirm_link(provider, user, pending["subject"], pending["roles"])
+            accounts.complete_sign_in(user, method="sso", provider_id=provider.id)
         if error is None:
             login_user(user)
             flash(f"Your account is now linked to {provider.name}.", "success")
@@ -220,7 +217,7 @@ def _edit(provider: IdentityProvider | None):
         form.fill_from(provider)
     if form.validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 saved = services.save_provider(
                     current_user.organization, form.settings(), current_user, provider
                 )
@@ -279,8 +276,7 @@ def _start_test(provider: IdentityProvider):
     try:
         return flow.begin(provider, "test")
     except oidc.SignInError as exc:
-        with unit_of_work():
-            services.record_test(provider, current_user, exc.message)
+        services.record_test(provider, current_user, exc.message)
         return _test_result(provider, None, exc.message)
 
 
@@ -290,11 +286,9 @@ def _finish_test(provider: IdentityProvider, data: dict[str, Any]):
     try:
         verified = oidc.finish(provider)
     except oidc.SignInError as exc:
-        with unit_of_work():
-            services.record_test(provider, current_user, exc.message)
+        services.record_test(provider, current_user, exc.message)
         return _test_result(provider, None, exc.message)
-    with unit_of_work():
-        services.record_test(provider, current_user, None)
+    services.record_test(provider, current_user, None)
     return _test_result(provider, verified.claims, None)
 
 
@@ -346,7 +340,7 @@ def approve(provider_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400, "The form expired. Reload the page and try again.")
     try:
-        with unit_of_work():
+        with refusable():
             services.approve(provider, current_user)
     except services.ProviderConfigError as exc:
         flash(str(exc), "error")
@@ -363,7 +357,6 @@ def reject(provider_id: int):
     if not form.validate_on_submit():
         flash("Say what must change before rejecting.", "error")
     else:
-        with unit_of_work():
-            services.reject(provider, current_user, form.note.data)
+        services.reject(provider, current_user, form.note.data)
         flash(f"{provider.name} was sent back to {provider.organization.name}.", "info")
     return redirect(url_for("federation.review_detail", provider_id=provider.id))

@@ -12,7 +12,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.accounts.access import require_role
-from app.db import unit_of_work
 from app.documents import queries
 from app.documents.models import Channel, Document, DocumentKind, DocumentState
 from app.documents.transitions import Received
@@ -142,8 +141,7 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
 
 def _receive(submission: services.Submission, supplier: Organization) -> list[Received]:
     """A supplier sends for itself: every document in the payload is its own."""
-    with unit_of_work():
-        return services.submit(submission, lambda _: supplier, actor=current_user).documents
+    return services.submit(submission, lambda _: supplier, actor=current_user).documents
 
 
 def _sent(documents: list[Received]) -> WerkzeugResponse:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.db import db, unit_of_work
+from app.db import db, refusable
 from app.extensions import csrf
 from app.oauth import keys, server
 from app.oauth.resource import (
@@ -47,7 +47,7 @@ def _answer(handle: Callable[[AuthorizationServer], Response]) -> Response:
     """Run one authlib endpoint in one unit of work; plain http in production is refused."""
     oauth = _server()
     try:
-        with unit_of_work():
+        with refusable():
             return handle(oauth)
     except InsecureTransportError as error:
         return oauth.handle_error_response(None, error)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import BadRequest, Forbidden
 
-from app.db import db, unit_of_work
+from app.db import db
 from app.oauth import client_cache, scopes, services, tokens
 from app.oauth.models import ApiClient
 from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
@@ -105,9 +105,8 @@ def _note_use(client: ApiClient) -> None:
     db.session.refresh(client, ["last_used_at"])
     used_at = client.last_used_at
     if services.touch_due(used_at):
-        with unit_of_work():
-            services.touch_last_used(client)
-            used_at = client.last_used_at  # read before the commit expires it
+        services.touch_last_used(client)
+        used_at = client.last_used_at  # read before the commit expires it
     client_cache.note_used(client_id, used_at)
 
 

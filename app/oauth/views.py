@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.access import require_role
-from app.db import db, unit_of_work, utcnow
+from app.db import db, refusable, utcnow
 from app.oauth import services, settings
 from app.oauth.forms import AUTH_METHOD_LABELS, ConfirmForm, NewClientForm, RotateSecretForm
 from app.oauth.models import ApiClient, ClientSecret
@@ -77,7 +77,7 @@ def new_client():
     form.set_scope_choices(approved)
     if form.validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 client, secret = services.create_client(
                     org,
                     form.name.data,
@@ -117,7 +117,7 @@ def rotate_secret(client_pk: int):
         flash("The form expired; try again.", "error")
         return redirect(url_for(".show_client", client_pk=client.id))
     try:
-        with unit_of_work():
+        with refusable():
             secret = services.rotate_secret(
                 client, dt.timedelta(days=int(form.old_secret_days.data)), actor=current_user
             )
@@ -136,7 +136,7 @@ def expire_secret(client_pk: int, secret_pk: int):
         abort(404, "No such secret.")
     if ConfirmForm().validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 services.expire_secret(client, secret, actor=current_user)
             flash(f"The secret ending in {secret.hint} no longer works.", "success")
         except services.ClientError as exc:
@@ -149,7 +149,6 @@ def expire_secret(client_pk: int, secret_pk: int):
 def revoke_client(client_pk: int):
     client = _own_client(client_pk)
     if ConfirmForm().validate_on_submit():
-        with unit_of_work():
-            services.revoke_client(client, actor=current_user)
+        services.revoke_client(client, actor=current_user)
         flash(f"{client.name} is revoked; its tokens are refused from now on.", "success")
     return redirect(url_for(".show_client", client_pk=client.id))

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from app.accounts.access import require_role
 from app.audit.models import AuditEntry
-from app.db import db, unit_of_work, utcnow
+from app.db import db, refusable, utcnow
 from app.mail import backend_name
 from app.onboarding import (
     banking,
@@ -248,7 +248,7 @@ def approve_bank(org_id: int, account_id: int):
     if not _valid_post(forms.ConfirmForm()):
         return _back(org)
     try:
-        with unit_of_work():
+        with refusable():
             in_force = banking.approve_change(org, account, actor=current_user)
     except OnboardingError as exc:
         flash(str(exc), "error")

@@ -13,7 +13,7 @@ from app.accounts import services as accounts
 from app.accounts.access import require_role
 from app.accounts.mfa import require_recent_mfa
 from app.crypto import mask
-from app.db import db, unit_of_work, utcnow
+from app.db import db, refusable, utcnow
 from app.onboarding import banking, connections, documents, enrollment, forms, review, rules
 from app.onboarding.errors import FieldError, OnboardingError
 from app.onboarding.models import SupportingDocumentKind, existing_profile
@@ -53,7 +53,7 @@ def attempt(action: Callable[[], object], success: str) -> bool:
     """Run `action` in its own unit of work. A refusal (OnboardingError) is the user's answer
     and is flashed as an error, otherwise `success` is flashed; True when it went through."""
     try:
-        with unit_of_work():
+        with refusable():
             action()
     except OnboardingError as exc:
         flash(str(exc), "error")
@@ -69,13 +69,12 @@ def attempt(action: Callable[[], object], success: str) -> bool:
 def register():
     form = forms.RegisterForm()
     if form.validate_on_submit():
-        with unit_of_work():
-            enrollment.register(
-                form.email.data,
-                form.company_name.data,
-                OrgKind(form.kind.data),
-                form.contact_name.data,
-            )
+        enrollment.register(
+            form.email.data,
+            form.company_name.data,
+            OrgKind(form.kind.data),
+            form.contact_name.data,
+        )
         return redirect(url_for(".registration_sent"))
     return render_template("onboarding/register.html", form=form), 422 if form.errors else 200
 
@@ -93,7 +92,7 @@ def enroll(token: str):
     form = forms.EnrollForm(data={"name": pending.contact_name})
     if form.validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 user = enrollment.complete(token, form.name.data, form.password.data)
                 accounts.complete_sign_in(user)
         except OnboardingError as exc:
@@ -146,7 +145,7 @@ def step(org_id: int, section: str):
         return redirect(url_for(".overview", org_id=org.id))
     if form.validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 wizard_step.save(org, form, current_user)
         except FieldError as error:
             attach_error(form, error)
@@ -197,7 +196,7 @@ def documents_page(org_id: int):
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            with unit_of_work():
+            with refusable():
                 documents.store(
                     org,
                     SupportingDocumentKind(form.kind.data),
@@ -264,7 +263,7 @@ def _bank_page(org: Organization):
     can_change = org.status in banking.CHANGE_STATES and pending is None
     if can_change and form.validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 banking.request_change(
                     org,
                     form.account_holder.data,

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.accounts.access import require_role
-from app.db import db, unit_of_work, utcnow
+from app.db import db, refusable, utcnow
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
 from app.throttling import services
@@ -81,7 +81,7 @@ def request_tier():
         return redirect(url_for("throttling.usage"))
     tier = db.session.get(Tier, form.tier.data) or abort(404)
     try:
-        with unit_of_work():
+        with refusable():
             services.request_tier(org, tier, form.reason.data, actor=current_user)
     except services.ThrottlingError as error:
         flash(str(error), "error")
@@ -110,7 +110,7 @@ def edit_tier(tier_id: int):
     form = TierForm(obj=tier)
     if form.validate_on_submit():
         try:
-            with unit_of_work():
+            with refusable():
                 services.update_tier(
                     tier, form.values(), make_default=form.is_default.data, actor=current_user
                 )
@@ -150,7 +150,7 @@ def decide_tier_request(request_id: int):
         services.approve_request if form.decision.data == "approve" else services.reject_request
     )
     try:
-        with unit_of_work():
+        with refusable():
             decide(tier_request, note=form.note.data or "", actor=current_user)
     except services.ThrottlingError as error:
         flash(str(error), "error")
@@ -215,8 +215,7 @@ def assign(org_id: int):
     if not form.validate_on_submit():
         return _assignment_page(org, tier_form=form), 400
     tier = db.session.get(Tier, form.tier.data) or abort(404)
-    with unit_of_work():
-        services.assign_tier(org, tier, actor=current_user)
+    services.assign_tier(org, tier, actor=current_user)
     flash(f"{org.name} is now on {tier.name}.", "success")
     return redirect(url_for("throttling.assignment", org_id=org.id))
 
@@ -230,7 +229,7 @@ def add_override(org_id: int):
         return _assignment_page(org, override_form=form), 400
     tier = db.session.get(Tier, form.tier.data) or abort(404)
     try:
-        with unit_of_work():
+        with refusable():
             services.set_client_override(org, form.api_client_id.data, tier, actor=current_user)
     except services.ThrottlingError as error:
         flash(str(error), "error")
@@ -248,7 +247,6 @@ def remove_override(org_id: int, override_id: int):
         abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400, "The form expired. Reload the page and try again.")
-    with unit_of_work():
-        services.remove_client_override(override, actor=current_user)
+    services.remove_client_override(override, actor=current_user)
     flash(f"API client {override.api_client_id} follows {org.name}'s tier again.", "success")
     return redirect(url_for("throttling.assignment", org_id=org.id))

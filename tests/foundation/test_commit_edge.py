@@ -1,0 +1,93 @@
+"""One commit edge: views, jobs and commands commit once at their edge; nothing else commits."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEntry
+from app.audit.services import record
+from app.db import commit_edge, db, refusable
+
+APP = Path(__file__).resolve().parents[2] / "app"
+# The portal's edge, and the mock ERP's own (a separate service with its own database).
+EDGES = {APP / "db.py", APP / "erp" / "mock" / "app.py"}
+
+
+def _commit_calls(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text())
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit"
+    ]
+
+
+@pytest.mark.no_db
+def test_nothing_commits_outside_the_edge():
+    found = [
+        f"{path.relative_to(APP.parent)}:{line}"
+        for path in sorted(APP.rglob("*.py"))
+        if path not in EDGES
+        for line in _commit_calls(path)
+    ]
+    assert found == [], f"commit() outside the commit edge: {found}"
+
+
+def test_every_view_has_the_commit_edge(app):
+    unwrapped = [
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if getattr(view, "__wrapped__", None) is None or view.__code__ is not _edge_code()
+    ]
+    assert unwrapped == []
+
+
+def _edge_code():
+    return commit_edge(lambda: None).__code__
+
+
+def _entries() -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def test_a_view_that_raises_leaves_nothing_written(app):
+    before = _entries()
+
+    def view():
+        record("test.written", actor_label="test")
+        raise RuntimeError("boom")
+
+    with app.test_request_context(), pytest.raises(RuntimeError):
+        commit_edge(view)()
+    assert _entries() == before
+
+
+def test_a_refused_action_is_undone_and_the_rest_is_committed(app):
+    class RefusedError(Exception):
+        pass
+
+    before = _entries()
+
+    def refused_action():
+        record("test.refused", actor_label="test")
+        raise RefusedError
+
+    def view():
+        record("test.kept", actor_label="test")
+        try:
+            with refusable():
+                refused_action()
+        except RefusedError:
+            return "refused, and said why"
+
+    with app.test_request_context():
+        assert commit_edge(view)() == "refused, and said why"
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert _entries() == before + 1
+    assert actions[-1] == "test.kept"
