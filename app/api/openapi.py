@@ -13,6 +13,7 @@ from app.canonical import Acknowledgment, Invoice
 from app.canonical.schemas import SCHEMA_DIALECT
 from app.documents.models import DocumentState
 from app.documents.queries import DEFAULT_LIMIT, MAX_LIMIT
+from app.erp.interface import OPEN_PO_STATUSES
 from app.intake.idempotency import DEFAULT_RETENTION_HOURS
 from app.oauth.scopes import SCOPE_DESCRIPTIONS
 
@@ -227,7 +228,7 @@ PARAMETERS: Spec = {
     "PoStatus": _query_param(
         "status",
         "Only purchase orders in this status (default: all that are still open).",
-        {"type": "string", "enum": ["OPEN", "PARTIALLY_RECEIVED", "RECEIVED"]},
+        {"type": "string", "enum": [str(status) for status in OPEN_PO_STATUSES]},
     ),
 }
 
@@ -647,7 +648,7 @@ API_SCHEMAS: Spec = {
             "number": STRING,
             "supplier_id": INTEGER,
             "vendor_number": STRING,
-            "status": {"type": "string", "enum": ["OPEN", "PARTIALLY_RECEIVED", "RECEIVED"]},
+            "status": {"type": "string", "enum": [str(status) for status in OPEN_PO_STATUSES]},
             "currency": STRING,
             "order_date": {"type": "string", "format": "date"},
             "facility_code": STRING,

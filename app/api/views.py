@@ -6,20 +6,19 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from sqlalchemy import select
 
 from app.api import errors
 from app.api import representations as rep
 from app.api.errors import BadParameterError
 from app.api.quota import charge_daily_quota
-from app.db import db
 from app.documents import queries
 from app.documents.models import Channel, DocumentKind, DocumentState
 from app.erp import get_erp
 from app.erp.errors import ErpError
+from app.erp.interface import OPEN_PO_STATUSES
 from app.extensions import csrf
 from app.formats import Identified
-from app.intake import flip, idempotency, services, suppliers
+from app.intake import idempotency, services, suppliers
 from app.intake.idempotency import Answer
 from app.oauth.resource import (
     current_client,
@@ -27,7 +26,8 @@ from app.oauth.resource import (
     require_token,
     resolve_supplier,
 )
-from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
+from app.orgs.models import ConnectionScope, Organization, OrgKind
+from app.orgs.scope import suppliers_for
 from app.problems import problem
 
 bp = Blueprint("partner_api", __name__, url_prefix="/api")
@@ -35,7 +35,6 @@ errors.register(bp)
 # Bearer tokens, not cookies, authorize these calls: there is no session to forge a request in.
 csrf.exempt(bp)
 
-OPEN_PO_STATUSES = flip.OPEN_PO_STATUSES
 ERP_RETRY_AFTER = "30"
 
 
@@ -228,18 +227,5 @@ def _po_suppliers() -> list[Organization]:
     if on_behalf_of is not None or client.organization.kind != OrgKind.PARTNER:
         chosen = [resolve_supplier(ConnectionScope.PURCHASE_ORDERS, on_behalf_of)]
     else:
-        chosen = _connected_suppliers(client.organization_id, ConnectionScope.PURCHASE_ORDERS)
+        chosen = suppliers_for(client.organization_id, ConnectionScope.PURCHASE_ORDERS)
     return [supplier for supplier in chosen if supplier.erp_vendor_number]
-
-
-def _connected_suppliers(partner_id: int, document_type: ConnectionScope) -> list[Organization]:
-    connections = db.session.scalars(
-        select(Connection).where(
-            Connection.partner_id == partner_id, Connection.revoked_at.is_(None)
-        )
-    )
-    return [
-        connection.supplier
-        for connection in connections
-        if connection.allows(document_type) and connection.supplier.is_active
-    ]

@@ -2,6 +2,7 @@
 
 from app.canonical.acknowledgment import ACKNOWLEDGMENT_V1, Acknowledgment, AcknowledgmentLine
 from app.canonical.build import Kind, build
+from app.canonical.field_errors import FieldError, FieldErrors
 from app.canonical.invoice import (
     INVOICE_V1,
     AllowanceCharge,
@@ -12,7 +13,6 @@ from app.canonical.invoice import (
     Totals,
 )
 from app.canonical.parties import Address, BankAccount, Contact, Party, SchemeId
-from app.canonical.problems import FieldError, FieldErrors
 from app.canonical.schemas import json_schema, published
 
 __all__ = [

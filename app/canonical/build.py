@@ -10,8 +10,8 @@ from pydantic_core import ErrorDetails
 
 from app.canonical.acknowledgment import Acknowledgment
 from app.canonical.checks import ACKNOWLEDGMENT_CHECKS, INVOICE_CHECKS
+from app.canonical.field_errors import FieldError, FieldErrors, format_path
 from app.canonical.invoice import Invoice
-from app.canonical.problems import FieldError, FieldErrors, format_path
 
 Kind = Literal["invoice", "acknowledgment"]
 Check = Callable[[Mapping[str, Any]], Iterator[FieldError]]

@@ -4,25 +4,15 @@ together with the type errors instead of waiting for them to be fixed first."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from app.canonical.problems import FieldError
+from app.canonical.field_errors import FieldError
+from app.canonical.scalars import to_decimal
 
 # EN 16931 (Peppol BIS Billing 3.0 and its national CIUS) lets an invoice carry negative
 # quantities for returns and corrections; documents claiming it keep that right.
 NEGATIVE_LINES_ALLOWED_PREFIX = "urn:cen.eu:en16931"
-
-
-def _decimal(value: Any) -> Decimal | None:
-    """The value as a Decimal, or None when it is absent or unreadable (pydantic reports that)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 def _lines(raw: Mapping[str, Any]) -> list[Any]:
@@ -43,7 +33,7 @@ def negative_quantities(raw: Mapping[str, Any]) -> Iterator[FieldError]:
     if _allows_negative_lines(raw):
         return
     for index, line in enumerate(_lines(raw)):
-        quantity = _decimal(line.get("quantity")) if isinstance(line, Mapping) else None
+        quantity = to_decimal(line.get("quantity")) if isinstance(line, Mapping) else None
         if quantity is not None and quantity < 0:
             yield FieldError(
                 f"lines[{index}].quantity",
@@ -55,9 +45,9 @@ def negative_quantities(raw: Mapping[str, Any]) -> Iterator[FieldError]:
 def line_total_matches(raw: Mapping[str, Any]) -> Iterator[FieldError]:
     """The sum of the line amounts must equal the stated line total, to the cent."""
     totals = raw.get("totals")
-    stated = _decimal(totals.get("line_total")) if isinstance(totals, Mapping) else None
+    stated = to_decimal(totals.get("line_total")) if isinstance(totals, Mapping) else None
     amounts = [
-        _decimal(line.get("line_extension_amount")) if isinstance(line, Mapping) else None
+        to_decimal(line.get("line_extension_amount")) if isinstance(line, Mapping) else None
         for line in _lines(raw)
     ]
     readable = [amount for amount in amounts if amount is not None]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -38,3 +38,15 @@ CurrencyCode = Annotated[
         json_schema_extra={"enum": sorted(ACTIVE_CODES)},
     ),
 ]
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """The value as a finite Decimal, or None when it is absent or unreadable: the one reading
+    of a number that parsers and checks share (whoever needs to, reports the unreadable)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None

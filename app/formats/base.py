@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from stdnum import iban as stdnum_iban
 
-from app.canonical.problems import FieldError
+from app.canonical.field_errors import FieldError
+from app.canonical.scalars import to_decimal
 
 Kind = Literal["invoice", "acknowledgment"]
 
@@ -82,17 +83,6 @@ def date_part(value: str | None) -> str | None:
         return None
     value = value.strip()
     return value[:10] if len(value) >= 10 and value[4] == "-" and value[7] == "-" else value
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    """A Decimal for arithmetic a parser must do itself, or None if unreadable or absent."""
-    if value is None:
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
 
 
 def add(*values: Any) -> str | None:

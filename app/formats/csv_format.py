@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from app.canonical.problems import FieldError
+from app.canonical.field_errors import FieldError
 from app.formats.base import Kind, RawDocument, add, bank_account_id, negate, prune, scheme_id
 from app.formats.errors import EnvelopeError
 

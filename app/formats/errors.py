@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.canonical.problems import FieldError, FieldErrors
+from app.canonical.field_errors import FieldError, FieldErrors
 
 __all__ = ["EnvelopeError", "FieldError", "FieldErrors"]
 

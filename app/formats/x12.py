@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.formats.base import Kind, RawDocument, add, negate, prune, scheme_id, to_decimal
+from app.canonical.scalars import to_decimal
+from app.formats.base import Kind, RawDocument, add, negate, prune, scheme_id
 from app.formats.errors import not_accepted
 from app.formats.x12_envelope import Segment, TransactionSet, transaction_sets
 

@@ -12,8 +12,6 @@ from typing import Any
 from app.erp.interface import PurchaseOrder, PurchaseOrderLine
 
 CENT = Decimal("0.01")
-# Purchase orders a supplier may still invoice or acknowledge (everything but CLOSED).
-OPEN_PO_STATUSES = ("OPEN", "PARTIALLY_RECEIVED", "RECEIVED")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from app.documents.models import Channel, Document, DocumentKind, DocumentState
 from app.documents.transitions import Received
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
-from app.erp.interface import PurchaseOrder
+from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.formats import EnvelopeError
 from app.intake import flip, services
 from app.intake.forms import FlipForm, UploadForm
@@ -31,7 +31,6 @@ SENDERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN)
 PAGE_SIZE = 50
 KIND_VALUES = frozenset(kind.value for kind in DocumentKind)
 STATE_VALUES = frozenset(state.value for state in DocumentState)
-OPEN_PO_STATUSES = flip.OPEN_PO_STATUSES
 # The file name says more about the format than browsers' guesses (a .csv is often sent as
 # application/vnd.ms-excel); anything else is left for the parsers to recognise.
 TYPES_BY_SUFFIX = {".xml": "application/xml", ".json": "application/json", ".csv": "text/csv"}

@@ -8,10 +8,8 @@ from collections.abc import Callable
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InsecureTransportError
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
-from app.db import db, refusable
+from app.db import refusable
 from app.extensions import csrf
 from app.oauth import keys, server
 from app.oauth.resource import (
@@ -21,7 +19,8 @@ from app.oauth.resource import (
     require_token,
     resolve_supplier,
 )
-from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
+from app.orgs import scope
+from app.orgs.models import ConnectionScope, Organization, OrgKind
 from app.problems import problem
 from app.throttling import limit_token_endpoint
 
@@ -116,16 +115,9 @@ def me():
 
 
 def _connected_suppliers(partner: Organization) -> list[dict]:
-    connections = db.session.scalars(
-        select(Connection)
-        .options(joinedload(Connection.supplier))
-        .where(Connection.partner_id == partner.id, Connection.revoked_at.is_(None))
-        .order_by(Connection.supplier_id)
-    )
     return [
         {"id": c.supplier.id, "name": c.supplier.name, "document_types": sorted(c.document_types)}
-        for c in connections
-        if c.supplier.is_active
+        for c in scope.acting_for(partner.id)
     ]
 
 

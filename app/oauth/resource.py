@@ -14,14 +14,13 @@ from collections.abc import Callable
 
 from flask import Response, current_app, g, request
 from redis import RedisError
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import BadRequest, Forbidden
 
 from app.db import db
 from app.oauth import client_cache, scopes, services, tokens
 from app.oauth.models import ApiClient
-from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
+from app.orgs import scope
+from app.orgs.models import ConnectionScope, Organization, OrgKind
 from app.problems import problem
 
 REALM = "supplier-portal"
@@ -182,11 +181,7 @@ def _connected_supplier(
         raise ApiForbidden(
             f"Name the supplier you act for in the {ON_BEHALF_OF} header (its portal id)."
         )
-    connection = db.session.scalar(
-        select(Connection)
-        .options(joinedload(Connection.supplier))
-        .where(Connection.partner_id == partner.id, Connection.supplier_id == supplier_id)
-    )
+    connection = scope.connection_between(partner.id, supplier_id)
     if (
         connection is None
         or not connection.allows(document_type)

@@ -27,6 +27,7 @@ from app.onboarding.profile import draft_bank_account, profile_of
 from app.onboarding.views import attempt, send_document
 from app.orgs.models import Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
+from app.orgs.scope import live_for_partner
 
 bp = Blueprint("onboarding_admin", __name__, url_prefix="/admin/onboarding")
 HISTORY_LIMIT = 500
@@ -148,7 +149,7 @@ def organization(org_id: int):
         bank_history=banking.history(org),
         connections=connections.for_supplier(org)
         if org.kind == OrgKind.SUPPLIER
-        else connections.live_for_partner(org),
+        else live_for_partner(org.id),
         comments=review.all_comments(org),
         history=history(org),
         approve_form=forms.ApproveForm(data={"scopes": list(default_scopes)}),

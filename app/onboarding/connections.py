@@ -31,15 +31,6 @@ def for_supplier(supplier: Organization) -> list[Connection]:
     return list(db.session.scalars(query))
 
 
-def live_for_partner(partner: Organization) -> list[Connection]:
-    query = (
-        select(Connection)
-        .where(Connection.partner_id == partner.id, Connection.revoked_at.is_(None))
-        .order_by(Connection.id)
-    )
-    return list(db.session.scalars(query))
-
-
 def connection_of(supplier: Organization, connection_id: int) -> Connection | None:
     """A connection by id, only if it is this supplier's."""
     query = select(Connection).where(

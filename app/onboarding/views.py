@@ -21,6 +21,7 @@ from app.onboarding.profile import draft_bank_account, profile_of, section_statu
 from app.onboarding.steps import STEPS, bank_details, next_section, payment_terms
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
+from app.orgs.scope import live_for_partner
 
 bp = Blueprint("onboarding", __name__)
 ORG_ADMINS = (Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
@@ -360,6 +361,6 @@ def connected_suppliers(org_id: int):
     return render_template(
         "onboarding/connected_suppliers.html",
         org=org,
-        connections=connections.live_for_partner(org),
+        connections=live_for_partner(org.id),
         labels=forms.DOCUMENT_TYPE_LABELS,
     )

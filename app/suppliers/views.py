@@ -8,10 +8,11 @@ from flask_login import current_user
 from app.accounts.access import require_role
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
+from app.erp.interface import PoStatus
 from app.orgs.roles import Role
 
 bp = Blueprint("suppliers", __name__)
-PO_STATUSES = ("OPEN", "PARTIALLY_RECEIVED", "RECEIVED", "CLOSED")
+PO_STATUSES = tuple(PoStatus)
 
 
 def _vendor_number() -> str:
