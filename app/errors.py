@@ -1,13 +1,119 @@
-"""Error pages for browsers and problem+json for API and machine callers, in one place."""
+"""The one place where errors become answers: an error page for browsers, problem+json for API
+and machine callers. Domain errors that reach a request's edge are listed in DOMAIN_ERRORS with
+how each is answered; the packages that raise them know nothing of HTTP.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from app.accounts.mfa import MfaError
+from app.accounts.services import AccountError
+from app.api.errors import BadParameterError
+from app.documents.queries import BadCursorError
+from app.documents.transitions import InvalidTransition
+from app.federation.services import ProviderConfigError
+from app.formats import EnvelopeError
+from app.intake.flip import FlipError
+from app.intake.idempotency import IdempotencyError
+from app.oauth.resource import ApiForbidden
+from app.oauth.services import ClientError
+from app.onboarding.errors import OnboardingError
 from app.problems import problem
+from app.throttling.body import BodyTooLarge, body_too_large
+from app.throttling.services import ThrottlingError
+
+# Envelope codes that have a more precise status than 400.
+ENVELOPE_STATUS = {"unsupported_media_type": 415, "too_large": 413}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How one domain error is answered."""
+
+    status: int
+    detail: str
+    slug: str
+    title: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _envelope(error: EnvelopeError) -> Answer:
+    return Answer(
+        ENVELOPE_STATUS.get(error.code, 400),
+        str(error),  # the message and, when known, where: "... (at line 3)"
+        error.code.replace("_", "-"),
+        title="The payload cannot be read",
+        extra={"errors": [error.as_dict()]},
+    )
+
+
+def _idempotency(error: IdempotencyError) -> Answer:
+    headers = {"Retry-After": "1"} if error.status == 409 else {}
+    return Answer(error.status, error.detail, error.slug, headers=headers)
+
+
+def _cursor(error: BadCursorError) -> Answer:
+    return Answer(400, str(error), "invalid-parameter", extra={"parameter": "cursor"})
+
+
+def _parameter(error: BadParameterError) -> Answer:
+    return Answer(400, error.message, "invalid-parameter", extra={"parameter": error.name})
+
+
+def _forbidden(error: ApiForbidden) -> Answer:
+    return Answer(403, error.detail, "not-permitted")
+
+
+def _refused(status: int, slug: str) -> Callable[[Exception], Answer]:
+    """A refused action whose message is written for the person who asked: shown as it is.
+    Views usually catch these to show them beside the form; one that escapes still gets its
+    message and a 4xx, never a 500."""
+    return lambda error: Answer(status, str(error), slug, title="That cannot be done")
+
+
+DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Answer]] = {
+    EnvelopeError: _envelope,
+    IdempotencyError: _idempotency,
+    BadCursorError: _cursor,
+    BadParameterError: _parameter,
+    ApiForbidden: _forbidden,
+    InvalidTransition: _refused(409, "invalid-transition"),
+    OnboardingError: _refused(400, "refused"),
+    ThrottlingError: _refused(400, "refused"),
+    ClientError: _refused(400, "refused"),
+    ProviderConfigError: _refused(400, "refused"),
+    AccountError: _refused(400, "refused"),
+    MfaError: _refused(400, "refused"),
+    FlipError: _refused(400, "refused"),
+}
+
+
+def _answer(answer: Answer) -> Response | tuple[str, int, dict[str, str]]:
+    if wants_problem_json():
+        return problem(
+            answer.status,
+            answer.detail,
+            type_=answer.slug,
+            title=answer.title,
+            headers=answer.headers,
+            **answer.extra,
+        )
+    page = render_template(
+        "errors/error.html",
+        code=answer.status,
+        title=answer.title or "That did not work",
+        message=answer.detail,
+    )
+    return page, answer.status, answer.headers
 
 
 def wants_problem_json() -> bool:
@@ -19,6 +125,10 @@ def wants_problem_json() -> bool:
 
 
 def init_app(app: Flask) -> None:
+    for error_class, describe in DOMAIN_ERRORS.items():
+        app.register_error_handler(error_class, lambda error, d=describe: _answer(d(error)))
+    app.register_error_handler(BodyTooLarge, lambda error: body_too_large(error.limit))
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         message = "Your form expired or was sent from another site. Reload the page and try again."

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
-from app.api import errors
 from app.api import representations as rep
 from app.api.errors import BadParameterError
 from app.api.quota import charge_daily_quota
@@ -31,7 +30,6 @@ from app.orgs.scope import suppliers_for
 from app.problems import problem
 
 bp = Blueprint("partner_api", __name__, url_prefix="/api")
-errors.register(bp)
 # Bearer tokens, not cookies, authorize these calls: there is no session to forge a request in.
 csrf.exempt(bp)
 

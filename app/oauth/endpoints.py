@@ -21,7 +21,6 @@ from app.oauth.resource import (
 )
 from app.orgs import scope
 from app.orgs.models import ConnectionScope, Organization, OrgKind
-from app.problems import problem
 from app.throttling import limit_token_endpoint
 
 bp = Blueprint("oauth", __name__)
@@ -35,11 +34,6 @@ def _build_server(state) -> None:
 
 def _server() -> AuthorizationServer:
     return current_app.extensions["oauth_server"]
-
-
-@bp.app_errorhandler(ApiForbidden)
-def _forbidden(error: ApiForbidden):
-    return problem(403, error.detail, type_="not-permitted")
 
 
 def _answer(handle: Callable[[AuthorizationServer], Response]) -> Response:

@@ -12,7 +12,6 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.throttling.body import BodyTooLarge, body_too_large
 from app.throttling.enforcement import (
     Throttling,
     add_rate_limit_headers,
@@ -49,7 +48,6 @@ def init_app(app: Flask) -> None:
     app.extensions["throttling"] = Throttling(app)
     app.extensions["throttle_hook"] = throttle_hook
     app.after_request(add_rate_limit_headers)
-    app.register_error_handler(BodyTooLarge, lambda error: body_too_large(error.limit))
     if not event.contains(Session, "after_commit", _clear_caches_after_tier_change):
         event.listen(Session, "after_commit", _clear_caches_after_tier_change)
         event.listen(Session, "after_soft_rollback", _forget_tier_change)

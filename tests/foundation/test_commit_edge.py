@@ -91,3 +91,22 @@ def test_a_refused_action_is_undone_and_the_rest_is_committed(app):
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert _entries() == before + 1
     assert actions[-1] == "test.kept"
+
+
+def test_a_refusal_that_escapes_a_view_is_a_4xx_with_its_message_not_a_500():
+    from app import create_app
+    from app.onboarding.errors import OnboardingError
+
+    def refusing_view():
+        raise OnboardingError("Only suppliers grant connections.")
+
+    fresh = create_app("testing")  # its own app: a route added here touches no other test
+    fresh.add_url_rule("/test-refusal", "test_refusal", commit_edge(refusing_view))
+    client = fresh.test_client()
+    page = client.get("/test-refusal")
+    api = client.get("/test-refusal", headers={"Accept": "application/json"})
+    assert page.status_code == 400
+    assert "Only suppliers grant connections." in page.get_data(as_text=True)
+    assert api.status_code == 400
+    assert api.json["detail"] == "Only suppliers grant connections."
+    assert api.mimetype == "application/problem+json"
