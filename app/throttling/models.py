@@ -1,4 +1,10 @@
-"""Throttling tiers, who is on which tier, and the tier requests procurement admins decide."""
+"""Throttling tiers, who is on which tier, and the tier requests procurement admins decide.
+
+A tier request's life cycle is `state` (TierRequestState), as for documents; organizations,
+bank accounts and identity providers say `status` for the same idea. Only
+`app.throttling.services.transition` changes it. PENDING means waiting for a decision; it is
+not a hold (holds belong to documents and finance).
+"""
 
 from __future__ import annotations
 
