@@ -1,5 +1,10 @@
 """A document's record: the raw payload it arrived in, the document with its state, its
-timeline, and the outbox of work still owed to it."""
+timeline, and the outbox of work still owed to it.
+
+A document's life cycle is `state` (DocumentState), as for tier requests; organizations, bank
+accounts and identity providers say `status` for the same idea. Only
+`app.documents.transitions` changes it.
+"""
 
 from __future__ import annotations
 

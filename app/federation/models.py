@@ -1,4 +1,9 @@
-"""Identity providers configured per organization, and the links from their subjects to users."""
+"""Identity providers configured per organization, and the links from their subjects to users.
+
+A provider's life cycle is `status` (ProviderStatus), as for organizations and bank accounts;
+documents and tier requests say `state` for the same idea. Only
+`app.federation.services.transition` changes it.
+"""
 
 from __future__ import annotations
 

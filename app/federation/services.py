@@ -148,20 +148,23 @@ def save_provider(
     _check_settings(organization, settings, provider)
     creating = provider is None
     if provider is None:
-        provider = IdentityProvider(organization=organization)
+        # Born PENDING: nobody signs in through a provider a procurement admin has not seen.
+        provider = IdentityProvider(organization=organization, status=ProviderStatus.PENDING)
         db.session.add(provider)
     changed = _apply(provider, settings)
-    if creating or changed & REVIEWED_FIELDS:
-        _send_to_review(provider)
     provider.changed_by_id = actor.id
     db.session.flush()
-    record(
-        "federation.provider_created" if creating else "federation.provider_updated",
-        actor=actor,
-        organization_id=organization.id,
-        target=provider,
-        details={"changed": sorted(changed), "status": provider.status.value},
-    )
+    action = "federation.provider_created" if creating else "federation.provider_updated"
+    if creating or changed & REVIEWED_FIELDS:
+        _send_to_review(provider, actor, action, sorted(changed))
+    else:
+        record(
+            action,
+            actor=actor,
+            organization_id=organization.id,
+            target=provider,
+            details={"changed": sorted(changed), "status": provider.status.value},
+        )
     return provider
 
 
@@ -229,39 +232,111 @@ def _replace_domains(provider: IdentityProvider, domains: list[str]) -> bool:
     return True
 
 
-def _send_to_review(provider: IdentityProvider) -> None:
-    provider.status = ProviderStatus.PENDING
+def _send_to_review(
+    provider: IdentityProvider, actor: User, action: str, changed: list[str]
+) -> None:
     provider.approved_by_id, provider.approved_at, provider.review_note = None, None, None
+    transition(
+        provider,
+        ProviderStatus.PENDING,
+        actor=actor,
+        action=action,
+        details={"changed": changed, "status": ProviderStatus.PENDING.value},
+    )
 
 
 def approve(provider: IdentityProvider, actor: User) -> None:
     """A procurement admin approves; never the person whose change is being approved."""
-    if provider.status == ProviderStatus.APPROVED:
-        raise ProviderConfigError("This provider is already approved.")
+    if not can_transition(provider.status, ProviderStatus.APPROVED):
+        raise ProviderTransitionError(provider, ProviderStatus.APPROVED)
     if provider.changed_by_id == actor.id:
         raise ProviderConfigError("Another procurement admin must approve a change you made.")
-    provider.status = ProviderStatus.APPROVED
     provider.approved_by_id, provider.approved_at = actor.id, utcnow()
     provider.review_note = None
-    record(
-        "federation.provider_approved",
+    transition(
+        provider,
+        ProviderStatus.APPROVED,
         actor=actor,
-        organization_id=provider.organization_id,
-        target=provider,
+        action="federation.provider_approved",
         details={"issuer": provider.issuer, "domains": provider.domain_names},
     )
 
 
 def reject(provider: IdentityProvider, actor: User, note: str) -> None:
-    provider.status = ProviderStatus.REJECTED
     provider.approved_by_id, provider.approved_at = None, None
     provider.review_note = note
+    transition(
+        provider,
+        ProviderStatus.REJECTED,
+        actor=actor,
+        action="federation.provider_rejected",
+        details={"note": note},
+    )
+
+
+# -- the provider's life cycle -----------------------------------------------------------------
+# Identity providers call their life cycle `status` (ProviderStatus), like organizations and
+# bank accounts; documents and tier requests call theirs `state`. A provider is born PENDING
+# (`save_provider`); every change after that goes through `transition`, nowhere else.
+P = ProviderStatus
+
+ALLOWED: dict[ProviderStatus, frozenset[ProviderStatus]] = {
+    # PENDING -> PENDING: settings changed again before anyone reviewed them.
+    P.PENDING: frozenset({P.PENDING, P.APPROVED, P.REJECTED}),
+    # An approved provider goes back to review when what it trusts changes, or is revoked.
+    P.APPROVED: frozenset({P.PENDING, P.REJECTED}),
+    # The review page offers both decisions again on a rejected provider (a new note, or a
+    # change of mind), and the organization may fix its settings and resubmit.
+    P.REJECTED: frozenset({P.PENDING, P.APPROVED, P.REJECTED}),
+}
+
+
+class ProviderTransitionError(ProviderConfigError):
+    """A change of status the provider's life cycle does not allow."""
+
+    def __init__(self, provider: IdentityProvider, to_status: ProviderStatus) -> None:
+        if provider.status == to_status == ProviderStatus.APPROVED:
+            message = "This provider is already approved."
+        else:
+            message = (
+                f"An identity provider that is {provider.status.value} "
+                f"cannot become {to_status.value}."
+            )
+        super().__init__(message)
+
+
+def can_transition(from_status: ProviderStatus, to_status: ProviderStatus) -> bool:
+    return to_status in ALLOWED[from_status]
+
+
+def transition(
+    provider: IdentityProvider,
+    to_status: ProviderStatus,
+    *,
+    actor: User,
+    reason: str | None = None,
+    action: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move `provider` to `to_status` if allowed and write its audit entry.
+
+    `action` defaults to `federation.provider_<status>`; callers whose change already had a
+    name in the audit log pass it, with their details, so the log reads as before.
+    """
+    before = provider.status
+    if not can_transition(before, to_status):
+        raise ProviderTransitionError(provider, to_status)
+    provider.status = to_status
+    db.session.flush()
+    audit: dict[str, Any] = {"from": before.value, "to": to_status.value}
+    if reason is not None:
+        audit["reason"] = reason
     record(
-        "federation.provider_rejected",
+        action or f"federation.provider_{to_status.value.lower()}",
         actor=actor,
         organization_id=provider.organization_id,
         target=provider,
-        details={"note": note},
+        details={**audit, **(details or {})},
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.crypto import mask
 from app.db import db, utcnow
-from app.onboarding import notify, rules
+from app.onboarding import bank_states, notify, rules
 from app.onboarding.errors import ConflictOfInterest, OnboardingError
 from app.onboarding.models import BankAccount, BankScheme, BankStatus
 from app.onboarding.profile import draft_bank_account, require_editable
@@ -72,8 +72,11 @@ def activate_draft(org: Organization, *, actor) -> BankAccount | None:
     account = draft_bank_account(org)
     if account is not None:
         now = utcnow()
-        account.status, account.effective_at = BankStatus.ACTIVE, now
+        account.effective_at = now
         account.decided_by_id, account.decided_at = getattr(actor, "id", None), now
+        bank_states.transition(
+            account, BankStatus.ACTIVE, actor=actor, reason="the organization was approved"
+        )
     return account
 
 
@@ -185,16 +188,18 @@ def approve_change(org: Organization, account: BankAccount, *, actor) -> bool:
 def _put_in_force(org: Organization, account: BankAccount, actor, now) -> None:
     old = active_account(org)
     if old is not None:
-        old.status, old.superseded_at = BankStatus.SUPERSEDED, now
-    account.status, account.effective_at = BankStatus.ACTIVE, now
+        old.superseded_at = now
+        bank_states.transition(
+            old, BankStatus.SUPERSEDED, actor=actor, details={"superseded_by": account.id}
+        )
+    account.effective_at = now
     account.decided_by_id, account.decided_at = actor.id, now
     org.bank_changed_at = now
-    db.session.flush()
-    record(
-        "bank_account.changed",
+    bank_states.transition(
+        account,
+        BankStatus.ACTIVE,
         actor=actor,
-        organization_id=org.id,
-        target=account,
+        action="bank_account.changed",
         details={
             "before": masked(old),
             "after": masked(account),
@@ -210,14 +215,14 @@ def reject_change(org: Organization, account: BankAccount, reason: str, *, actor
     if not reason.strip():
         raise OnboardingError("A reason is required to reject a bank change.")
     _check_reviewer(org, account, actor)
-    account.status, account.decided_by_id = BankStatus.REJECTED, actor.id
-    account.decided_at, account.decision_reason = utcnow(), reason
-    record(
-        "bank_account.change_rejected",
+    account.decided_by_id, account.decided_at, account.decision_reason = actor.id, utcnow(), reason
+    bank_states.transition(
+        account,
+        BankStatus.REJECTED,
         actor=actor,
-        organization_id=org.id,
-        target=account,
-        details={"reason": reason, "after": masked(account)},
+        reason=reason,
+        action="bank_account.change_rejected",
+        details={"after": masked(account)},
     )
     notify.tell_org(
         org,

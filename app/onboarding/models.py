@@ -1,5 +1,12 @@
 """How an organization becomes trusted: enrollment links, the profile, bank accounts,
-supporting documents, review comments and screenings against the exclusion list."""
+supporting documents, review comments and screenings against the exclusion list.
+
+Life cycles here are `status` (BankAccount.status: BankStatus; Organization.status: OrgStatus),
+as for identity providers; documents and tier requests call theirs `state`. Same idea, two
+words: the columns were not renamed (a data migration plus every query and template, for no
+change in meaning). Only `app.onboarding.bank_states.transition` changes a bank account's
+status, only `app.onboarding.states.transition` an organization's.
+"""
 
 from __future__ import annotations
 

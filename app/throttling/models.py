@@ -1,4 +1,10 @@
-"""Throttling tiers, who is on which tier, and the tier requests procurement admins decide."""
+"""Throttling tiers, who is on which tier, and the tier requests procurement admins decide.
+
+A tier request's life cycle is `state` (TierRequestState), as for documents; organizations,
+bank accounts and identity providers say `status` for the same idea. Only
+`app.throttling.services.transition` changes it. PENDING means waiting for a decision; it is
+not a hold (holds belong to documents and finance).
+"""
 
 from __future__ import annotations
 
@@ -78,7 +84,10 @@ class ClientTierOverride(TimestampMixin, Model):
 
 
 class TierRequestState(enum.StrEnum):
-    ON_HOLD = "ON_HOLD"
+    """Where a tier request is in its life cycle (`state`, like documents; see
+    `app.throttling.services.ALLOWED`)."""
+
+    PENDING = "PENDING"  # waiting for a procurement admin's decision
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
 
@@ -93,8 +102,8 @@ class TierRequest(TimestampMixin, Model):
             "uq_tier_requests_open_per_organization",
             "organization_id",
             unique=True,
-            postgresql_where=text("state = 'ON_HOLD'"),
-            sqlite_where=text("state = 'ON_HOLD'"),
+            postgresql_where=text("state = 'PENDING'"),
+            sqlite_where=text("state = 'PENDING'"),
         ),
     )
 
@@ -107,7 +116,7 @@ class TierRequest(TimestampMixin, Model):
     current_tier_id: Mapped[int | None] = mapped_column(ForeignKey("throttle_tiers.id"))
     reason: Mapped[str] = mapped_column(String(500))
     state: Mapped[TierRequestState] = mapped_column(
-        enum_column(TierRequestState), default=TierRequestState.ON_HOLD
+        enum_column(TierRequestState), default=TierRequestState.PENDING
     )
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

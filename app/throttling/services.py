@@ -217,7 +217,7 @@ def open_request(organization_id: int) -> TierRequest | None:
     return db.session.scalar(
         select(TierRequest).where(
             TierRequest.organization_id == organization_id,
-            TierRequest.state == TierRequestState.ON_HOLD,
+            TierRequest.state == TierRequestState.PENDING,
         )
     )
 
@@ -234,7 +234,7 @@ def latest_request(organization_id: int) -> TierRequest | None:
 def request_tier(
     organization: Organization, tier: Tier, reason: str, *, actor: User
 ) -> TierRequest:
-    """Ask for another tier; it waits ON_HOLD until a procurement admin decides."""
+    """Ask for another tier; it waits PENDING until a procurement admin decides."""
     current = organization_tier(organization.id)
     if tier.id == current.id:
         raise ThrottlingError(f"Your organization is already on {tier.name}.")
@@ -265,7 +265,7 @@ def pending_requests() -> list[TierRequest]:
     return list(
         db.session.scalars(
             select(TierRequest)
-            .where(TierRequest.state == TierRequestState.ON_HOLD)
+            .where(TierRequest.state == TierRequestState.PENDING)
             .order_by(TierRequest.created_at, TierRequest.id)
         )
     )
@@ -275,44 +275,90 @@ def decided_requests(limit: int = 20) -> list[TierRequest]:
     return list(
         db.session.scalars(
             select(TierRequest)
-            .where(TierRequest.state != TierRequestState.ON_HOLD)
+            .where(TierRequest.state != TierRequestState.PENDING)
             .order_by(TierRequest.decided_at.desc(), TierRequest.id.desc())
             .limit(limit)
         )
     )
 
 
+# -- a tier request's life cycle ----------------------------------------------------------------
+# Tier requests call their life cycle `state` (TierRequestState), like documents; organizations,
+# bank accounts and identity providers call theirs `status`. A request is born PENDING
+# (`request_tier`, the column default); every change after that goes through `transition`.
+R = TierRequestState
+
+ALLOWED: dict[TierRequestState, frozenset[TierRequestState]] = {
+    R.PENDING: frozenset({R.APPROVED, R.REJECTED}),
+    R.APPROVED: frozenset(),
+    R.REJECTED: frozenset(),
+}
+
+
+class TierRequestTransitionError(ThrottlingError):
+    """A change of state the tier request's life cycle does not allow."""
+
+    def __init__(self, tier_request: TierRequest, to_state: TierRequestState) -> None:
+        if tier_request.state != TierRequestState.PENDING:
+            super().__init__("This request has already been decided.")
+        else:
+            super().__init__(f"A pending tier request cannot become {to_state.value}.")
+
+
+def can_transition(from_state: TierRequestState, to_state: TierRequestState) -> bool:
+    return to_state in ALLOWED[from_state]
+
+
+def transition(
+    tier_request: TierRequest,
+    to_state: TierRequestState,
+    *,
+    actor: User,
+    action: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move `tier_request` to `to_state` if allowed and write its audit entry.
+
+    `action` defaults to `throttling.tier_request_<state>`; callers pass theirs, with their
+    details, so the log reads as before.
+    """
+    before = tier_request.state
+    if not can_transition(before, to_state):
+        raise TierRequestTransitionError(tier_request, to_state)
+    tier_request.state = to_state
+    db.session.flush()
+    record(
+        action or f"throttling.tier_request_{to_state.value.lower()}",
+        actor=actor,
+        organization_id=tier_request.organization_id,
+        target=tier_request,
+        details={"from": before.value, "to": to_state.value, **(details or {})},
+    )
+
+
 def _decide(tier_request: TierRequest, state: TierRequestState, note: str, actor: User) -> None:
-    if tier_request.state != TierRequestState.ON_HOLD:
-        raise ThrottlingError("This request has already been decided.")
-    tier_request.state = state
+    if not can_transition(tier_request.state, state):
+        raise TierRequestTransitionError(tier_request, state)
     tier_request.decided_by_id = actor.id
     tier_request.decided_at = utcnow()
     tier_request.decision_note = note.strip()
+    transition(
+        tier_request,
+        state,
+        actor=actor,
+        action=f"throttling.tier_request_{state.value.lower()}",
+        details={"tier": tier_request.requested_tier.name, "note": tier_request.decision_note},
+    )
 
 
 def approve_request(tier_request: TierRequest, *, note: str, actor: User) -> None:
     """Approve: the organization's clients get the new tier on their very next request."""
     _decide(tier_request, TierRequestState.APPROVED, note, actor)
     assign_tier(tier_request.organization, tier_request.requested_tier, actor=actor)
-    record(
-        "throttling.tier_request_approved",
-        actor=actor,
-        organization_id=tier_request.organization_id,
-        target=tier_request,
-        details={"tier": tier_request.requested_tier.name, "note": tier_request.decision_note},
-    )
 
 
 def reject_request(tier_request: TierRequest, *, note: str, actor: User) -> None:
+    """Reject, saying why: the organization sees the note."""
     if not note.strip():
         raise ThrottlingError("Say why the request is rejected; the organization sees it.")
     _decide(tier_request, TierRequestState.REJECTED, note, actor)
-    db.session.flush()
-    record(
-        "throttling.tier_request_rejected",
-        actor=actor,
-        organization_id=tier_request.organization_id,
-        target=tier_request,
-        details={"tier": tier_request.requested_tier.name, "note": tier_request.decision_note},
-    )

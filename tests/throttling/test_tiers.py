@@ -124,7 +124,7 @@ def test_partner_requests_a_tier_and_the_request_waits_on_hold(api):
     tier_request = db.session.scalar(
         select(TierRequest).where(TierRequest.organization_id == org.id)
     )
-    assert tier_request.state == TierRequestState.ON_HOLD
+    assert tier_request.state == TierRequestState.PENDING
     assert tier_request.current_tier.name == "Standard"
     assert "waits for a procurement admin" in api.get("/api-usage").get_data(as_text=True)
     # A second request while one waits is refused.
@@ -168,7 +168,7 @@ def test_rejection_needs_a_reason_and_leaves_the_tier(api):
     silent = _post_form(api, "/admin/api-tier-requests", url, {"decision": "reject", "note": ""})
     assert silent.status_code == 302
     db.session.refresh(tier_request)
-    assert tier_request.state == TierRequestState.ON_HOLD
+    assert tier_request.state == TierRequestState.PENDING
     _post_form(api, "/admin/api-tier-requests", url, {"decision": "reject", "note": "not yet"})
     db.session.refresh(tier_request)
     assert tier_request.state == TierRequestState.REJECTED

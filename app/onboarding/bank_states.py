@@ -1,0 +1,78 @@
+"""The one function that changes a bank account's status, and the table of changes it allows.
+
+Bank accounts call their life cycle `status` (BankStatus), like organizations (OrgStatus);
+documents and tier requests call theirs `state`. The columns keep their names; the words mean
+the same thing: where the record is in its life cycle.
+
+An account is born DRAFT (the onboarding bank step) or PENDING (a change asked for after
+activation) when `banking` creates it; every change after that goes through `transition`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.audit.services import record
+from app.db import db
+from app.onboarding.errors import OnboardingError
+from app.onboarding.models import BankAccount, BankStatus
+
+B = BankStatus
+
+ALLOWED: dict[BankStatus, frozenset[BankStatus]] = {
+    B.DRAFT: frozenset({B.ACTIVE}),  # the organization was approved
+    B.PENDING: frozenset({B.ACTIVE, B.REJECTED}),  # the second approval, or a rejection
+    B.ACTIVE: frozenset({B.SUPERSEDED}),  # another account came into force
+    B.SUPERSEDED: frozenset(),
+    B.REJECTED: frozenset(),
+}
+
+
+class BankTransitionError(OnboardingError):
+    """A change of status the bank account's life cycle does not allow."""
+
+    def __init__(self, account: BankAccount, to_status: BankStatus) -> None:
+        current, target = account.status.value, to_status.value
+        super().__init__(f"Bank account {account.id} cannot go from {current} to {target}.")
+
+
+def can_transition(from_status: BankStatus, to_status: BankStatus) -> bool:
+    return to_status in ALLOWED[from_status]
+
+
+def transition(
+    account: BankAccount,
+    to_status: BankStatus,
+    *,
+    actor: Any,
+    reason: str | None = None,
+    action: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move `account` to `to_status` if allowed and write its audit entry.
+
+    `action` defaults to `bank_account.<status>`; callers whose change already had a name in
+    the audit log (`bank_account.changed`, `bank_account.change_rejected`) pass it, with their
+    details, so the log reads as before.
+    """
+    before = account.status
+    if not can_transition(before, to_status):
+        raise BankTransitionError(account, to_status)
+    account.status = to_status
+    db.session.flush()
+    record(
+        action or f"bank_account.{to_status.value.lower()}",
+        actor=actor,
+        organization_id=account.organization_id,
+        target=account,
+        details=_details(before, to_status, reason, details),
+    )
+
+
+def _details(
+    before: BankStatus, to_status: BankStatus, reason: str | None, extra: dict[str, Any] | None
+) -> dict[str, Any]:
+    details: dict[str, Any] = {"from": before.value, "to": to_status.value}
+    if reason is not None:
+        details["reason"] = reason
+    return {**details, **(extra or {})}
