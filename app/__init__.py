@@ -41,7 +41,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     sessions.init_app(app)
     crypto.init_app(app)
-    jobs.init_app(app)
+    jobs.init_app(app, factory=create_app)  # a worker process makes its app this way
     throttling.init_app(app)
     client_changes.init_app(app)  # committed client changes reach every process's token check
 
