@@ -35,6 +35,7 @@ def _init_extensions(app: Flask) -> None:
     from app import crypto, jobs, throttling
     from app.accounts import sessions
     from app.extensions import csrf, db, login_manager, migrate
+    from app.federation import sign_in as federation_sign_in
     from app.oauth import client_changes
 
     db.init_app(app)
@@ -43,9 +44,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     sessions.init_app(app)
     crypto.init_app(app)
-    jobs.init_app(app)
+    jobs.init_app(app, factory=create_app)  # a worker process makes its app this way
     throttling.init_app(app)
     client_changes.init_app(app)  # committed client changes reach every process's token check
+    federation_sign_in.init_app(app)  # company sign-in on the accounts pages
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -124,6 +124,9 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
 
 _app_lock = threading.Lock()
 _app: Flask | None = None
+# create_app hands itself in through init_app: importing it here would make this module, which
+# every package uses, depend on every package.
+_app_factory: Callable[[], Flask] | None = None
 
 
 def _worker_app() -> Flask:
@@ -131,9 +134,9 @@ def _worker_app() -> Flask:
     global _app  # noqa: PLW0603 - a per-process cache of the app
     with _app_lock:
         if _app is None:
-            from app import create_app
-
-            _app = create_app()
+            if _app_factory is None:
+                raise RuntimeError("no app factory: create_app passes itself to jobs.init_app")
+            _app = _app_factory()
         return _app
 
 
@@ -160,7 +163,11 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, factory: Callable[[], Flask] | None = None) -> None:
+    """`factory` builds the app a worker process runs jobs in when none is current."""
+    global _app_factory  # noqa: PLW0603 - the worker process's way to make its app
+    if factory is not None:
+        _app_factory = factory
     _apps_in_process.add(app)
     app.extensions["redis"] = _make_redis(app)
     if not event.contains(Session, "after_commit", _send_pending):

@@ -9,13 +9,13 @@ from flask_login import current_user, login_user
 
 from app.accounts import mfa, services, sessions
 from app.accounts.access import require_role
+from app.accounts.external import external_sign_in
 from app.accounts.forms import CodeForm
 from app.accounts.models import User
 from app.accounts.urls import safe_next
 from app.accounts.views import pending_sign_in
 from app.audit.services import record
 from app.db import refusable
-from app.federation.services import identities_of
 
 bp = Blueprint("mfa", __name__, url_prefix="/account")
 
@@ -32,7 +32,7 @@ def security():
         enrolled=mfa.is_enrolled(current_user),
         required=mfa.required_for(current_user),
         codes_left=mfa.remaining_recovery_codes(current_user),
-        identities=identities_of(current_user),
+        identities=external_sign_in().identities_of(current_user),
         session_row=sessions.current(),
         form=CodeForm(),
     )

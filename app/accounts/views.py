@@ -21,13 +21,12 @@ from flask_wtf import FlaskForm
 
 from app.accounts import mfa, services, sessions
 from app.accounts.access import navigation_for, require_role
+from app.accounts.external import external_sign_in
 from app.accounts.forms import CodeForm, LoginForm, LogoutForm
 from app.accounts.models import User
 from app.accounts.urls import safe_next
 from app.audit.services import record
 from app.db import db
-from app.federation import services as federation
-from app.federation.views import begin_sign_in, end_session_offer
 
 bp = Blueprint("accounts", __name__)
 
@@ -80,10 +79,12 @@ def login():
 
 def _discover(form: LoginForm):
     """Home-realm discovery: the email's domain picks the company's provider, if it has one."""
-    provider = federation.provider_for_email(form.email.data)
+    provider = external_sign_in().provider_for_email(form.email.data)
     if provider is None:
         return _login_page(form, "password")
-    return begin_sign_in(provider, safe_next(request.args.get("next")), form.email.data)
+    return external_sign_in().begin_sign_in(
+        provider, safe_next(request.args.get("next")), form.email.data
+    )
 
 
 def _sign_in_with_password(form: LoginForm):
@@ -92,7 +93,7 @@ def _sign_in_with_password(form: LoginForm):
     if user is None:
         flash(result.error or "Sign-in failed.", "error")
         return _login_page(form, "password", 429 if result.throttled else 401)
-    if (provider := federation.required_provider_for(user)) is not None:
+    if (provider := external_sign_in().required_provider_for(user)) is not None:
         return _refuse_password(user, provider)
     next_url = safe_next(request.args.get("next"))
     if step := mfa.step_at_sign_in(user):
@@ -165,7 +166,8 @@ def _warn_if_recovery_code(user: User, method: str | None) -> None:
 @require_role()
 def logout():
     if LogoutForm().validate_on_submit():
-        offer = end_session_offer(sessions.current())  # read before the session row ends
+        # Read before the session row ends.
+        offer = external_sign_in().end_session_offer(sessions.current())
         record("auth.logout", actor=current_user, target=current_user)
         sessions.end("logout")
         logout_user()

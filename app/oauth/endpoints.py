@@ -21,7 +21,6 @@ from app.oauth.resource import (
 )
 from app.orgs import scope
 from app.orgs.models import ConnectionScope, Organization, OrgKind
-from app.throttling import limit_token_endpoint
 
 bp = Blueprint("oauth", __name__)
 csrf.exempt(bp)
@@ -53,12 +52,17 @@ def _claimed_client_id() -> str | None:
     return request.form.get("client_id")
 
 
+def _limit_token_endpoint() -> Response | None:
+    """The throttling package registers the limit, as it does `throttle_hook` (it builds on
+    OAuth clients, so OAuth does not import it); its response (a 429) is returned as is."""
+    limit = current_app.extensions.get("token_endpoint_limit")
+    return limit(_claimed_client_id(), request.remote_addr or "") if limit is not None else None
+
+
 @bp.post("/oauth/token")
 def token():
     # Counted per IP and per named client before a secret is checked or a key is used.
-    if (
-        refused := limit_token_endpoint(_claimed_client_id(), request.remote_addr or "")
-    ) is not None:
+    if (refused := _limit_token_endpoint()) is not None:
         return refused
     return _answer(lambda oauth: oauth.create_token_response())
 

@@ -15,6 +15,7 @@ from app.audit.services import record
 from app.crypto import mask
 from app.db import db, utcnow
 from app.onboarding import bank_states, notify, rules
+from app.onboarding.enrollment import check_no_conflict
 from app.onboarding.errors import ConflictOfInterest, OnboardingError
 from app.onboarding.models import BankAccount, BankScheme, BankStatus
 from app.onboarding.profile import draft_bank_account, require_editable
@@ -146,8 +147,6 @@ def request_change(
 
 
 def _check_reviewer(org: Organization, account: BankAccount, actor) -> None:
-    from app.onboarding.review import check_no_conflict
-
     # Two approvers at once take turns, so the second sees the first approval.
     db.session.refresh(account, with_for_update=True)
     if account.status != BankStatus.PENDING:

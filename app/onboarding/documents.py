@@ -16,6 +16,7 @@ from app.db import db, utcnow
 from app.onboarding import rules
 from app.onboarding.errors import FieldError, OnboardingError
 from app.onboarding.models import SupportingDocument, SupportingDocumentKind, existing_profile
+from app.onboarding.states import transition
 from app.orgs.models import Organization, OrgStatus
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -129,15 +130,12 @@ def store(
 
 def _reinstate_if_insured(org: Organization, document: SupportingDocument, actor) -> None:
     """A supplier suspended only for an expired certificate is active again with a new one."""
-    from app.onboarding.states import transition
-    from app.onboarding.tasks import CERTIFICATE_EXPIRED
-
     profile = existing_profile(org)
     if (
         document.kind == SupportingDocumentKind.INSURANCE
         and org.status == OrgStatus.SUSPENDED
         and profile is not None
-        and profile.suspended_reason == CERTIFICATE_EXPIRED
+        and profile.suspended_reason == rules.CERTIFICATE_EXPIRED
     ):
         profile.suspended_reason = None
         transition(

@@ -18,7 +18,7 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.audit.services import record
 from app.db import db, utcnow
-from app.onboarding.errors import OnboardingError
+from app.onboarding.errors import ConflictOfInterest, OnboardingError
 from app.onboarding.models import Enrollment, EnrollmentVia, Profile
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
@@ -174,6 +174,16 @@ def inviter_ids(org: Organization) -> set[int]:
         Enrollment.organization_id == org.id, Enrollment.invited_by_id.is_not(None)
     )
     return {i for i in db.session.scalars(query) if i is not None}
+
+
+def check_no_conflict(org: Organization, actor) -> None:
+    """Nobody decides about an organization they belong to or invited.
+
+    Review, bank approval and screening overrides all ask, so it sits here, below them."""
+    if any(m.organization_id == org.id for m in actor.memberships):
+        raise ConflictOfInterest("You belong to this organization, so you cannot review it.")
+    if actor.id in inviter_ids(org):
+        raise ConflictOfInterest("You invited this organization, so another admin must review it.")
 
 
 def pending_invitations(limit: int = 100) -> list[Enrollment]:

@@ -11,6 +11,7 @@ from app.audit.services import record
 from app.crypto import mask
 from app.db import db, utcnow
 from app.onboarding import rules
+from app.onboarding.documents import missing_documents
 from app.onboarding.errors import OnboardingError
 from app.onboarding.models import BankAccount, BankStatus, Profile, existing_profile
 from app.orgs.models import Organization, OrgKind
@@ -113,8 +114,6 @@ def draft_bank_account(org: Organization) -> BankAccount | None:
 
 def section_status(org: Organization) -> dict[str, bool]:
     """Each section of the organization's profile: complete or not."""
-    from app.onboarding.documents import missing_documents
-
     profile = profile_of(org)
     if org.kind == OrgKind.PARTNER:
         return {

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.db import db, utcnow
 from app.jobs import enqueue_after_commit
-from app.onboarding import banking, documents, enrollment, rules, screening
-from app.onboarding.errors import ConflictOfInterest, FieldError, OnboardingError
+from app.onboarding import banking, documents, rules, screening
+from app.onboarding.enrollment import check_no_conflict
+from app.onboarding.errors import FieldError, OnboardingError
 from app.onboarding.models import ReviewComment
 from app.onboarding.profile import (
     SECURITY_QUESTIONS,
@@ -20,6 +21,7 @@ from app.onboarding.profile import (
     profile_of,
 )
 from app.onboarding.states import transition
+from app.onboarding.tasks import SYNC_RETRY, sync_vendor, sync_vendor_job_id
 from app.orgs.models import Organization, OrgKind, OrgStatus
 
 
@@ -181,14 +183,6 @@ def blocking_failures(org: Organization) -> list[Check]:
 # -- decisions ---------------------------------------------------------------------------------
 
 
-def check_no_conflict(org: Organization, actor) -> None:
-    """Nobody decides about an organization they belong to or invited."""
-    if any(m.organization_id == org.id for m in actor.memberships):
-        raise ConflictOfInterest("You belong to this organization, so you cannot review it.")
-    if actor.id in enrollment.inviter_ids(org):
-        raise ConflictOfInterest("You invited this organization, so another admin must review it.")
-
-
 def _require_submitted(org: Organization) -> None:
     # Two reviewers deciding at once take turns; the second sees the first one's decision.
     db.session.refresh(org, with_for_update=True)
@@ -219,8 +213,6 @@ def approve(org: Organization, scopes: Iterable[str], *, actor) -> None:
 
 
 def enqueue_vendor_sync(org: Organization) -> None:
-    from app.onboarding.tasks import SYNC_RETRY, sync_vendor, sync_vendor_job_id
-
     enqueue_after_commit(sync_vendor, org.id, job_id=sync_vendor_job_id(org.id), retry=SYNC_RETRY)
 
 

@@ -38,6 +38,9 @@ TRANSITIONS: dict[OrgStatus, frozenset[OrgStatus]] = {
 EDITABLE_STATES = frozenset({OrgStatus.DRAFT, OrgStatus.CHANGES_REQUESTED})
 # Documents can be renewed (a new certificate of insurance) once the organization is live.
 UPLOAD_STATES = EDITABLE_STATES | {OrgStatus.ACTIVE, OrgStatus.SUSPENDED}
+# Why a supplier is suspended when the certificate check suspends it: a new certificate of
+# insurance makes it active again, other suspensions stay.
+CERTIFICATE_EXPIRED = "certificate_expired"
 
 
 def can_transition(current: OrgStatus, target: OrgStatus) -> bool:

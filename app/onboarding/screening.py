@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, delete, insert, or_, select
 from app.audit.services import record
 from app.db import db, utcnow
 from app.onboarding import rules
+from app.onboarding.enrollment import check_no_conflict
 from app.onboarding.errors import OnboardingError
 from app.onboarding.models import ExclusionEntry, ExclusionListLoad, Screening, existing_profile
 from app.orgs.models import Organization
@@ -222,8 +223,6 @@ def latest(org: Organization) -> Screening | None:
 
 def override(org: Organization, screening: Screening, reason: str, *, actor) -> None:
     """A procurement admin clears a hit (or a missing list) with a written reason."""
-    from app.onboarding.review import check_no_conflict
-
     check_no_conflict(org, actor)
     if screening.clear:
         raise OnboardingError("The screening is clear; there is nothing to override.")

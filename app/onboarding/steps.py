@@ -10,6 +10,7 @@ from flask import current_app
 from flask_wtf import FlaskForm
 
 from app.onboarding import banking, forms, profile, rules
+from app.onboarding.enrollment import organization_name_taken
 from app.onboarding.errors import FieldError
 from app.onboarding.profile import draft_bank_account, profile_of
 from app.orgs.models import Organization, OrgKind
@@ -42,8 +43,6 @@ def _load_company(org: Organization) -> dict[str, Any]:
 
 
 def _save_company(org: Organization, form, actor) -> None:
-    from app.onboarding.enrollment import organization_name_taken
-
     name = form.name.data
     if name.lower() != org.name.lower() and organization_name_taken(name):
         raise FieldError(

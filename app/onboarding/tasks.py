@@ -22,13 +22,13 @@ from app.jobs import job
 from app.onboarding import banking, notify
 from app.onboarding.models import SupportingDocument, SupportingDocumentKind
 from app.onboarding.profile import profile_of
+from app.onboarding.rules import CERTIFICATE_EXPIRED
 from app.onboarding.states import transition
 from app.orgs.models import Organization, OrgKind, OrgStatus
 
 log = structlog.get_logger(__name__)
 SYNC_RETRY = Retry(max=6, interval=[10, 30, 120, 300, 900, 3600])
 EXPIRY_NOTICE_DAYS = 30
-CERTIFICATE_EXPIRED = "certificate_expired"
 
 
 def sync_vendor_job_id(org_id: int) -> str:

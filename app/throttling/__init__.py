@@ -1,9 +1,10 @@
 """Throttling tiers protect the ERP and the portal from any one API client: per-tier limits
 counted in Redis, standard rate-limit headers, body-size caps, and tier requests.
 
-Other packages use: `charge_documents(api_client, n)` (intake), `limit_token_endpoint(client_id,
-ip)` (OAuth token endpoint), `too_many_requests(decision)`, and the hook that `require_token`
-finds at `app.extensions["throttle_hook"]`.
+Other packages use: `charge_documents(api_client, n)` (intake), `too_many_requests(decision)`,
+and two hooks OAuth finds without importing this package (which builds on OAuth clients):
+`require_token`'s at `app.extensions["throttle_hook"]` and the token endpoint's
+`limit_token_endpoint(client_id, ip)` at `app.extensions["token_endpoint_limit"]`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def _forget_tier_change(session: Session, previous_transaction) -> None:
 def init_app(app: Flask) -> None:
     app.extensions["throttling"] = Throttling(app)
     app.extensions["throttle_hook"] = throttle_hook
+    app.extensions["token_endpoint_limit"] = limit_token_endpoint
     app.after_request(add_rate_limit_headers)
     if not event.contains(Session, "after_commit", _clear_caches_after_tier_change):
         event.listen(Session, "after_commit", _clear_caches_after_tier_change)
