@@ -8,7 +8,7 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.db import db
 from app.erp.mock.catalog import NETWORK_NAME, VENDORS
-from app.oauth.scopes import SCOPES
+from app.oauth.scopes import SCOPES, SUPPLIER_DEFAULT_SCOPES
 from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
 
@@ -17,7 +17,7 @@ BUYER_DOMAIN = "hospital.example"
 DEMO_SUPPLIERS = 5  # the first vendors of the ERP catalogue get portal organizations
 PARTNER_NAME = "MedLink Supplier Network"
 # What onboarding would have approved: suppliers everything but webhooks, the partner all.
-SUPPLIER_SCOPES = sorted(set(SCOPES) - {"webhooks:manage"})
+SUPPLIER_SCOPES = sorted(SUPPLIER_DEFAULT_SCOPES)
 PARTNER_SCOPES = sorted(SCOPES)
 CONNECTED_SUPPLIERS = 2  # the partner acts for the first two demo suppliers
 

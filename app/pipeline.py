@@ -20,9 +20,22 @@ from dataclasses import dataclass
 from blinker import Namespace
 from rq import Retry
 
-# Sent after every transition, inside the transaction: receivers get (document, event=...), the
-# ORM Document, or for `document.received` the transitions.Received record of the new row.
+# Sent after every transition, inside the transaction, with one Transitioned as the sender.
 document_transitioned = Namespace().signal("document-transitioned")
+
+
+@dataclass(frozen=True)
+class Transitioned:
+    """What a receiver of `document_transitioned` gets, the same for every transition: ids and
+    states, never the document itself (a receiver that needs more reads it in its own job)."""
+
+    event: str
+    document_id: int
+    kind: str
+    from_state: str | None
+    to_state: str
+    sender_org_id: int
+    supplier_org_id: int | None
 
 
 @dataclass(frozen=True)

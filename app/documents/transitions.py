@@ -16,7 +16,7 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.documents import outbox, storage
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
-from app.pipeline import document_transitioned, event_name, next_step
+from app.pipeline import Transitioned, document_transitioned, event_name, next_step
 
 S = DocumentState
 
@@ -117,7 +117,17 @@ def receive(
     if step is not None:
         outbox.enqueue_after_commit(ids, step)  # the outbox rows are already written
     for document in received:
-        document_transitioned.send(document, event=event)
+        document_transitioned.send(
+            Transitioned(
+                event,
+                document.id,
+                document.kind.value,
+                None,
+                S.RECEIVED.value,
+                document.sender_org_id,
+                document.supplier_org_id,
+            )
+        )
     return received
 
 
@@ -134,7 +144,7 @@ def transition(
     from_state, document.state = document.state, to_state
     entry = _timeline(document, from_state, to_state, actor, reason)
     _audit(document, from_state, actor, reason, details)
-    _emit(document, event_name(to_state.value))
+    _emit(document, from_state, event_name(to_state.value))
     return entry
 
 
@@ -179,8 +189,18 @@ def _audit(
     )
 
 
-def _emit(document: Document, event: str) -> None:
+def _emit(document: Document, from_state: DocumentState | None, event: str) -> None:
     step = next_step(event)
     if step is not None:
         outbox.schedule([document.id], step)
-    document_transitioned.send(document, event=event)
+    document_transitioned.send(
+        Transitioned(
+            event,
+            document.id,
+            document.kind.value,
+            from_state.value if from_state else None,
+            document.state.value,
+            document.sender_org_id,
+            document.supplier_org_id,
+        )
+    )

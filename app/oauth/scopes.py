@@ -13,6 +13,10 @@ SCOPES = (
     "webhooks:manage",
 )
 
+# What a supplier's own API clients get unless the approver trims it: all but webhooks, which
+# are for partners' platforms.
+SUPPLIER_DEFAULT_SCOPES = tuple(scope for scope in SCOPES if scope != "webhooks:manage")
+
 SCOPE_DESCRIPTIONS = {
     "invoices:write": "Send invoices",
     "invoices:read": "Read invoices and their states",

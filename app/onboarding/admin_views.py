@@ -11,6 +11,7 @@ from app.accounts.access import require_role
 from app.audit.models import AuditEntry
 from app.db import db, refusable, utcnow
 from app.mail import backend_name
+from app.oauth.scopes import SUPPLIER_DEFAULT_SCOPES
 from app.onboarding import (
     banking,
     connections,
@@ -132,7 +133,7 @@ def organization(org_id: int):
     org = _organization(org_id)
     profile = profile_of(org)
     default_scopes = (
-        profile.scopes_wanted if org.kind == OrgKind.PARTNER else rules.SUPPLIER_DEFAULT_SCOPES
+        profile.scopes_wanted if org.kind == OrgKind.PARTNER else SUPPLIER_DEFAULT_SCOPES
     )
     changes_form = forms.ChangesForm()
     return render_template(

@@ -28,6 +28,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.oauth.scopes import SCOPES
 from app.onboarding import rules
 from app.onboarding.models import DOCUMENT_LABELS, SupportingDocumentKind
 from app.orgs.models import ConnectionScope
@@ -203,9 +204,7 @@ class PlatformForm(FlaskForm):
     platform_description = TextAreaField(
         "Platform description", validators=[Optional(), Length(max=4000)], filters=[_strip]
     )
-    scopes_wanted = MultiCheckboxField(
-        "API scopes wanted", choices=choices((s, s) for s in rules.API_SCOPES)
-    )
+    scopes_wanted = MultiCheckboxField("API scopes wanted", choices=choices((s, s) for s in SCOPES))
     tier_wanted = _text("Throttling tier wanted", 64)
     webhook_url = _text("Webhook endpoint (https)", 500)
 
@@ -241,9 +240,7 @@ class ConfirmForm(FlaskForm):
 
 
 class ApproveForm(FlaskForm):
-    scopes = MultiCheckboxField(
-        "API scopes approved", choices=choices((s, s) for s in rules.API_SCOPES)
-    )
+    scopes = MultiCheckboxField("API scopes approved", choices=choices((s, s) for s in SCOPES))
 
 
 class ReasonForm(FlaskForm):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.db import db, utcnow
 from app.jobs import enqueue_after_commit
+from app.oauth.scopes import SCOPES
 from app.onboarding import banking, documents, rules, screening
 from app.onboarding.enrollment import check_no_conflict
 from app.onboarding.errors import FieldError, OnboardingError
@@ -142,7 +143,7 @@ def _screening_check(org: Organization) -> Check:
 def _partner_checks(org: Organization) -> list[Check]:
     profile = profile_of(org)
     url_problem = rules.https_url_problem(profile.webhook_url or "")
-    unknown = [s for s in profile.scopes_wanted if s not in rules.API_SCOPES]
+    unknown = [s for s in profile.scopes_wanted if s not in SCOPES]
     answers = profile.security_answers or {}
     unanswered = [q for q in SECURITY_QUESTIONS if not answers.get(q)]
     return [
@@ -200,7 +201,7 @@ def approve(org: Organization, scopes: Iterable[str], *, actor) -> None:
         raise OnboardingError(
             "Approval is blocked: " + "; ".join(f"{c.label}: {c.detail}" for c in failures)
         )
-    granted = sorted(s for s in set(scopes) if s in rules.API_SCOPES)
+    granted = sorted(s for s in set(scopes) if s in SCOPES)
     before_scopes = list(org.approved_scopes or [])
     org.approved_scopes = granted
     details = {"approved_scopes": {"before": before_scopes, "after": granted}}

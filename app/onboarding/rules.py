@@ -81,25 +81,6 @@ def section_keys(kind: OrgKind) -> tuple[str, ...]:
     return tuple(s.key for s in sections_for(kind))
 
 
-# -- API scopes a partner (or supplier) may be granted ----------------------------------------
-
-API_SCOPES = (
-    "invoices:write",
-    "invoices:read",
-    "acknowledgments:write",
-    "purchase-orders:read",
-    "documents:read",
-    "webhooks:manage",
-)
-# What a supplier's own API clients get unless the approver trims it.
-SUPPLIER_DEFAULT_SCOPES = (
-    "invoices:write",
-    "invoices:read",
-    "acknowledgments:write",
-    "purchase-orders:read",
-    "documents:read",
-)
-
 # -- tax ids -----------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 from flask_wtf import FlaskForm
 
+from app.oauth.scopes import SCOPES
 from app.onboarding import banking, forms, profile, rules
 from app.onboarding.enrollment import organization_name_taken
 from app.onboarding.errors import FieldError
@@ -176,7 +177,7 @@ def _save_platform(org: Organization, form, actor) -> None:
         raise FieldError("webhook_url", problem)
     values = {
         "platform_description": form.platform_description.data or None,
-        "scopes_wanted": [s for s in rules.API_SCOPES if s in (form.scopes_wanted.data or [])],
+        "scopes_wanted": [s for s in SCOPES if s in (form.scopes_wanted.data or [])],
         "tier_wanted": form.tier_wanted.data or None,
         "webhook_url": url,
     }

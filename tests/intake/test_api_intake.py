@@ -427,3 +427,26 @@ def test_the_request_only_splits_canonical_models_are_built_by_the_job(client, a
     assert built == []  # the request identified two documents without building either
     assert run_jobs() == 2
     assert len(built) == 2
+
+
+def test_every_transition_is_announced_with_one_type(client, auth):
+    from app.pipeline import Transitioned, document_transitioned
+
+    heard: list[Transitioned] = []
+
+    def listen(sender: Transitioned) -> None:
+        heard.append(sender)
+
+    with document_transitioned.connected_to(listen):
+        response = _post(
+            client, "/api/v1/invoices", local("json_two_documents.json"), "application/json", auth
+        )
+        run_jobs()
+    ids = {d["id"] for d in response.json["documents"]}
+    assert {type(event) for event in heard} == {Transitioned}
+    assert {(e.document_id, e.event) for e in heard if e.event == "document.received"} == {
+        (i, "document.received") for i in ids
+    }
+    normalized = [e for e in heard if e.to_state == "NORMALIZED"]
+    assert {e.document_id for e in normalized} == ids
+    assert {e.from_state for e in normalized} == {"RECEIVED"}
