@@ -14,7 +14,8 @@ from sqlalchemy import select
 from app.db import db
 from app.formats import SupplierRef
 from app.onboarding.models import Profile
-from app.orgs.models import Connection, Organization
+from app.orgs.models import Organization
+from app.orgs.scope import live_for_partner
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 
@@ -42,10 +43,11 @@ def _by_tax_id(party: SupplierRef, partner_id: int) -> int | None:
     wanted = {compact_tax_id(tax_id) for tax_id in party.tax_ids}
     if not wanted:
         return None
+    connected = [connection.supplier_id for connection in live_for_partner(partner_id)]
     rows = db.session.execute(
-        select(Profile.organization_id, Profile.tax_id)
-        .join(Connection, Connection.supplier_id == Profile.organization_id)
-        .where(Connection.partner_id == partner_id, Connection.revoked_at.is_(None))
+        select(Profile.organization_id, Profile.tax_id).where(
+            Profile.organization_id.in_(connected)
+        )
     )
     for supplier_id, tax_id in rows:
         if tax_id and compact_tax_id(tax_id) in wanted:
