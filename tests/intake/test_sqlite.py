@@ -80,3 +80,21 @@ def test_intake_on_sqlite_stores_replays_and_normalizes(sqlite_app):
     db.session.expire_all()
     states = {db.session.get(Document, document_id).state for document_id in ids}
     assert states == {DocumentState.NORMALIZED}
+
+
+def test_a_refused_action_on_sqlite_is_undone_alone(sqlite_app):
+    """The commit edge's savepoint (refusable) works on SQLite too, which `make run` uses."""
+    from app.audit.models import AuditEntry
+    from app.audit.services import record
+    from app.db import refusable, unit_of_work
+
+    def refused() -> None:
+        record("test.refused", actor_label="test")
+        raise ValueError("refused")
+
+    with unit_of_work():
+        record("test.kept", actor_label="test")
+        with pytest.raises(ValueError, match="refused"), refusable():
+            refused()
+    db.session.remove()
+    assert db.session.scalars(select(AuditEntry.action)).all() == ["test.kept"]
