@@ -12,7 +12,7 @@ import pytest
 from app.onboarding import screening
 from app.orgs.models import Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
-from tests.conftest import IsolatedClient, login
+from tests.conftest import IsolatedClient, login, needs_no_db
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 
 LEIE_HEADER = (
@@ -31,8 +31,11 @@ def leie_csv(*rows: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+def upload_dir(request, tmp_path, monkeypatch):
+    """Uploads go to the test's temporary directory (`no_db` tests have no app to configure)."""
+    if not needs_no_db(request):
+        app = request.getfixturevalue("app")
+        monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
     return tmp_path / "uploads"
 
 

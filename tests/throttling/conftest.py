@@ -12,7 +12,7 @@ from app.db import db
 from app.orgs.models import OrgKind
 from app.throttling.enforcement import Throttling, clear_tier_caches
 from app.throttling.models import OrganizationTier, Tier
-from tests.conftest import IsolatedClient
+from tests.conftest import IsolatedClient, needs_no_db
 from tests.factories import OrganizationFactory
 from tests.throttling.testapp import FakeClient, build_app
 
@@ -42,8 +42,13 @@ def throttle_app(app):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttling(throttle_app):
-    """Each test starts with no cached tiers and a limiter that trusts Redis."""
+def _fresh_throttling(request):
+    """Each test starts with no cached tiers and a limiter that trusts Redis (`no_db` tests,
+    the pure rules, need no app and get neither)."""
+    if needs_no_db(request):
+        yield
+        return
+    throttle_app = request.getfixturevalue("throttle_app")
     clear_tier_caches()
     throttle_app.extensions["throttling"].close()
     throttle_app.extensions["throttling"] = Throttling(throttle_app)
