@@ -18,7 +18,8 @@ from app.oauth import scopes, services
 from app.oauth.tokens import issue_access_token
 from app.orgs.models import Organization, OrgKind, OrgStatus
 from tests.conftest import UNREACHABLE_ERP
-from tests.intake.helpers import local, run_jobs
+from tests.formats.helpers import local
+from tests.intake.helpers import run_jobs
 
 pytestmark = pytest.mark.no_db
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.onboarding import screening
-from app.orgs.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import OrgKind, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import IsolatedClient, login, needs_no_db
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 
 LEIE_HEADER = (
     "LASTNAME,FIRSTNAME,MIDNAME,BUSNAME,GENERAL,SPECIALTY,UPIN,NPI,DOB,ADDRESS,CITY,STATE,ZIP,"
@@ -78,10 +79,6 @@ def second_procurement(app):
     user = UserFactory(email="quinn@hospital.example", role=Role.PROCUREMENT_ADMIN)
     user.browser = signed_in_browser(app, user)
     return user
-
-
-def active_partner(name: str = "MedLink Network") -> Organization:
-    return OrganizationFactory(name=name, kind=OrgKind.PARTNER, status=OrgStatus.ACTIVE)
 
 
 @dataclass(frozen=True)
