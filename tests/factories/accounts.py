@@ -31,5 +31,7 @@ class UserFactory(BaseFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         role = extracted or Role.SUPPLIER_USER
+        if kwargs.get("organization") is None:  # None: a new organization, as if not given
+            kwargs.pop("organization", None)
         make = MembershipFactory.create if create else MembershipFactory.build
         return make(user=self, role=role, **kwargs)
