@@ -50,12 +50,19 @@ def _fresh_schema() -> None:
         connection.execute(text("CREATE SCHEMA public"))
 
 
+def needs_no_db(request: pytest.FixtureRequest) -> bool:
+    """Whether the test is marked `no_db`: it touches neither PostgreSQL nor Redis, so the
+    autouse fixtures below do nothing and never build the session `app` (no migrations)."""
+    return request.node.get_closest_marker("no_db") is not None
+
+
 @pytest.fixture(autouse=True)
-def _db_transaction(request, app):
+def _db_transaction(request):
     """Each test runs inside an outer transaction that is rolled back at the end."""
-    if "no_db" in request.keywords:
+    if needs_no_db(request):
         yield None
         return
+    app = request.getfixturevalue("app")
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -75,8 +82,12 @@ def _db_transaction(request, app):
 
 
 @pytest.fixture(autouse=True)
-def _clean_redis(app):
-    redis: Redis = redis_connection(app)
+def _clean_redis(request):
+    """The test's Redis database, flushed before and after the test (not for `no_db` tests)."""
+    if needs_no_db(request):
+        yield None
+        return
+    redis: Redis = redis_connection(request.getfixturevalue("app"))
     redis.flushdb()
     yield redis
     redis.flushdb()

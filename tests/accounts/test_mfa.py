@@ -22,7 +22,8 @@ from app.audit.models import AuditEntry
 from app.db import db
 from app.orgs.roles import Role
 from tests.conftest import TOTP_SECRET_RE, UNREACHABLE_ERP, IsolatedClient, csrf_token, login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.federation.helpers import approved_provider, person, register_portal, sso_sign_in
 
 RECOVERY_RE = re.compile(r"<li><code>([a-z2-9]{4}(?:-[a-z2-9]{4}){3})</code></li>")

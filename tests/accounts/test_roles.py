@@ -6,7 +6,7 @@ import pytest
 
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import PASSWORD, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
 
 STAFF_PAGES = {
     "/finance/purchase-orders": {Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN},

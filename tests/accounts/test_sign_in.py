@@ -12,7 +12,7 @@ from app.db import db
 from app.extensions import login_manager
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
 
 
 def test_login_page_is_served_with_a_csrf_token(client):

@@ -16,6 +16,8 @@ from app.erp.fake import RecordingErp
 from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from tests.erp.helpers import non_po_invoice, unique
 
+pytestmark = pytest.mark.no_db
+
 
 class CapturingSession(requests.Session):
     """Records what the client would send, then fails like a dead network."""

@@ -11,6 +11,8 @@ from app.erp.errors import ErpNotFound, ErpRejected
 from app.erp.interface import OPEN_PO_STATUSES, ErpGateway, PoStatus
 from tests.erp.helpers import invoice_for, non_po_invoice, unique
 
+pytestmark = pytest.mark.no_db
+
 NEW_VENDOR_EIN = "27-1234567"
 
 

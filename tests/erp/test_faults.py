@@ -10,6 +10,8 @@ from app.erp.client import ErpClient
 from app.erp.errors import ErpUnavailable
 from tests.erp.fixtures import MockErpProcess, free_port
 
+pytestmark = pytest.mark.no_db
+
 
 def test_latency_delays_answers(erp_server: MockErpProcess, erp_client: ErpClient) -> None:
     erp_server.set_faults(latency_ms=300)

@@ -16,6 +16,8 @@ from app.erp.interface import ApInvoice, PoStatus
 from tests.erp.fixtures import ROOT, MockErpProcess
 from tests.erp.helpers import invoice_for, non_po_invoice, unique
 
+pytestmark = pytest.mark.no_db
+
 
 def get(erp: MockErpProcess, path: str, token: str | None = None) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 from app.erp.mock import create_app, models, render, seed
 from tests.erp.helpers import non_po_invoice, unique
 
+pytestmark = pytest.mark.no_db
+
 API = {"Authorization": "Bearer k"}
 ADMIN = {"Authorization": "Bearer a"}
 

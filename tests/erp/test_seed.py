@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from stdnum import iban
 from stdnum.eu import vat
@@ -12,6 +13,8 @@ from stdnum.us import ein, rtn
 from app.erp.fake import RecordingErp
 from app.erp.mock import catalog, create_app
 from app.erp.mock.models import Base
+
+pytestmark = pytest.mark.no_db
 
 
 def dump_fresh_database(path: Path) -> dict[str, list[tuple]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import OrganizationFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.federation.helpers import register_portal
 
 

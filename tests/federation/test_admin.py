@@ -13,7 +13,8 @@ from app.db import db
 from app.federation.models import IdentityProvider, ProviderStatus, UserIdentity
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.federation.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -12,7 +12,8 @@ from app.accounts.models import User, UserSession
 from app.audit.models import AuditEntry
 from app.db import db
 from app.orgs.roles import Role
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories.accounts import UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.federation.helpers import (
     approved_provider,
     at_provider,

@@ -7,6 +7,8 @@ import pytest
 from app.federation import rules
 from app.orgs.roles import STAFF_ROLES, SUPPLIER_ROLES, Role
 
+pytestmark = pytest.mark.no_db
+
 
 @pytest.fixture
 def _db_transaction() -> None:

@@ -12,7 +12,7 @@ from app.db import db
 from app.federation.models import UserIdentity
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
 from tests.federation.helpers import (
     AFTER_LOGOUT,
     approved_provider,

@@ -11,7 +11,7 @@ from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.db import db
 from app.orgs.roles import Role
-from tests.factories import OrganizationFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.federation.helpers import approved_provider, person, roles_of, sso_sign_in
 
 STAFF_GROUPS = {

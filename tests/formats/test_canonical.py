@@ -17,6 +17,8 @@ from app.canonical import (
     published,
 )
 
+pytestmark = pytest.mark.no_db
+
 MINIMAL = {
     "invoice_number": "M-1",
     "issue_date": "2024-01-01",

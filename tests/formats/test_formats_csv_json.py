@@ -9,6 +9,8 @@ import pytest
 from app.formats import EnvelopeError, parse
 from tests.formats.helpers import error_codes, local, parse_ok
 
+pytestmark = pytest.mark.no_db
+
 CSV_HEADER = (
     "invoice_number,issue_date,currency,supplier_name,line_id,description,quantity,unit_price,"
     "line_amount,payable_amount"

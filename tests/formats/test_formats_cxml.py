@@ -10,6 +10,8 @@ import pytest
 from app.formats import EnvelopeError, parse
 from tests.formats.helpers import error_codes, local, parse_ok, shared
 
+pytestmark = pytest.mark.no_db
+
 XML = "text/xml"
 
 D = Decimal  # short name keeps the expected values readable

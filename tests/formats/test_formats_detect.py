@@ -9,6 +9,8 @@ from app.formats import PARSERS, EnvelopeError, parse
 from app.formats.detect import detect
 from tests.formats.helpers import local, shared
 
+pytestmark = pytest.mark.no_db
+
 
 @pytest.mark.parametrize(
     ("content_type", "relative", "expected"),

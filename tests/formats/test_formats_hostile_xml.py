@@ -7,6 +7,8 @@ import pytest
 from app.formats import EnvelopeError, parse
 from app.formats.xml_safety import parse_xml
 
+pytestmark = pytest.mark.no_db
+
 XML = "application/xml"
 UBL_OPEN = b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">'
 

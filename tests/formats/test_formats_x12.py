@@ -10,6 +10,8 @@ import pytest
 from app.formats import EnvelopeError, parse
 from tests.formats.helpers import local, parse_ok, shared
 
+pytestmark = pytest.mark.no_db
+
 EDI = "application/edi-x12"
 
 D = Decimal  # short name keeps the expected values readable

@@ -11,7 +11,7 @@ from app.db import db
 from app.demo import DEMO_PASSWORD, demo_logins
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import OrganizationFactory
+from tests.factories.orgs import OrganizationFactory
 
 
 def test_create_user_then_sign_in(app, client):

@@ -7,6 +7,8 @@ import pytest
 import config
 from app import create_app
 
+pytestmark = pytest.mark.no_db
+
 
 def test_production_refuses_the_default_secret_key():
     with pytest.raises(config.ConfigError, match="SECRET_KEY"):

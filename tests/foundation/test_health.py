@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import PASSWORD, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
 
 
 def test_healthz_is_alive_without_dependencies(client):

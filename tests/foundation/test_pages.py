@@ -9,7 +9,8 @@ from app.db import db
 from app.orgs.models import OrgKind, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 
 
 def _supplier(client, vendor_number: str, email: str = "ap@supplier.example"):

@@ -14,16 +14,9 @@ from app.db import db
 from app.documents.models import Document, DocumentState, OutboxEntry, RawPayload
 from app.jobs import redis_connection
 from app.orgs.models import ConnectionScope
-from tests.intake.helpers import (
-    bearer,
-    connect,
-    document,
-    local,
-    partner,
-    run_jobs,
-    shared,
-    supplier,
-)
+from tests.factories.orgs import ConnectionFactory, OrganizationFactory
+from tests.formats.helpers import local, shared
+from tests.intake.helpers import bearer, document, run_jobs
 
 # (sample, content type, endpoint, [(number, payable or PO, lines)]): every format, both kinds.
 INVOICE_SAMPLES = [
@@ -63,7 +56,7 @@ def _post(client, path, body, content_type, headers, **extra):
 
 @pytest.fixture
 def acme():
-    return supplier()
+    return OrganizationFactory(supplier=True)
 
 
 @pytest.fixture
@@ -262,7 +255,7 @@ def test_a_payload_beyond_the_daily_documents_quota_gets_429_and_stores_nothing(
         max_body_bytes=1024 * 1024,
         documents_per_day=3,
     )
-    acme = supplier()
+    acme = OrganizationFactory(supplier=True)
     db.session.add_all([tiny, OrganizationTier(organization=acme, tier=tiny)])
     db.session.flush()
     clear_tier_caches()
@@ -298,8 +291,8 @@ def test_a_token_without_the_write_scope_is_refused(client, acme):
 
 
 def test_partner_sends_for_a_connected_supplier_named_in_the_header(client):
-    network, acme = partner(), supplier()
-    connect(network, acme, ConnectionScope.INVOICES)
+    network, acme = OrganizationFactory(partner=True), OrganizationFactory(supplier=True)
+    ConnectionFactory(partner=network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
     response = _post(
         client,
         "/api/v1/invoices",
@@ -314,8 +307,11 @@ def test_partner_sends_for_a_connected_supplier_named_in_the_header(client):
 
 
 def test_partner_may_name_the_supplier_inside_the_document(client):
-    network, acme = partner(), supplier(erp_vendor_number="V-0042")
-    connect(network, acme, ConnectionScope.INVOICES)
+    network, acme = (
+        OrganizationFactory(partner=True),
+        OrganizationFactory(supplier=True, erp_vendor_number="V-0042"),
+    )
+    ConnectionFactory(partner=network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
     body = local("json_two_documents.json").replace(
         b'"supplier": {"name": "Acme Medical"}',
         b'"supplier": {"name": "Acme", "erp_vendor_number": "V-0042"}',
@@ -328,15 +324,19 @@ def test_partner_may_name_the_supplier_inside_the_document(client):
 def test_partner_may_name_the_supplier_by_tax_id(client):
     from app.onboarding.models import Profile
 
-    network, acme, lookalike = partner(), supplier(), supplier()
+    network, acme, lookalike = (
+        OrganizationFactory(partner=True),
+        OrganizationFactory(supplier=True),
+        OrganizationFactory(supplier=True),
+    )
     db.session.add_all(
         [
             Profile(organization=acme, tax_id="12 3456789"),
             Profile(organization=lookalike, tax_id="98-7654321"),
         ]
     )
-    connect(network, lookalike, ConnectionScope.INVOICES)
-    connect(network, acme, ConnectionScope.INVOICES)
+    ConnectionFactory(partner=network, supplier=lookalike, scopes=(ConnectionScope.INVOICES,))
+    ConnectionFactory(partner=network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
     # The CSV names its supplier only by tax id 12-3456789 (EIN), written differently.
     response = _post(
         client, "/api/v1/invoices", local("csv_two_invoices.csv"), "text/csv", bearer(network)
@@ -349,9 +349,9 @@ def test_partner_may_name_the_supplier_by_tax_id(client):
     "types", [(), (ConnectionScope.ACKNOWLEDGMENTS,)], ids=["not-connected", "other-type"]
 )
 def test_partner_not_connected_for_invoices_gets_403(client, types):
-    network, acme = partner(), supplier()
+    network, acme = OrganizationFactory(partner=True), OrganizationFactory(supplier=True)
     if types:
-        connect(network, acme, *types)
+        ConnectionFactory(partner=network, supplier=acme, scopes=(*types,))
     response = _post(
         client,
         "/api/v1/invoices",
@@ -371,14 +371,14 @@ def test_partner_that_names_no_supplier_gets_403(client):
         "/api/v1/invoices",
         local("json_two_documents.json"),
         "application/json",
-        bearer(partner()),
+        bearer(OrganizationFactory(partner=True)),
     )
     assert response.status_code == 403
     assert "On-Behalf-Of" in response.json["detail"]
 
 
 def test_supplier_client_cannot_send_for_another_supplier(client, auth):
-    other = supplier()
+    other = OrganizationFactory(supplier=True)
     response = _post(
         client,
         "/api/v1/invoices",

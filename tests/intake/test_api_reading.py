@@ -9,7 +9,9 @@ import pytest
 
 from app.erp.errors import ErpUnavailable
 from app.orgs.models import ConnectionScope
-from tests.intake.helpers import bearer, connect, document, local, partner, run_jobs, supplier
+from tests.factories.orgs import ConnectionFactory, OrganizationFactory
+from tests.formats.helpers import local
+from tests.intake.helpers import bearer, document, run_jobs
 
 JSON = {"Content-Type": "application/json"}
 
@@ -23,7 +25,7 @@ def _send(client, auth, body=None, kind="invoices", **headers):
 
 @pytest.fixture
 def acme():
-    return supplier()
+    return OrganizationFactory(supplier=True)
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def test_a_document_reads_back_with_state_timeline_and_content(client, auth, acm
 
 def test_another_organizations_document_is_404(client, auth):
     document_id = _send(client, auth)[0]
-    stranger = bearer(supplier())
+    stranger = bearer(OrganizationFactory(supplier=True))
     response = client.get(f"/api/v1/documents/{document_id}", headers=stranger)
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
@@ -62,9 +64,9 @@ def test_another_organizations_document_is_404(client, auth):
 
 
 def test_the_supplier_sees_what_a_partner_sent_for_it_and_other_partners_do_not(client, acme):
-    network, other_network = partner(), partner()
-    connect(network, acme, ConnectionScope.INVOICES)
-    connect(other_network, acme, ConnectionScope.INVOICES)
+    network, other_network = OrganizationFactory(partner=True), OrganizationFactory(partner=True)
+    ConnectionFactory(partner=network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
+    ConnectionFactory(partner=other_network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
     document_id = _send(client, bearer(network), **{"On-Behalf-Of": str(acme.id)})[0]
     assert client.get(f"/api/v1/documents/{document_id}", headers=bearer(acme)).status_code == 200
     assert (
@@ -139,7 +141,7 @@ def test_reading_needs_the_read_scopes(client, acme):
 
 
 def test_a_supplier_reads_its_open_purchase_orders(client, fake_erp):
-    acme = supplier(erp_vendor_number="V1006")
+    acme = OrganizationFactory(supplier=True, erp_vendor_number="V1006")
     response = client.get(
         "/api/v1/purchase-orders", headers={**bearer(acme), "X-Correlation-ID": "po-1"}
     )
@@ -157,11 +159,13 @@ def test_a_supplier_reads_its_open_purchase_orders(client, fake_erp):
 
 
 def test_a_partner_reads_the_purchase_orders_of_connected_suppliers(client, fake_erp):
-    network = partner()
-    one, two, invoices_only = (supplier(erp_vendor_number=v) for v in ("V1006", "V1013", "V1002"))
-    connect(network, one, ConnectionScope.PURCHASE_ORDERS)
-    connect(network, two, ConnectionScope.PURCHASE_ORDERS)
-    connect(network, invoices_only, ConnectionScope.INVOICES)
+    network = OrganizationFactory(partner=True)
+    one, two, invoices_only = (
+        OrganizationFactory(supplier=True, erp_vendor_number=v) for v in ("V1006", "V1013", "V1002")
+    )
+    ConnectionFactory(partner=network, supplier=one, scopes=(ConnectionScope.PURCHASE_ORDERS,))
+    ConnectionFactory(partner=network, supplier=two, scopes=(ConnectionScope.PURCHASE_ORDERS,))
+    ConnectionFactory(partner=network, supplier=invoices_only, scopes=(ConnectionScope.INVOICES,))
     auth = bearer(network)
     everything = client.get("/api/v1/purchase-orders", headers=auth).json["data"]
     assert {o["vendor_number"] for o in everything} == {"V1006", "V1013"}
@@ -176,7 +180,8 @@ def test_a_partner_reads_the_purchase_orders_of_connected_suppliers(client, fake
 def test_purchase_orders_answer_503_while_the_erp_is_down(client, fake_erp):
     fake_erp.fail_next(ErpUnavailable("down", reason="connection_refused"))
     response = client.get(
-        "/api/v1/purchase-orders", headers=bearer(supplier(erp_vendor_number="V1006"))
+        "/api/v1/purchase-orders",
+        headers=bearer(OrganizationFactory(supplier=True, erp_vendor_number="V1006")),
     )
     assert response.status_code == 503
     assert response.headers["Retry-After"]
@@ -184,7 +189,7 @@ def test_purchase_orders_answer_503_while_the_erp_is_down(client, fake_erp):
 
 @pytest.mark.slow
 def test_purchase_orders_come_from_the_real_mock_erp(client, portal_erp):
-    acme = supplier(erp_vendor_number="V1006")
+    acme = OrganizationFactory(supplier=True, erp_vendor_number="V1006")
     orders = client.get("/api/v1/purchase-orders", headers=bearer(acme)).json["data"]
     assert orders
     assert {o["vendor_number"] for o in orders} == {"V1006"}

@@ -16,14 +16,16 @@ from app.documents.models import Document, DocumentState, OutboxEntry
 from app.intake import idempotency
 from app.intake.models import IdempotencyKey
 from app.jobs import redis_connection
-from tests.intake.helpers import bearer, document, local, run_jobs, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.formats.helpers import local
+from tests.intake.helpers import bearer, document, run_jobs
 
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
 def auth():
-    return bearer(supplier())
+    return bearer(OrganizationFactory(supplier=True))
 
 
 def _send(client, auth, body=None, **headers):
@@ -57,7 +59,9 @@ def test_same_key_different_body_is_422(client, auth):
 
 def test_keys_belong_to_one_client(client, auth):
     _send(client, auth, **{"Idempotency-Key": "shared"})
-    response = _send(client, bearer(supplier()), **{"Idempotency-Key": "shared"})
+    response = _send(
+        client, bearer(OrganizationFactory(supplier=True)), **{"Idempotency-Key": "shared"}
+    )
     assert response.status_code == 202
     assert "Idempotent-Replayed" not in response.headers
     assert _documents() == 4

@@ -12,8 +12,10 @@ from app.db import db
 from app.documents.models import Channel, Document, DocumentState, RawPayload
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, UserFactory
-from tests.intake.helpers import document, local, run_jobs, supplier
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
+from tests.formats.helpers import local
+from tests.intake.helpers import document, run_jobs
 
 
 def _signed_in(client, org, role=Role.SUPPLIER_USER, email="ap@acme.example"):
@@ -24,7 +26,7 @@ def _signed_in(client, org, role=Role.SUPPLIER_USER, email="ap@acme.example"):
 
 @pytest.fixture
 def acme():
-    return supplier(erp_vendor_number="V1006")
+    return OrganizationFactory(supplier=True, erp_vendor_number="V1006")
 
 
 def _upload(client, body: bytes, filename: str, kind="invoice"):
@@ -100,7 +102,7 @@ def test_the_raw_file_downloads_as_an_attachment(client, acme):
 
 
 def test_other_organizations_documents_are_404(client, acme):
-    other = supplier()
+    other = OrganizationFactory(supplier=True)
     _signed_in(client, other, email="ap@other.example")
     _upload(client, local("json_two_documents.json"), "docs.json")
     client.post(

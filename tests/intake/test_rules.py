@@ -20,6 +20,8 @@ from app.erp.fake import RecordingErp
 from app.intake import flip
 from app.pipeline import FLOW, event_name, next_step
 
+pytestmark = pytest.mark.no_db
+
 S = DocumentState
 
 

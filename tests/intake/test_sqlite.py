@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 from app import create_app
 from app.db import db
 from app.documents.models import Document, DocumentEvent, DocumentState, OutboxEntry
+from app.jobs import redis_connection
 from app.oauth import scopes, services
 from app.oauth.tokens import issue_access_token
 from app.orgs.models import Organization, OrgKind, OrgStatus
 from tests.conftest import UNREACHABLE_ERP
-from tests.intake.helpers import local, run_jobs
+from tests.formats.helpers import local
+from tests.intake.helpers import run_jobs
 
 pytestmark = pytest.mark.no_db
 
@@ -31,11 +33,15 @@ def sqlite_app(tmp_path) -> Iterator[Flask]:
             "ERP_URL": UNREACHABLE_ERP,
         },
     )
+    # `no_db` skips the shared Redis flush; the jobs here still go through the test Redis.
+    redis = redis_connection(app)
+    redis.flushdb()
     with app.app_context():
         upgrade(revision="heads")
         yield app
         db.session.remove()
         db.engine.dispose()
+    redis.flushdb()
 
 
 def _bearer() -> dict[str, str]:

@@ -16,7 +16,7 @@ from app.documents.models import (
     RawPayload,
 )
 from app.pipeline import STEPS_BY_COMMAND
-from tests.intake.helpers import supplier
+from tests.factories.orgs import OrganizationFactory
 
 NORMALIZE = STEPS_BY_COMMAND["normalize"]
 
@@ -85,7 +85,7 @@ def _columns(row, skip: set[str]) -> dict:
 
 
 def test_both_ways_write_the_same_rows_and_name_jobs_as_the_pipeline_does():
-    sender, other = supplier(), supplier()
+    sender, other = OrganizationFactory(supplier=True), OrganizationFactory(supplier=True)
     payload, documents, timeline = _submission(sender.id, [sender.id, other.id, None])
     now = utcnow()
 
@@ -108,7 +108,7 @@ def test_both_ways_write_the_same_rows_and_name_jobs_as_the_pipeline_does():
 
 
 def test_without_a_step_nothing_is_owed():
-    sender = supplier()
+    sender = OrganizationFactory(supplier=True)
     payload, documents, timeline = _submission(sender.id, [sender.id] * 3)
     ids = storage.insert_received(storage.NewRows(payload, documents, timeline, None, utcnow()))
     owed = db.session.scalars(select(OutboxEntry).where(OutboxEntry.document_id.in_(ids)))
@@ -117,7 +117,7 @@ def test_without_a_step_nothing_is_owed():
 
 
 def test_a_missing_or_unknown_column_is_refused_before_anything_is_written():
-    sender = supplier()
+    sender = OrganizationFactory(supplier=True)
     payload, documents, timeline = _submission(sender.id, [sender.id] * 3)
     del documents[1]["identity"]
     missing = storage.NewRows(payload, documents, timeline, NORMALIZE, utcnow())

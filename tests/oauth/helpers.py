@@ -1,4 +1,4 @@
-"""Organizations, clients and keys for the OAuth tests."""
+"""Clients, keys and tokens for the OAuth tests (organizations come from tests.factories)."""
 
 from __future__ import annotations
 
@@ -15,45 +15,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from app.db import db, utcnow
-from app.oauth import keys, scopes, services, settings
+from app.db import utcnow
+from app.oauth import keys, settings
 from app.oauth.models import ApiClient
-from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind
-from tests.factories import OrganizationFactory
-
-ALL_SCOPES = list(scopes.SCOPES)
-
-
-def supplier(**kwargs) -> Organization:
-    kwargs.setdefault("approved_scopes", ALL_SCOPES)
-    return OrganizationFactory(kind=OrgKind.SUPPLIER, **kwargs)
-
-
-def partner(**kwargs) -> Organization:
-    kwargs.setdefault("approved_scopes", ALL_SCOPES)
-    return OrganizationFactory(partner=True, **kwargs)
-
-
-def connect(partner_org: Organization, supplier_org: Organization, *types: ConnectionScope):
-    connection = Connection(
-        partner_id=partner_org.id,
-        supplier_id=supplier_org.id,
-        document_types=[t.value for t in (types or ConnectionScope)],
-    )
-    db.session.add(connection)
-    db.session.flush()
-    return connection
+from app.orgs.models import Organization
+from tests.factories.oauth import ApiClientFactory
 
 
 def new_client(org: Organization, method: str = "client_secret_basic", **kwargs):
-    """(client, secret) made by the service the pages and the CLI use, committed so the live
-    server sees it (the commit only releases a savepoint of the test's transaction)."""
-    kwargs.setdefault("scopes", org.approved_scopes)
-    client, secret = services.create_client(
-        org, kwargs.pop("name", "Test client"), auth_method=method, **kwargs
-    )
-    db.session.commit()
-    return client, secret
+    """(client, secret) of a new client of `org` (ApiClientFactory: made by the service the
+    pages and the CLI use, committed so the live server sees it)."""
+    client = ApiClientFactory(organization=org, auth_method=method, **kwargs)
+    return client, client.secret
 
 
 def ec_key(kid: str = "client-ec-1") -> ECKey:

@@ -10,7 +10,8 @@ from app.db import db, utcnow
 from app.oauth.resource import ApiForbidden, require_token, resolve_supplier
 from app.oauth.tokens import issue_access_token
 from app.orgs.models import Connection, ConnectionScope, OrgStatus
-from tests.oauth.helpers import connect, new_client, partner, supplier
+from tests.factories.orgs import ConnectionFactory, OrganizationFactory
+from tests.oauth.helpers import new_client
 
 ME = "/api/v1/me"
 INVOICES, ACKS, POS = (
@@ -37,15 +38,22 @@ def _resolve(app, api_client, document_type, on_behalf_of):
 
 @pytest.fixture
 def network():
-    net = partner()
-    connected, other = supplier(), supplier()
-    connect(net, connected, INVOICES, ACKS)
+    net = OrganizationFactory(partner=True)
+    connected, other = OrganizationFactory(supplier=True), OrganizationFactory(supplier=True)
+    ConnectionFactory(
+        partner=net,
+        supplier=connected,
+        scopes=(
+            INVOICES,
+            ACKS,
+        ),
+    )
     api_client, _ = new_client(net)
     return net, connected, other, api_client
 
 
 def test_a_suppliers_client_acts_for_its_own_organization_only(app):
-    org, stranger = supplier(), supplier()
+    org, stranger = OrganizationFactory(supplier=True), OrganizationFactory(supplier=True)
     api_client, _ = new_client(org)
     assert _resolve(app, api_client, INVOICES, None) == {"supplier": org.id}
     assert _resolve(app, api_client, INVOICES, org.id) == {"supplier": org.id}

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.db import db
 from app.oauth.models import ApiClient
-from tests.oauth.helpers import ec_key, public_jwks, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import ec_key, public_jwks
 
 
 def _token(client, client_id: str, secret: str):
@@ -23,7 +24,9 @@ def _token(client, client_id: str, secret: str):
 
 
 def test_create_prints_json_and_the_secret_works(app, client):
-    supplier(name="Acme Implants", approved_scopes=["invoices:write", "documents:read"])
+    OrganizationFactory(
+        supplier=True, name="Acme Implants", approved_scopes=["invoices:write", "documents:read"]
+    )
     db.session.commit()
     result = app.test_cli_runner().invoke(
         args=["clients", "create", "--org", "Acme Implants", "--scopes", "invoices:write"]
@@ -42,7 +45,7 @@ def test_create_prints_json_and_the_secret_works(app, client):
 
 
 def test_create_with_private_key_jwt_reads_a_jwks_file(app, tmp_path):
-    supplier(name="Acme Implants")
+    OrganizationFactory(supplier=True, name="Acme Implants")
     db.session.commit()
     jwks_file = tmp_path / "jwks.json"
     jwks_file.write_text(json.dumps(public_jwks(ec_key())))
@@ -65,7 +68,7 @@ def test_create_with_private_key_jwt_reads_a_jwks_file(app, tmp_path):
 
 
 def test_create_explains_what_is_wrong(app):
-    supplier(name="Acme Implants", approved_scopes=["documents:read"])
+    OrganizationFactory(supplier=True, name="Acme Implants", approved_scopes=["documents:read"])
     db.session.commit()
     runner = app.test_cli_runner()
     unknown_org = runner.invoke(args=["clients", "create", "--org", "Nope", "--scopes", "x"])
@@ -79,7 +82,7 @@ def test_create_explains_what_is_wrong(app):
 
 
 def test_revoke_stops_the_client(app, client):
-    supplier(name="Acme Implants")
+    OrganizationFactory(supplier=True, name="Acme Implants")
     db.session.commit()
     runner = app.test_cli_runner()
     created = json.loads(

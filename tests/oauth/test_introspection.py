@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.db import db
 from app.oauth.models import RevokedToken
 from app.oauth.tokens import issue_access_token
-from tests.oauth.helpers import claims_of, new_client, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import claims_of, new_client
 
 
 def _basic(client_id: str, secret: str) -> dict:
@@ -23,7 +24,9 @@ def _introspect(client, who: tuple, token: str):
 
 
 def test_a_client_introspects_its_own_token(client):
-    api_client, secret = new_client(supplier(approved_scopes=["documents:read"]))
+    api_client, secret = new_client(
+        OrganizationFactory(supplier=True, approved_scopes=["documents:read"])
+    )
     token = issue_access_token(api_client)
     response = _introspect(client, (api_client.client_id, secret), token)
     assert response.status_code == 200
@@ -44,16 +47,16 @@ def test_a_client_introspects_its_own_token(client):
 
 
 def test_another_clients_token_is_simply_inactive(client):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     mine, my_secret = new_client(org, name="mine")
-    theirs, _ = new_client(supplier(), name="theirs")
+    theirs, _ = new_client(OrganizationFactory(supplier=True), name="theirs")
     response = _introspect(client, (mine.client_id, my_secret), issue_access_token(theirs))
     assert response.json == {"active": False}
     assert _introspect(client, (mine.client_id, my_secret), "garbage").json == {"active": False}
 
 
 def test_introspection_needs_an_authenticated_client(client):
-    api_client, _ = new_client(supplier())
+    api_client, _ = new_client(OrganizationFactory(supplier=True))
     token = issue_access_token(api_client)
     anonymous = client.post("/oauth/introspect", data={"token": token})
     assert anonymous.status_code == 401
@@ -62,7 +65,7 @@ def test_introspection_needs_an_authenticated_client(client):
 
 
 def test_revoking_a_token_denies_it_until_it_expires(client, redis):
-    api_client, secret = new_client(supplier())
+    api_client, secret = new_client(OrganizationFactory(supplier=True))
     token = issue_access_token(api_client)
     other = issue_access_token(api_client)
     who = (api_client.client_id, secret)
@@ -84,7 +87,7 @@ def test_revoking_a_token_denies_it_until_it_expires(client, redis):
 
 
 def test_revocation_of_unknown_tokens_answers_200_and_changes_nothing(client):
-    api_client, secret = new_client(supplier())
+    api_client, secret = new_client(OrganizationFactory(supplier=True))
     response = client.post(
         "/oauth/revoke", data={"token": "not-ours"}, headers=_basic(api_client.client_id, secret)
     )
@@ -93,8 +96,8 @@ def test_revocation_of_unknown_tokens_answers_200_and_changes_nothing(client):
 
 
 def test_a_client_cannot_revoke_another_clients_token(client):
-    mine, my_secret = new_client(supplier(), name="mine")
-    theirs, _ = new_client(supplier(), name="theirs")
+    mine, my_secret = new_client(OrganizationFactory(supplier=True), name="mine")
+    theirs, _ = new_client(OrganizationFactory(supplier=True), name="theirs")
     token = issue_access_token(theirs)
     response = client.post(
         "/oauth/revoke", data={"token": token}, headers=_basic(mine.client_id, my_secret)

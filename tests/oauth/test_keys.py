@@ -13,7 +13,8 @@ from app.db import db, utcnow
 from app.oauth import keys
 from app.oauth.models import SigningKey
 from app.oauth.tokens import issue_access_token
-from tests.oauth.helpers import header_of, new_client, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import header_of, new_client
 
 ME = "/api/v1/me"
 
@@ -27,7 +28,7 @@ def _published_kids(client) -> list[str]:
 
 
 def test_jwks_publishes_the_public_half_only(client):
-    api_client, _ = new_client(supplier())
+    api_client, _ = new_client(OrganizationFactory(supplier=True))
     token = issue_access_token(api_client)
     response = client.get("/.well-known/jwks.json")
     assert response.status_code == 200
@@ -51,7 +52,7 @@ def test_the_private_key_is_encrypted_at_rest(app):
 
 
 def test_rotation_keeps_old_tokens_valid_until_they_expire(app, client):
-    api_client, _ = new_client(supplier())
+    api_client, _ = new_client(OrganizationFactory(supplier=True))
     old_token = issue_access_token(api_client)
     old_kid = header_of(old_token)["kid"]
 
@@ -94,7 +95,7 @@ def test_another_process_rotating_is_seen_without_waiting(client):
     """A kid this process has not seen makes it reload the published keys at once, unless it
     reloaded them less than UNKNOWN_KID_RELOAD_SECONDS ago (made-up kids must not each cost a
     query)."""
-    api_client, _ = new_client(supplier())
+    api_client, _ = new_client(OrganizationFactory(supplier=True))
     assert _me(client, issue_access_token(api_client)) == 200
     cache = keys._cache()
     before = dict(cache.public)

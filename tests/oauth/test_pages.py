@@ -13,8 +13,9 @@ from app.oauth import credentials
 from app.oauth.models import ApiClient
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, UserFactory
-from tests.oauth.helpers import ec_key, new_client, partner, public_jwks, supplier
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import ec_key, new_client, public_jwks
 
 SECRET_RE = re.compile(r'id="client-secret">(cs_[A-Za-z0-9_-]+)<')
 
@@ -37,7 +38,7 @@ def _actions() -> list[str]:
 
 
 def test_an_admin_creates_a_client_and_sees_the_secret_once(client):
-    org = supplier(approved_scopes=["invoices:write", "documents:read"])
+    org = OrganizationFactory(supplier=True, approved_scopes=["invoices:write", "documents:read"])
     admin = _admin(client, org)
 
     response = _create(client, scopes=["invoices:write"])
@@ -63,7 +64,7 @@ def test_an_admin_creates_a_client_and_sees_the_secret_once(client):
 
 
 def test_only_approved_scopes_are_offered_and_accepted(client):
-    org = supplier(approved_scopes=["documents:read"])
+    org = OrganizationFactory(supplier=True, approved_scopes=["documents:read"])
     _admin(client, org)
     form = client.get("/api-clients/new").get_data(as_text=True)
     assert 'value="documents:read"' in form
@@ -75,7 +76,7 @@ def test_only_approved_scopes_are_offered_and_accepted(client):
 
 
 def test_private_key_jwt_client_registers_a_jwks_and_gets_no_secret(client):
-    org = partner(approved_scopes=["invoices:write"])
+    org = OrganizationFactory(partner=True, approved_scopes=["invoices:write"])
     _admin(client, org, Role.PARTNER_ADMIN)
     key = ec_key()
     import json
@@ -95,7 +96,7 @@ def test_private_key_jwt_client_registers_a_jwks_and_gets_no_secret(client):
 
 
 def test_a_private_jwks_is_refused(client):
-    org = supplier(approved_scopes=["invoices:write"])
+    org = OrganizationFactory(supplier=True, approved_scopes=["invoices:write"])
     _admin(client, org)
     import json
 
@@ -111,7 +112,7 @@ def test_a_private_jwks_is_refused(client):
 
 
 def test_rotation_keeps_two_secrets_at_most(client):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     _admin(client, org)
     api_client, first = new_client(org)
     page = client.get(f"/api-clients/{api_client.id}").get_data(as_text=True)
@@ -149,7 +150,7 @@ def test_rotation_keeps_two_secrets_at_most(client):
 
 
 def test_revoke_from_the_page_is_audited(client):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     _admin(client, org)
     api_client, _ = new_client(org)
     page = client.get(f"/api-clients/{api_client.id}").get_data(as_text=True)
@@ -167,7 +168,7 @@ def test_revoke_from_the_page_is_audited(client):
 
 
 def test_forms_need_their_csrf_token(client):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     _admin(client, org)
     api_client, _ = new_client(org)
     assert client.post(f"/api-clients/{api_client.id}/revoke").status_code == 400
@@ -177,7 +178,7 @@ def test_forms_need_their_csrf_token(client):
 
 
 def test_another_organizations_client_is_a_404(client):
-    mine, theirs = supplier(), supplier()
+    mine, theirs = OrganizationFactory(supplier=True), OrganizationFactory(supplier=True)
     _admin(client, mine)
     their_client, _ = new_client(theirs)
     page = client.get("/api-clients").get_data(as_text=True)
@@ -201,5 +202,5 @@ def test_other_roles_cannot_manage_clients(client, role):
 
 
 def test_admins_see_the_navigation_entry(client):
-    _admin(client, supplier())
+    _admin(client, OrganizationFactory(supplier=True))
     assert 'href="/api-clients"' in client.get("/home").get_data(as_text=True)

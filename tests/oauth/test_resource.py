@@ -17,7 +17,8 @@ from app.oauth.models import ApiClient
 from app.oauth.resource import current_client, require_token
 from app.oauth.tokens import issue_access_token
 from app.orgs.models import OrgStatus
-from tests.oauth.helpers import claims_of, forge_token, new_client, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import claims_of, forge_token, new_client
 
 ME = "/api/v1/me"
 
@@ -38,7 +39,9 @@ def _assert_invalid_token(response, detail_part: str) -> None:
 
 @pytest.fixture
 def api_client():
-    client, _ = new_client(supplier(approved_scopes=["invoices:write", "documents:read"]))
+    client, _ = new_client(
+        OrganizationFactory(supplier=True, approved_scopes=["invoices:write", "documents:read"])
+    )
     return client
 
 

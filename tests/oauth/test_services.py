@@ -6,8 +6,8 @@ import pytest
 
 from app.oauth import credentials, scopes, services
 from app.orgs.models import OrgStatus
-from tests.factories import OrganizationFactory
-from tests.oauth.helpers import ec_key, public_jwks, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import ec_key, public_jwks
 
 
 def test_scopes_keep_one_canonical_order():
@@ -50,7 +50,7 @@ def test_secrets_are_random_prefixed_and_hashed():
     ],
 )
 def test_create_client_refuses_bad_requests(kwargs, message):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     args = {"name": "ERP", "scopes": ["invoices:write"], **kwargs}
     with pytest.raises(services.ClientError, match=message):
         services.create_client(org, args.pop("name"), args.pop("scopes"), **args)
@@ -60,18 +60,24 @@ def test_only_active_suppliers_and_partners_get_clients():
     buyer = OrganizationFactory(buyer=True, approved_scopes=["invoices:read"])
     with pytest.raises(services.ClientError, match="only supplier and partner"):
         services.create_client(buyer, "ERP", ["invoices:read"])
-    pending = supplier(status=OrgStatus.SUBMITTED)
+    pending = OrganizationFactory(supplier=True, status=OrgStatus.SUBMITTED)
     with pytest.raises(services.ClientError, match="only active organizations"):
         services.create_client(pending, "ERP", ["invoices:read"])
 
 
 def test_a_new_secret_expires_and_a_jwt_client_has_none():
-    client, secret = services.create_client(supplier(), "ERP", ["invoices:write"])
+    client, secret = services.create_client(
+        OrganizationFactory(supplier=True), "ERP", ["invoices:write"]
+    )
     (stored,) = client.secrets
     assert stored.hint == secret[-4:]
     assert 364 <= (stored.expires_at - stored.created_at).days <= 365
     jwt_client, no_secret = services.create_client(
-        supplier(), "ERP", ["invoices:write"], "private_key_jwt", jwks=public_jwks(ec_key())
+        OrganizationFactory(supplier=True),
+        "ERP",
+        ["invoices:write"],
+        "private_key_jwt",
+        jwks=public_jwks(ec_key()),
     )
     assert no_secret is None
     assert jwt_client.secrets == []
@@ -85,7 +91,9 @@ def test_rotation_audit_keeps_the_old_expiry_and_hint_readable():
     from app.audit.models import AuditEntry
     from app.db import db
 
-    client, _ = services.create_client(supplier(), "rotating", ["invoices:write"])
+    client, _ = services.create_client(
+        OrganizationFactory(supplier=True), "rotating", ["invoices:write"]
+    )
     services.rotate_secret(client, old_secret_lifetime=dt.timedelta(days=1))
     entry = db.session.scalars(
         select(AuditEntry)

@@ -19,18 +19,16 @@ from requests_oauthlib import OAuth2Session as RequestsOAuthlibSession
 from app.db import db
 from app.oauth import keys, services
 from app.orgs.models import OrgStatus
+from tests.factories.orgs import ConnectionFactory, OrganizationFactory
 from tests.oauth.helpers import (
     ago,
     assertion,
-    connect,
     ec_key,
     forge_token,
     jwks_server,
     new_client,
-    partner,
     public_jwks,
     rsa_key,
-    supplier,
 )
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -88,7 +86,7 @@ def _authlib_key_session(client, key, portal, alg="ES256"):
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_authlib_with_a_secret_gets_a_token_calls_introspects_and_revokes(portal, method):
-    client, secret = new_client(supplier(), method)
+    client, secret = new_client(OrganizationFactory(supplier=True), method)
     with _authlib_secret_session(client, secret, method) as session:
         token = session.fetch_token(portal.token, grant_type="client_credentials")
         assert token["token_type"] == "Bearer"
@@ -109,7 +107,9 @@ def test_authlib_with_a_secret_gets_a_token_calls_introspects_and_revokes(portal
 
 def test_authlib_private_key_jwt_with_a_registered_jwks(portal):
     key = ec_key()
-    client, _ = new_client(supplier(), "private_key_jwt", jwks=public_jwks(key))
+    client, _ = new_client(
+        OrganizationFactory(supplier=True), "private_key_jwt", jwks=public_jwks(key)
+    )
     with _authlib_key_session(client, key, portal) as session:
         token = session.fetch_token(portal.token, grant_type="client_credentials")
         assert session.get(portal.me, timeout=5).json()["client"]["client_id"] == client.client_id
@@ -120,14 +120,18 @@ def test_authlib_private_key_jwt_with_a_registered_jwks(portal):
 def test_authlib_private_key_jwt_with_keys_at_a_jwks_uri(portal):
     key = rsa_key()
     with jwks_server(public_jwks(key)) as jwks_uri:
-        client, _ = new_client(supplier(), "private_key_jwt", jwks_uri=jwks_uri)
+        client, _ = new_client(
+            OrganizationFactory(supplier=True), "private_key_jwt", jwks_uri=jwks_uri
+        )
         with _authlib_key_session(client, key, portal, alg="RS256") as session:
             session.fetch_token(portal.token, grant_type="client_credentials")
             assert session.get(portal.me, timeout=5).status_code == 200
 
 
 def test_authlib_is_refused_a_scope_the_organization_was_not_approved_for(portal):
-    client, secret = new_client(supplier(approved_scopes=["documents:read"]))
+    client, secret = new_client(
+        OrganizationFactory(supplier=True, approved_scopes=["documents:read"])
+    )
     with (
         _authlib_secret_session(client, secret, "client_secret_basic") as session,
         pytest.raises(OAuthError) as refused,
@@ -144,14 +148,14 @@ def _backend(client) -> RequestsOAuthlibSession:
 
 
 def test_requests_oauthlib_client_secret_basic(portal):
-    client, secret = new_client(supplier())
+    client, secret = new_client(OrganizationFactory(supplier=True))
     with _backend(client) as session:
         session.fetch_token(portal.token, client_secret=secret)
         assert session.get(portal.me, timeout=5).status_code == 200
 
 
 def test_requests_oauthlib_client_secret_post(portal):
-    client, secret = new_client(supplier(), "client_secret_post")
+    client, secret = new_client(OrganizationFactory(supplier=True), "client_secret_post")
     with _backend(client) as session:
         session.fetch_token(portal.token, client_secret=secret, include_client_id=True)
         assert session.get(portal.me, timeout=5).status_code == 200
@@ -159,7 +163,9 @@ def test_requests_oauthlib_client_secret_post(portal):
 
 def test_requests_oauthlib_private_key_jwt_and_a_replayed_assertion(portal):
     key = ec_key()
-    client, _ = new_client(supplier(), "private_key_jwt", jwks=public_jwks(key))
+    client, _ = new_client(
+        OrganizationFactory(supplier=True), "private_key_jwt", jwks=public_jwks(key)
+    )
     signed = assertion(key, client.client_id, portal.audience)
     with _backend(client) as session:
         session.fetch_token(
@@ -180,7 +186,9 @@ def test_requests_oauthlib_private_key_jwt_and_a_replayed_assertion(portal):
 
 def test_requests_oauthlib_assertions_signed_with_other_keys_or_for_others_fail(portal):
     key, stranger = ec_key(), ECKey.generate_key("P-256", private=True)
-    client, _ = new_client(supplier(), "private_key_jwt", jwks=public_jwks(key))
+    client, _ = new_client(
+        OrganizationFactory(supplier=True), "private_key_jwt", jwks=public_jwks(key)
+    )
     attempts = [
         assertion(stranger, client.client_id, portal.audience),  # not the registered key
         assertion(key, client.client_id, "https://elsewhere.example/token"),  # wrong audience
@@ -202,7 +210,7 @@ def test_requests_oauthlib_assertions_signed_with_other_keys_or_for_others_fail(
 
 
 def test_wrong_secret(portal):
-    client, _ = new_client(supplier())
+    client, _ = new_client(OrganizationFactory(supplier=True))
     with _backend(client) as session, pytest.raises(InvalidClientError):
         session.fetch_token(portal.token, client_secret="cs_guess")
     with (
@@ -214,7 +222,7 @@ def test_wrong_secret(portal):
 
 
 def test_expired_secret_and_the_rotation_grace_period(portal):
-    client, old_secret = new_client(supplier())
+    client, old_secret = new_client(OrganizationFactory(supplier=True))
     new_secret = services.rotate_secret(client, old_secret_lifetime=dt.timedelta(days=1))
     db.session.commit()
     for secret in (old_secret, new_secret):  # both live during the grace period
@@ -242,7 +250,9 @@ def _assert_refused(response: requests.Response, detail: str) -> None:
 
 
 def test_expired_tampered_and_unknown_key_tokens(portal):
-    client, secret = new_client(supplier(approved_scopes=["documents:read", "invoices:read"]))
+    client, secret = new_client(
+        OrganizationFactory(supplier=True, approved_scopes=["documents:read", "invoices:read"])
+    )
     token = _live_token(portal, client, secret)
     now = int(time.time())
 
@@ -260,7 +270,7 @@ def test_expired_tampered_and_unknown_key_tokens(portal):
 
 
 def test_revoked_client(portal):
-    client, secret = new_client(supplier())
+    client, secret = new_client(OrganizationFactory(supplier=True))
     token = _live_token(portal, client, secret)
     services.revoke_client(client)
     db.session.commit()
@@ -270,7 +280,7 @@ def test_revoked_client(portal):
 
 
 def test_suspended_organization(portal):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     client, secret = new_client(org)
     token = _live_token(portal, client, secret)
     org.status = OrgStatus.SUSPENDED
@@ -281,8 +291,12 @@ def test_suspended_organization(portal):
 
 
 def test_partner_acting_for_a_supplier_not_connected_to_it(portal):
-    net, connected, stranger = partner(), supplier(), supplier()
-    connect(net, connected)
+    net, connected, stranger = (
+        OrganizationFactory(partner=True),
+        OrganizationFactory(supplier=True),
+        OrganizationFactory(supplier=True),
+    )
+    ConnectionFactory(partner=net, supplier=connected)
     client, secret = new_client(net)
     token = _live_token(portal, client, secret)
     assert _me(portal, token, **{"On-Behalf-Of": str(connected.id)}).status_code == 200
@@ -292,7 +306,7 @@ def test_partner_acting_for_a_supplier_not_connected_to_it(portal):
 
 
 def test_key_rotation_keeps_old_tokens_valid_over_http(portal):
-    client, secret = new_client(supplier())
+    client, secret = new_client(OrganizationFactory(supplier=True))
     old = _live_token(portal, client, secret)
     keys.rotate()
     db.session.commit()
@@ -306,7 +320,9 @@ def test_key_rotation_keeps_old_tokens_valid_over_http(portal):
 
 def test_a_token_without_the_scope_is_refused_by_the_api_over_http(portal):
     """A real client asks only for documents:read, then tries to send an invoice."""
-    client, secret = new_client(supplier(), scopes=["documents:read", "invoices:write"])
+    client, secret = new_client(
+        OrganizationFactory(supplier=True), scopes=["documents:read", "invoices:write"]
+    )
     with _backend(client) as session:
         session.fetch_token(portal.token, client_secret=secret, scope=["documents:read"])
         answer = session.post(

@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from redis import Redis
@@ -28,7 +29,8 @@ from app.oauth.resource import require_token
 from app.oauth.tokens import TokenRejectedError, issue_access_token
 from app.orgs.models import Organization, OrgStatus
 from tests.conftest import UNREACHABLE_ERP, IsolatedClient
-from tests.oauth.helpers import ago, claims_of, forge_token, new_client, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import ago, claims_of, forge_token, new_client
 
 ME = "/api/v1/me"
 SCOPES = ["invoices:write", "documents:read"]
@@ -36,7 +38,7 @@ SCOPES = ["invoices:write", "documents:read"]
 
 @pytest.fixture
 def api_client():
-    client, _ = new_client(supplier(approved_scopes=SCOPES))
+    client, _ = new_client(OrganizationFactory(supplier=True, approved_scopes=SCOPES))
     return client
 
 
@@ -306,9 +308,12 @@ def test_a_bulk_update_through_the_orm_refuses_the_next_call(app, other_app, api
 
 def test_a_snapshot_older_than_the_max_age_is_loaded_again(app, api_client, monkeypatch):
     monkeypatch.setitem(app.config, "OAUTH_CLIENT_CACHE_SECONDS", 0.2)
+    clock = SimpleNamespace(now=time.monotonic())
+    clock.monotonic = lambda: clock.now
+    monkeypatch.setattr(client_cache, "time", clock)  # the cache's clock, not the process's
     token = issue_access_token(api_client)
     warm(app, token)
-    time.sleep(0.25)
+    clock.now += 0.25
     _, statements = accepted(app, token)
     assert len(_client_queries(statements)) == 1
 

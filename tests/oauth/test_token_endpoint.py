@@ -12,6 +12,7 @@ from app.db import db
 from app.oauth import keys
 from app.oauth.models import ApiClient, SigningKey
 from app.orgs.models import OrgStatus
+from tests.factories.orgs import OrganizationFactory
 from tests.oauth.helpers import (
     ago,
     assertion,
@@ -21,7 +22,6 @@ from tests.oauth.helpers import (
     jwks_server,
     new_client,
     public_jwks,
-    supplier,
 )
 
 TOKEN = "/oauth/token"
@@ -38,7 +38,7 @@ def _grant(**extra) -> dict:
 
 
 def test_basic_client_gets_an_rfc9068_token(client):
-    org = supplier(approved_scopes=["invoices:write", "invoices:read"])
+    org = OrganizationFactory(supplier=True, approved_scopes=["invoices:write", "invoices:read"])
     api_client, secret = new_client(org, scopes=["invoices:write", "invoices:read"])
 
     response = client.post(TOKEN, data=_grant(), headers=_basic(api_client.client_id, secret))
@@ -64,7 +64,7 @@ def test_basic_client_gets_an_rfc9068_token(client):
 
 
 def test_post_client_sends_its_secret_in_the_body(client):
-    api_client, secret = new_client(supplier(), "client_secret_post")
+    api_client, secret = new_client(OrganizationFactory(supplier=True), "client_secret_post")
     response = client.post(TOKEN, data=_grant(client_id=api_client.client_id, client_secret=secret))
     assert response.status_code == 200, response.json
     # A post client may not switch to Basic: the registered method is the only one.
@@ -75,7 +75,9 @@ def test_post_client_sends_its_secret_in_the_body(client):
 
 def test_private_key_jwt_client_signs_an_assertion(client):
     key = ec_key()
-    api_client, secret = new_client(supplier(), "private_key_jwt", jwks=public_jwks(key))
+    api_client, secret = new_client(
+        OrganizationFactory(supplier=True), "private_key_jwt", jwks=public_jwks(key)
+    )
     assert secret is None
     response = client.post(
         TOKEN,
@@ -89,7 +91,7 @@ def test_private_key_jwt_client_signs_an_assertion(client):
 
 
 def test_wrong_and_unknown_secrets_are_refused(client):
-    api_client, _ = new_client(supplier())
+    api_client, _ = new_client(OrganizationFactory(supplier=True))
     wrong = client.post(TOKEN, data=_grant(), headers=_basic(api_client.client_id, "cs_nope"))
     unknown = client.post(TOKEN, data=_grant(), headers=_basic("cl_unknown", "cs_nope"))
     for response in (wrong, unknown):
@@ -100,7 +102,7 @@ def test_wrong_and_unknown_secrets_are_refused(client):
 
 
 def test_an_expired_secret_is_refused(client):
-    api_client, secret = new_client(supplier())
+    api_client, secret = new_client(OrganizationFactory(supplier=True))
     api_client.secrets[0].expires_at = ago(seconds=1)
     db.session.commit()
     response = client.post(TOKEN, data=_grant(), headers=_basic(api_client.client_id, secret))
@@ -109,7 +111,7 @@ def test_an_expired_secret_is_refused(client):
 
 
 def test_scopes_are_limited_to_what_the_organization_was_approved_for(client):
-    org = supplier(approved_scopes=["invoices:write", "documents:read"])
+    org = OrganizationFactory(supplier=True, approved_scopes=["invoices:write", "documents:read"])
     api_client, secret = new_client(org, scopes=["invoices:write", "documents:read"])
     auth = _basic(api_client.client_id, secret)
 
@@ -131,7 +133,7 @@ def test_scopes_are_limited_to_what_the_organization_was_approved_for(client):
 
 
 def test_a_suspended_organization_gets_no_token(client):
-    org = supplier()
+    org = OrganizationFactory(supplier=True)
     api_client, secret = new_client(org)
     org.status = OrgStatus.SUSPENDED
     db.session.commit()
@@ -141,7 +143,7 @@ def test_a_suspended_organization_gets_no_token(client):
 
 
 def test_only_client_credentials_is_offered(client):
-    api_client, secret = new_client(supplier())
+    api_client, secret = new_client(OrganizationFactory(supplier=True))
     auth = _basic(api_client.client_id, secret)
     for grant in ("password", "refresh_token", "authorization_code"):
         response = client.post(TOKEN, data={"grant_type": grant}, headers=auth)
@@ -149,7 +151,7 @@ def test_only_client_credentials_is_offered(client):
 
 
 def test_the_first_token_creates_the_signing_key_and_audits_it(client):
-    api_client, secret = new_client(supplier())
+    api_client, secret = new_client(OrganizationFactory(supplier=True))
     assert db.session.scalar(select(func.count(SigningKey.id))) == 0
     response = client.post(TOKEN, data=_grant(), headers=_basic(api_client.client_id, secret))
     assert response.status_code == 200
@@ -165,7 +167,7 @@ def test_the_first_token_creates_the_signing_key_and_audits_it(client):
 
 
 def test_last_token_time_is_written_at_most_once_a_minute(client):
-    api_client, secret = new_client(supplier())
+    api_client, secret = new_client(OrganizationFactory(supplier=True))
     auth = _basic(api_client.client_id, secret)
     assert api_client.last_token_at is None
     client.post(TOKEN, data=_grant(), headers=auth)
@@ -188,7 +190,9 @@ def test_a_key_added_at_the_jwks_uri_is_fetched_when_first_used(app, client):
     first, second = ec_key("k1"), ec_key("k2")
     published = public_jwks(first)
     with jwks_server(published) as jwks_uri:
-        api_client, _ = new_client(supplier(), "private_key_jwt", jwks_uri=jwks_uri)
+        api_client, _ = new_client(
+            OrganizationFactory(supplier=True), "private_key_jwt", jwks_uri=jwks_uri
+        )
         ok = client.post(TOKEN, data=_assertion_grant(first, api_client.client_id))
         assert ok.status_code == 200, ok.json
 
@@ -207,7 +211,9 @@ def test_a_key_added_at_the_jwks_uri_is_fetched_when_first_used(app, client):
 def test_an_unreachable_jwks_uri_fails_authentication_cleanly(client):
     key = ec_key()
     with jwks_server(public_jwks(key)) as jwks_uri:
-        api_client, _ = new_client(supplier(), "private_key_jwt", jwks_uri=jwks_uri)
+        api_client, _ = new_client(
+            OrganizationFactory(supplier=True), "private_key_jwt", jwks_uri=jwks_uri
+        )
     response = client.post(TOKEN, data=_assertion_grant(key, api_client.client_id))
     assert response.status_code == 400
     assert response.json["error"] == "invalid_client"

@@ -27,6 +27,8 @@ from tests.oidc.harness import (
     query_params,
 )
 
+pytestmark = pytest.mark.no_db
+
 pytest_plugins = ["tests.oidc.fixtures"]
 
 CLIENT_ID = "portal"

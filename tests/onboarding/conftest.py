@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.onboarding import screening
-from app.orgs.models import Organization, OrgKind, OrgStatus
+from app.orgs.models import OrgKind, OrgStatus
 from app.orgs.roles import Role
-from tests.conftest import IsolatedClient, login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.conftest import IsolatedClient, login, needs_no_db
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 
 LEIE_HEADER = (
     "LASTNAME,FIRSTNAME,MIDNAME,BUSNAME,GENERAL,SPECIALTY,UPIN,NPI,DOB,ADDRESS,CITY,STATE,ZIP,"
@@ -31,8 +32,11 @@ def leie_csv(*rows: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path, monkeypatch):
-    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+def upload_dir(request, tmp_path, monkeypatch):
+    """Uploads go to the test's temporary directory (`no_db` tests have no app to configure)."""
+    if not needs_no_db(request):
+        app = request.getfixturevalue("app")
+        monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
     return tmp_path / "uploads"
 
 
@@ -75,10 +79,6 @@ def second_procurement(app):
     user = UserFactory(email="quinn@hospital.example", role=Role.PROCUREMENT_ADMIN)
     user.browser = signed_in_browser(app, user)
     return user
-
-
-def active_partner(name: str = "MedLink Network") -> Organization:
-    return OrganizationFactory(name=name, kind=OrgKind.PARTNER, status=OrgStatus.ACTIVE)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from app.db import db
 from app.onboarding.models import BankAccount, BankScheme, BankStatus
 from app.orgs.models import Organization, OrgStatus
 from app.orgs.roles import Role
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories.accounts import UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import (
     BIC,
     IBAN,
@@ -70,7 +71,7 @@ def _decide(admin, org_id: int, account_id: int, action: str, data=None) -> str:
 
 def test_changing_bank_details_asks_for_a_second_factor_first(client):
     from tests.conftest import login
-    from tests.factories import PASSWORD
+    from tests.factories.accounts import PASSWORD
 
     org, user, _ = active_supplier_with_bank()
     login(client, user.email, PASSWORD)
@@ -84,7 +85,7 @@ def test_bank_change_needs_two_other_approvers_and_old_details_stay_until_then(
     client, procurement, second_procurement
 ):
     from tests.conftest import login
-    from tests.factories import PASSWORD
+    from tests.factories.accounts import PASSWORD
 
     org, user, old = active_supplier_with_bank()
     login(client, user.email, PASSWORD)
@@ -124,7 +125,7 @@ def test_bank_change_needs_two_other_approvers_and_old_details_stay_until_then(
 
 def test_a_rejected_bank_change_leaves_the_old_details(client, procurement):
     from tests.conftest import login
-    from tests.factories import PASSWORD
+    from tests.factories.accounts import PASSWORD
 
     org, user, old = active_supplier_with_bank()
     login(client, user.email, PASSWORD)
@@ -156,7 +157,7 @@ def test_bank_change_validates_and_is_only_for_live_suppliers(client, supplier_a
 
 def test_invalid_change_is_refused_naming_the_field(client):
     from tests.conftest import login
-    from tests.factories import PASSWORD
+    from tests.factories.accounts import PASSWORD
 
     org, user, _ = active_supplier_with_bank()
     login(client, user.email, PASSWORD)
@@ -171,7 +172,7 @@ def test_invalid_change_is_refused_naming_the_field(client):
 
 def test_bank_pages_show_details_masked(client, procurement):
     from tests.conftest import login
-    from tests.factories import PASSWORD
+    from tests.factories.accounts import PASSWORD
 
     org, user, _old = active_supplier_with_bank()
     login(client, user.email, PASSWORD)

@@ -13,7 +13,8 @@ from app.onboarding.models import Profile, SupportingDocument, SupportingDocumen
 from app.orgs.models import Organization, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import PDF, mails_to, text, upload
 
 TODAY = dt.datetime.now(dt.UTC).date()

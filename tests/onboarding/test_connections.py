@@ -10,8 +10,9 @@ from app.db import db
 from app.orgs.models import Connection, ConnectionScope, OrgKind, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
-from tests.onboarding.conftest import active_partner, signed_in_browser
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import ConnectionFactory, OrganizationFactory
+from tests.onboarding.conftest import signed_in_browser
 from tests.onboarding.helpers import last_mail, post_form, text
 
 
@@ -31,7 +32,7 @@ def _connection() -> Connection:
 
 def test_supplier_grants_then_revokes_and_the_partner_sees_it(app, client):
     org, user = _supplier(client)
-    partner = active_partner()
+    partner = OrganizationFactory(kind=OrgKind.PARTNER, name="MedLink Network")
     partner_admin = UserFactory(
         email="ops@medlink.example", role=Role.PARTNER_ADMIN, role__organization=partner
     )
@@ -98,7 +99,7 @@ def test_supplier_grants_then_revokes_and_the_partner_sees_it(app, client):
 
 def test_a_grant_needs_a_document_type(client):
     org, _ = _supplier(client)
-    partner = active_partner()
+    partner = OrganizationFactory(kind=OrgKind.PARTNER, name="MedLink Network")
     response = post_form(client, f"/organizations/{org.id}/connections", {"partner_id": partner.id})
     assert response.status_code == 422
     assert "Choose at least one document type." in text(response)
@@ -107,7 +108,7 @@ def test_a_grant_needs_a_document_type(client):
 
 def test_only_active_partners_can_be_chosen(client):
     org, _ = _supplier(client)
-    active_partner()
+    OrganizationFactory(kind=OrgKind.PARTNER, name="MedLink Network")
     draft = OrganizationFactory(
         kind=OrgKind.PARTNER, status=OrgStatus.DRAFT, name="Unvetted Network"
     )
@@ -122,11 +123,9 @@ def test_only_active_partners_can_be_chosen(client):
 
 def test_a_supplier_cannot_revoke_another_suppliers_connection(client):
     org, _ = _supplier(client)
-    partner = active_partner()
+    partner = OrganizationFactory(kind=OrgKind.PARTNER, name="MedLink Network")
     other = OrganizationFactory(name="Other Supplier")
-    theirs = Connection(partner_id=partner.id, supplier_id=other.id, document_types=["invoices"])
-    db.session.add(theirs)
-    db.session.flush()
+    theirs = ConnectionFactory(partner=partner, supplier=other, document_types=["invoices"])
     response = post_form(
         client,
         f"/organizations/{org.id}/connections/{theirs.id}/revoke",

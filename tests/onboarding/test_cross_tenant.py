@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from app.db import db
 from app.onboarding.models import BankAccount, SupportingDocument, existing_profile
-from app.orgs.models import Organization, OrgStatus
+from app.orgs.models import Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import BIC, IBAN, PDF, file, step, text, upload
 
 NEXT_YEAR = dt.date.today() + dt.timedelta(days=365)  # noqa: DTZ011
@@ -142,9 +143,12 @@ def test_procurement_reads_any_supplier_but_buyer_ids_answer_404(procurement, vi
 
 
 def test_a_partner_cannot_read_another_partners_suppliers(app):
-    from tests.onboarding.conftest import active_partner, signed_in_browser
+    from tests.onboarding.conftest import signed_in_browser
 
-    mine, theirs = active_partner("Mine Network"), active_partner("Their Network")
+    mine, theirs = (
+        OrganizationFactory(kind=OrgKind.PARTNER, name="Mine Network"),
+        OrganizationFactory(kind=OrgKind.PARTNER, name="Their Network"),
+    )
     admin = UserFactory(email="a@mine.example", role=Role.PARTNER_ADMIN, role__organization=mine)
     browser = signed_in_browser(app, admin)
     assert browser.get(f"/organizations/{mine.id}/connected-suppliers").status_code == 200

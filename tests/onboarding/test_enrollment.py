@@ -13,7 +13,8 @@ from app.onboarding.models import Enrollment
 from app.orgs.models import Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories.accounts import UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import last_mail, link_in, mails_to, post_form, text
 
 NEW_PASSWORD = "a long new password 1"

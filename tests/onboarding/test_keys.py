@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from app.db import db
 from app.onboarding.models import BankAccount, BankScheme, BankStatus, Profile
-from tests.factories import OrganizationFactory
+from tests.factories.orgs import OrganizationFactory
 
 
 def test_rotation_re_encrypts_bank_data_and_tax_ids_with_the_newest_key(app):

@@ -197,7 +197,8 @@ def test_partner_profile_has_its_own_steps_and_https_webhook(client, app):
     from app.orgs.models import OrgKind
     from app.orgs.roles import Role
     from tests.conftest import login
-    from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+    from tests.factories.accounts import PASSWORD, UserFactory
+    from tests.factories.orgs import OrganizationFactory
 
     org = OrganizationFactory(kind=OrgKind.PARTNER, status=OrgStatus.DRAFT, name="Network X")
     UserFactory(email="p@network.example", role=Role.PARTNER_ADMIN, role__organization=org)
@@ -236,7 +237,7 @@ def test_partner_profile_has_its_own_steps_and_https_webhook(client, app):
 def test_profile_pages_need_an_organization_admin(client, app):
     from app.orgs.roles import Role
     from tests.conftest import login
-    from tests.factories import PASSWORD, UserFactory
+    from tests.factories.accounts import PASSWORD, UserFactory
 
     user = UserFactory(email="clerk@acme.example", role=Role.SUPPLIER_USER)
     login(client, user.email, PASSWORD)

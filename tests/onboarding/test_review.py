@@ -12,7 +12,8 @@ from app.jobs import queue
 from app.onboarding.models import ReviewComment, Screening, existing_profile
 from app.orgs.models import Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories.accounts import UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import (
     fill_supplier_profile,
     last_mail,
@@ -261,7 +262,7 @@ def test_nobody_approves_an_organization_they_belong_to(app, submitted_supplier,
 
 def test_partner_approval_sets_its_scopes_and_activates_it(app, client, procurement):
     from tests.conftest import login
-    from tests.factories import PASSWORD
+    from tests.factories.accounts import PASSWORD
 
     org = OrganizationFactory(
         kind=OrgKind.PARTNER, status=OrgStatus.DRAFT, name="Network X", country=None

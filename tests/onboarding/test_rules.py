@@ -8,6 +8,8 @@ from app.onboarding import rules
 from app.onboarding.models import SupportingDocumentKind
 from app.orgs.models import OrgStatus
 
+pytestmark = pytest.mark.no_db
+
 
 @pytest.mark.parametrize(
     ("country", "value", "expected"),

@@ -11,7 +11,7 @@ from app.db import db
 from app.onboarding import screening
 from app.onboarding.models import ExclusionEntry, ExclusionListLoad, Profile
 from app.orgs.models import OrgStatus
-from tests.factories import OrganizationFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.conftest import LEIE_ROWS, leie_csv
 
 

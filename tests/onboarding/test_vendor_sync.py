@@ -14,6 +14,7 @@ from app.jobs import queue, redis_connection
 from app.onboarding import tasks
 from app.onboarding.profile import profile_of
 from app.orgs.models import Organization, OrgStatus
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import (
     fill_supplier_profile,
     last_mail,
@@ -142,13 +143,9 @@ def test_a_vendor_number_linked_elsewhere_is_reported_not_reused(
     vendor, _ = portal_erp.client().find_or_create_vendor(
         {"name": "Other", "tax_id": submitted_supplier.tax_id, "country": "US"}
     )
-    other = Organization(
-        name="Already Linked",
-        kind=submitted_supplier.kind,
-        status=OrgStatus.ACTIVE,
-        erp_vendor_number=vendor.number,
+    OrganizationFactory(
+        name="Already Linked", kind=submitted_supplier.kind, erp_vendor_number=vendor.number
     )
-    db.session.add(other)
     db.session.commit()
     _approve(procurement, org_id)
     _work(app)

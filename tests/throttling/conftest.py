@@ -12,8 +12,9 @@ from app.db import db
 from app.orgs.models import OrgKind
 from app.throttling.enforcement import Throttling, clear_tier_caches
 from app.throttling.models import OrganizationTier, Tier
-from tests.conftest import IsolatedClient
-from tests.factories import OrganizationFactory
+from tests.conftest import IsolatedClient, needs_no_db
+from tests.factories.oauth import ApiClientFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.throttling.testapp import FakeClient, build_app
 
 TOKEN_PER_CLIENT = 3
@@ -42,8 +43,13 @@ def throttle_app(app):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttling(throttle_app):
-    """Each test starts with no cached tiers and a limiter that trusts Redis."""
+def _fresh_throttling(request):
+    """Each test starts with no cached tiers and a limiter that trusts Redis (`no_db` tests,
+    the pure rules, need no app and get neither)."""
+    if needs_no_db(request):
+        yield
+        return
+    throttle_app = request.getfixturevalue("throttle_app")
     clear_tier_caches()
     throttle_app.extensions["throttling"].close()
     throttle_app.extensions["throttling"] = Throttling(throttle_app)
@@ -91,8 +97,8 @@ def another_client(organization_id: int) -> FakeClient:
 
 def registered_client(organization) -> FakeClient:
     """A real API client row (overrides reference api_clients), seen through the hook's eyes."""
-    from app.oauth.services import create_client
-
     organization.approved_scopes = ["documents:read"]
-    client, _ = create_client(organization, f"client {next(_client_ids)}", ["documents:read"])
+    client = ApiClientFactory(
+        organization=organization, name=f"client {next(_client_ids)}", scopes=["documents:read"]
+    )
     return FakeClient(id=client.id, client_id=client.client_id, organization_id=organization.id)

@@ -6,6 +6,8 @@ import math
 import re
 import time
 
+import pytest
+
 from app.problems import PROBLEM_TYPE_BASE
 from tests.throttling.conftest import another_client, client_on, make_tier
 from tests.throttling.helpers import hit, seconds_to_midnight, sleep_until_fraction, statuses
@@ -128,6 +130,7 @@ def test_a_429_names_the_violated_policy_in_its_headers(api):
     assert '"burst";r=0;t=1' in refused.headers["RateLimit"]
 
 
+@pytest.mark.slow  # waits on the wall clock: the limits are kept by Redis's own time
 def test_the_window_edge_does_not_allow_a_double_burst(api):
     """A fixed one-second window would let 5 through at x.8 s and 5 more at (x+1).02 s."""
     client = client_on(make_tier(burst_per_second=5))
@@ -144,6 +147,7 @@ def test_the_window_edge_does_not_allow_a_double_burst(api):
     assert passed < 10
 
 
+@pytest.mark.slow  # waits on the wall clock: the limits are kept by Redis's own time
 def test_retry_after_is_honoured(api):
     client = client_on(make_tier(burst_per_second=2))
     statuses(api, client, 2)
@@ -153,6 +157,7 @@ def test_retry_after_is_honoured(api):
     assert hit(api, client).status_code == 200
 
 
+@pytest.mark.slow  # waits on the wall clock: the limits are kept by Redis's own time
 def test_retry_after_of_the_minute_limit_is_honoured(api):
     client = client_on(make_tier(requests_per_minute=60, burst_per_second=100))
     assert statuses(api, client, 60).count(200) == 60

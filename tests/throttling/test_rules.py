@@ -20,6 +20,8 @@ from app.throttling.rules import (
     rate_limit_headers,
 )
 
+pytestmark = pytest.mark.no_db
+
 
 class FakeClock:
     def __init__(self, start: float = 1_800_000_000.0) -> None:

@@ -12,7 +12,8 @@ from app.orgs.roles import Role
 from app.throttling import services
 from app.throttling.models import OrganizationTier, Tier, TierRequest, TierRequestState
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.throttling.conftest import another_client, client_on, make_tier, registered_client
 from tests.throttling.helpers import hit
 

@@ -10,7 +10,8 @@ from app.orgs.roles import Role
 from app.throttling.chart import hourly_chart, nice_ceiling
 from app.throttling.usage import HourUsage
 from tests.conftest import login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.throttling.conftest import another_client, client_on, make_tier
 from tests.throttling.helpers import statuses
 from tests.throttling.testapp import DOCUMENTS, client_headers
