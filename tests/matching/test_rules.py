@@ -1,0 +1,286 @@
+"""The matching rules, as pure functions: every tolerance at, just inside and just beyond its
+boundary (percent and absolute), cumulative 3-way matching over partial invoices and a credit
+note, and the duplicate rules. No database, no ERP: facts in, findings out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from app.matching.duplicates import Earlier, duplicates, normalize_number
+from app.matching.facts import (
+    Case,
+    Context,
+    History,
+    InvoiceFacts,
+    LineFacts,
+    PoFacts,
+    PoLineFacts,
+    SupplierFacts,
+)
+from app.matching.findings import HoldCode, Severity
+from app.matching.rules import check
+from app.matching.tolerances import Tolerance, exceeds, for_supplier
+
+pytestmark = pytest.mark.no_db
+
+D = Decimal
+STRICT = Tolerance()
+NOTHING_BEFORE = History()
+
+TODAY = dt.date(2026, 12, 3)
+PO = PoFacts(
+    number="PO-1",
+    vendor_number="V-100",
+    is_open=True,
+    currency="USD",
+    total_amount=D("1000.00"),
+    lines={
+        1: PoLineFacts(1, quantity=D(10), unit_price=D("50.00"), quantity_received=D(10)),
+        2: PoLineFacts(2, quantity=D(10), unit_price=D("50.00"), quantity_received=D(4)),
+    },
+)
+SUPPLIER = SupplierFacts(
+    vendor_number="V-100", active=True, verified_account="DE89370400440532013000"
+)
+
+
+def invoice(*lines: LineFacts, tax: D = D(0), payable: D | None = None, **changes) -> InvoiceFacts:
+    lines = lines or (LineFacts("1", D(10), D("50.00"), D("500.00"), 1),)
+    line_total = sum((line.amount for line in lines), D(0))
+    facts = InvoiceFacts(
+        number="INV-1",
+        issue_date=TODAY,
+        currency="USD",
+        is_credit=False,
+        po_number="PO-1",
+        lines=lines,
+        line_total=line_total,
+        tax_total=tax,
+        payable=line_total + tax if payable is None else payable,
+    )
+    return replace(facts, **changes)
+
+
+def codes(inv: InvoiceFacts, *, po=PO, tolerance=STRICT, history=NOTHING_BEFORE, supplier=SUPPLIER):
+    case = Case(inv, po, supplier, Context(tolerance, TODAY, frozenset({"CC-7"})), history)
+    return [finding.code for finding in check(case)]
+
+
+def line(quantity: str, price: str, po_line: int = 1, line_id: str = "1") -> LineFacts:
+    q, p = D(quantity), D(price)
+    return LineFacts(line_id, q, p, (q * p).quantize(D("0.01")), po_line)
+
+
+def test_a_clean_invoice_has_no_finding():
+    assert codes(invoice()) == []
+
+
+# -- tolerances -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "percent", "amount", "held"),
+    [
+        (D(100), D(100), D(0), None, False),  # 0 % allows no variance: equal passes
+        (D(100), D("100.01"), D(0), None, True),  # ... and a cent over is held
+        (D(100), D(105), D(5), None, False),  # at the percent boundary
+        (D(100), D("105.01"), D(5), None, True),  # just beyond it
+        (D(100), D("104.99"), D(5), None, False),  # just inside it
+        (D(100), D(102), None, D(2), False),  # at the absolute boundary
+        (D(100), D("102.01"), None, D(2), True),  # just beyond it
+        (D(100), D(1000), None, None, False),  # empty means unlimited
+        (D(100), D(104), D(5), D(3), True),  # both apply: the absolute one is exceeded
+        (D(100), D(90), D(0), D(0), False),  # billing less is never a variance
+    ],
+)
+def test_tolerance_boundaries(expected, actual, percent, amount, held):
+    assert exceeds(expected, actual, percent, amount) is held
+
+
+def test_a_supplier_override_replaces_the_global_template():
+    loose = Tolerance(price_percent=D(10))
+    assert for_supplier(Tolerance(), loose) is loose
+    assert for_supplier(Tolerance(), None) == Tolerance()
+
+
+# -- 2-way: price and quantity against the PO -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("price", "tolerance", "held"),
+    [
+        ("50.00", Tolerance(), False),
+        ("50.01", Tolerance(), True),
+        ("52.50", Tolerance(price_percent=D(5)), False),
+        ("52.51", Tolerance(price_percent=D(5)), True),
+        ("51.00", Tolerance(price_percent=None, price_amount=D(1)), False),
+        ("51.01", Tolerance(price_percent=None, price_amount=D(1)), True),
+    ],
+)
+def test_price_against_the_po_line(price, tolerance, held):
+    found = codes(invoice(line("10", price)), tolerance=replace(tolerance, amount_percent=None))
+    assert (HoldCode.PRICE in found) is held
+
+
+def test_a_price_hold_says_what_was_expected_and_what_is_at_risk():
+    case = Case(
+        invoice(line("10", "150.00")), PO, SUPPLIER, Context(Tolerance(amount_percent=None), TODAY)
+    )
+    (finding,) = check(case)
+    assert (finding.code, finding.expected, finding.actual) == (HoldCode.PRICE, "50.00", "150.00")
+    assert finding.amount_at_risk == D("1000.00")
+    assert "higher than the purchase order" in finding.supplier
+    assert "PO line 1" in finding.finance
+    assert "PO line" not in finding.supplier
+
+
+@pytest.mark.parametrize(
+    ("quantity", "percent", "held"),
+    [("10", D(0), False), ("11", D(0), True), ("11", D(10), False), ("12", D(10), True)],
+)
+def test_quantity_ordered(quantity, percent, held):
+    tolerance = Tolerance(quantity_percent=percent, received_percent=None, amount_percent=None)
+    assert (
+        HoldCode.QTY_ORDERED in codes(invoice(line(quantity, "50")), tolerance=tolerance)
+    ) is held
+
+
+# -- 3-way and cumulative ---------------------------------------------------------------------
+
+
+def test_the_invoice_that_crosses_the_ordered_quantity_is_the_one_held():
+    tolerance = Tolerance(received_percent=None)
+    billed = D(0)
+    held_at = []
+    for number, quantity in enumerate(["3", "3", "3", "3"], 1):
+        inv = invoice(line(quantity, "50"), number=f"INV-{number}")
+        if HoldCode.QTY_ORDERED in codes(inv, tolerance=tolerance, history=History({1: billed})):
+            held_at.append(number)
+        billed += D(quantity)
+    assert held_at == [4]  # 3 + 3 + 3 = 9 of 10 pass; the fourth makes 12
+
+
+def test_a_credit_note_gives_back_what_it_credits():
+    tolerance = Tolerance(received_percent=None)
+    # 9 billed, then a credit of 2 (recorded as -2 in the history): 7 + 3 = 10 passes.
+    after_credit = History({1: D(9) - D(2)})
+    assert codes(invoice(line("3", "50")), tolerance=tolerance, history=after_credit) == []
+    assert HoldCode.QTY_ORDERED in codes(
+        invoice(line("3", "50")), tolerance=tolerance, history=History({1: D(9)})
+    )
+
+
+def test_a_credit_note_itself_is_not_price_or_quantity_checked():
+    credit = invoice(line("30", "99"), is_credit=True)
+    assert codes(credit, tolerance=Tolerance(amount_percent=None)) == []
+
+
+def test_three_way_holds_what_was_not_received_and_says_how_much_is_at_risk():
+    inv = invoice(line("6", "50", po_line=2))
+    case = Case(inv, PO, SUPPLIER, Context(Tolerance(), TODAY))
+    (finding,) = check(case)
+    assert finding.code == HoldCode.QTY_RECEIVED
+    assert (finding.expected, finding.actual) == ("4", "6")
+    assert finding.amount_at_risk == D("100.00")  # 2 units beyond what was received, at 50
+
+
+def test_a_late_receipt_lets_the_same_invoice_pass():
+    inv = invoice(line("6", "50", po_line=2))
+    received = replace(PO, lines={**PO.lines, 2: replace(PO.lines[2], quantity_received=D(6))})
+    assert HoldCode.QTY_RECEIVED in codes(inv)
+    assert codes(inv, po=received) == []
+
+
+def test_cumulative_amount_against_the_po_total():
+    tolerance = Tolerance(quantity_percent=None, received_percent=None)
+    history = History({1: D(0)}, amount=D("600.00"))
+    assert HoldCode.AMOUNT_ORDERED in codes(
+        invoice(line("9", "50")), tolerance=tolerance, history=history
+    )
+    assert codes(invoice(line("8", "50")), tolerance=tolerance, history=history) == []
+
+
+# -- the PO, the supplier and the document ----------------------------------------------------
+
+
+def test_po_rules():
+    assert codes(invoice(), po=None) == [HoldCode.PO_NOT_FOUND]
+    assert HoldCode.PO_CLOSED in codes(invoice(), po=replace(PO, is_open=False))
+    other = replace(PO, vendor_number="V-999")
+    assert HoldCode.SUPPLIER_MISMATCH in codes(invoice(), po=other)
+    assert codes(invoice(currency="EUR")) == [HoldCode.CURRENCY]
+    assert codes(invoice(line("1", "50", po_line=9))) == [HoldCode.LINE_UNMATCHED]
+
+
+def test_an_inactive_supplier_is_rejected_not_held():
+    case = Case(invoice(), PO, replace(SUPPLIER, active=False), Context(Tolerance(), TODAY))
+    (finding,) = check(case)
+    assert (finding.code, finding.severity) == (HoldCode.SUPPLIER_INACTIVE, Severity.REJECT)
+
+
+@pytest.mark.parametrize(
+    ("payable", "held"), [("510.00", False), ("510.01", False), ("510.02", True), ("509.98", True)]
+)
+def test_total_must_add_up_within_a_cent(payable, held):
+    inv = invoice(tax=D("10.00"), payable=D(payable))
+    assert (HoldCode.TOTAL_MISMATCH in codes(inv)) is held
+
+
+def test_tax_total_against_its_breakdown():
+    inv = invoice(tax=D("10.00"), tax_breakdown=D("8.00"))
+    assert HoldCode.TAX_VARIANCE in codes(inv)
+    assert codes(replace(inv, tax_breakdown=D("10.00"))) == []
+
+
+@pytest.mark.parametrize(
+    ("days", "held"), [(0, False), (1, False), (2, True), (-365, False), (-366, True)]
+)
+def test_invoice_date_neither_future_nor_far_past(days, held):
+    inv = invoice(issue_date=TODAY + dt.timedelta(days=days))
+    assert (HoldCode.DATE in codes(inv)) is held
+
+
+def test_a_non_po_invoice_needs_a_valid_cost_centre():
+    assert codes(invoice(po_number=None), po=None) == [HoldCode.COST_CENTER]
+    assert codes(invoice(po_number=None, cost_centre="CC-0"), po=None) == [HoldCode.COST_CENTER]
+    assert codes(invoice(po_number=None, cost_centre="CC-7"), po=None) == []
+
+
+def test_bank_details_other_than_the_verified_ones_or_changed_recently():
+    assert codes(invoice(remit_account="DE89370400440532013000")) == []
+    assert codes(invoice(remit_account="GB33BUKB20201555555555")) == [HoldCode.BANK_DETAILS]
+    recent = replace(SUPPLIER, bank_changed_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    assert codes(invoice(), supplier=recent) == [HoldCode.BANK_DETAILS]
+    settled = replace(SUPPLIER, bank_changed_at=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
+    assert codes(invoice(), supplier=settled) == []
+
+
+# -- duplicates -------------------------------------------------------------------------------
+
+
+def earlier(number: str, amount: str = "500.00", days_ago: int = 0, *, credit: bool = False):
+    return Earlier(1, number, D(amount), TODAY - dt.timedelta(days=days_ago), credit)
+
+
+@pytest.mark.parametrize("written", ["inv-00042", "INV 42", "Inv.0042", " inv/42 "])
+def test_the_same_number_written_another_way_is_a_duplicate(written):
+    assert normalize_number(written) == "INV42"
+    (finding,) = duplicates(written, D(1), TODAY, False, [earlier("INV-42", days_ago=400)])
+    assert finding.code == HoldCode.DUPLICATE
+    assert "already sent" in finding.supplier
+
+
+def test_a_likely_duplicate_needs_similar_number_same_amount_and_a_near_date():
+    assert duplicates("INV-1043", D("500.00"), TODAY, False, [earlier("INV-1042", days_ago=7)])
+    assert not duplicates("INV-1043", D("500.01"), TODAY, False, [earlier("INV-1042")])
+    assert not duplicates("INV-1043", D("500.00"), TODAY, False, [earlier("INV-1042", days_ago=8)])
+    assert not duplicates("XYZ-77", D("500.00"), TODAY, False, [earlier("INV-1042")])
+
+
+def test_a_credit_note_is_never_a_duplicate_of_its_invoice():
+    assert duplicates("INV-42", D("500.00"), TODAY, True, [earlier("INV-42")]) == []
+    assert duplicates("INV-42", D("500.00"), TODAY, False, [earlier("INV-42", credit=True)]) == []
