@@ -28,6 +28,7 @@ from app.matching.tolerances import Tolerance, exceeds, for_supplier
 pytestmark = pytest.mark.no_db
 
 D = Decimal
+ZERO = Decimal(0)
 STRICT = Tolerance()
 NOTHING_BEFORE = History()
 
@@ -48,7 +49,9 @@ SUPPLIER = SupplierFacts(
 )
 
 
-def invoice(*lines: LineFacts, tax: D = D(0), payable: D | None = None, **changes) -> InvoiceFacts:
+def invoice(
+    *lines: LineFacts, tax: Decimal = ZERO, payable: Decimal | None = None, **changes
+) -> InvoiceFacts:
     lines = lines or (LineFacts("1", D(10), D("50.00"), D("500.00"), 1),)
     line_total = sum((line.amount for line in lines), D(0))
     facts = InvoiceFacts(
