@@ -20,6 +20,7 @@ from app.federation.models import (
     ProviderStatus,
     UserIdentity,
 )
+from app.lifecycle import Lifecycle
 from app.orgs.models import Membership, Organization, OrgKind
 from app.orgs.roles import ROLES_BY_ORG_KIND, Role
 
@@ -305,8 +306,13 @@ class ProviderTransitionError(ProviderConfigError):
         super().__init__(message)
 
 
+PROVIDERS: Lifecycle[IdentityProvider, ProviderStatus] = Lifecycle(
+    "status", ALLOWED, "federation.provider_", ProviderTransitionError
+)
+
+
 def can_transition(from_status: ProviderStatus, to_status: ProviderStatus) -> bool:
-    return to_status in ALLOWED[from_status]
+    return PROVIDERS.can(from_status, to_status)
 
 
 def transition(
@@ -323,20 +329,14 @@ def transition(
     `action` defaults to `federation.provider_<status>`; callers whose change already had a
     name in the audit log pass it, with their details, so the log reads as before.
     """
-    before = provider.status
-    if not can_transition(before, to_status):
-        raise ProviderTransitionError(provider, to_status)
-    provider.status = to_status
-    db.session.flush()
-    audit: dict[str, Any] = {"from": before.value, "to": to_status.value}
-    if reason is not None:
-        audit["reason"] = reason
-    record(
-        action or f"federation.provider_{to_status.value.lower()}",
+    PROVIDERS.move(
+        provider,
+        to_status,
         actor=actor,
         organization_id=provider.organization_id,
-        target=provider,
-        details={**audit, **(details or {})},
+        reason=reason,
+        action=action,
+        details=details,
     )
 
 

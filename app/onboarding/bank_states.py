@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.audit.services import record
-from app.db import db
+from app.lifecycle import Lifecycle
 from app.onboarding.errors import OnboardingError
 from app.onboarding.models import BankAccount, BankStatus
 
@@ -36,8 +35,13 @@ class BankTransitionError(OnboardingError):
         super().__init__(f"Bank account {account.id} cannot go from {current} to {target}.")
 
 
+BANK_ACCOUNTS: Lifecycle[BankAccount, BankStatus] = Lifecycle(
+    "status", ALLOWED, "bank_account.", BankTransitionError
+)
+
+
 def can_transition(from_status: BankStatus, to_status: BankStatus) -> bool:
-    return to_status in ALLOWED[from_status]
+    return BANK_ACCOUNTS.can(from_status, to_status)
 
 
 def transition(
@@ -55,24 +59,12 @@ def transition(
     the audit log (`bank_account.changed`, `bank_account.change_rejected`) pass it, with their
     details, so the log reads as before.
     """
-    before = account.status
-    if not can_transition(before, to_status):
-        raise BankTransitionError(account, to_status)
-    account.status = to_status
-    db.session.flush()
-    record(
-        action or f"bank_account.{to_status.value.lower()}",
+    BANK_ACCOUNTS.move(
+        account,
+        to_status,
         actor=actor,
         organization_id=account.organization_id,
-        target=account,
-        details=_details(before, to_status, reason, details),
+        reason=reason,
+        action=action,
+        details=details,
     )
-
-
-def _details(
-    before: BankStatus, to_status: BankStatus, reason: str | None, extra: dict[str, Any] | None
-) -> dict[str, Any]:
-    details: dict[str, Any] = {"from": before.value, "to": to_status.value}
-    if reason is not None:
-        details["reason"] = reason
-    return {**details, **(extra or {})}

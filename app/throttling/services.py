@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.audit.services import record
 from app.db import db, utcnow
+from app.lifecycle import Lifecycle
 from app.oauth.models import ApiClient
 from app.orgs.models import Organization
 from app.throttling.models import (
@@ -305,8 +306,13 @@ class TierRequestTransitionError(ThrottlingError):
             super().__init__(f"A pending tier request cannot become {to_state.value}.")
 
 
+TIER_REQUESTS: Lifecycle[TierRequest, TierRequestState] = Lifecycle(
+    "state", ALLOWED, "throttling.tier_request_", TierRequestTransitionError
+)
+
+
 def can_transition(from_state: TierRequestState, to_state: TierRequestState) -> bool:
-    return to_state in ALLOWED[from_state]
+    return TIER_REQUESTS.can(from_state, to_state)
 
 
 def transition(
@@ -322,17 +328,13 @@ def transition(
     `action` defaults to `throttling.tier_request_<state>`; callers pass theirs, with their
     details, so the log reads as before.
     """
-    before = tier_request.state
-    if not can_transition(before, to_state):
-        raise TierRequestTransitionError(tier_request, to_state)
-    tier_request.state = to_state
-    db.session.flush()
-    record(
-        action or f"throttling.tier_request_{to_state.value.lower()}",
+    TIER_REQUESTS.move(
+        tier_request,
+        to_state,
         actor=actor,
         organization_id=tier_request.organization_id,
-        target=tier_request,
-        details={"from": before.value, "to": to_state.value, **(details or {})},
+        action=action,
+        details=details,
     )
 
 
