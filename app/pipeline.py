@@ -7,9 +7,8 @@ is `<command>-<document id>` (`normalize-42`: RQ allows only letters, digits, `_
 the same work sent twice is one job. `Step` is the one source of a job's id, queue and retry
 schedule: the outbox, the sweeper and the job wrapper all read them from here.
 
-Later steps join the table as they are built: `document.normalized` → validate (matching),
-`document.validated` → post (ERP posting) for invoices or apply for acknowledgments,
-`document.posted` → sync payment. Anything else may listen to `document_transitioned`
+Later steps join the table as they are built: `document.validated` → post (ERP posting) for
+invoices or apply for acknowledgments, `document.posted` → sync payment. Anything else may listen to `document_transitioned`
 (webhooks, metrics) without the pipeline knowing about it.
 """
 
@@ -55,9 +54,11 @@ class Step:
 
 
 NORMALIZE = Step("normalize", "app.normalize.tasks.normalize")
+VALIDATE = Step("validate", "app.matching.tasks.validate")
 
 FLOW: dict[str, Step] = {
     "document.received": NORMALIZE,
+    "document.normalized": VALIDATE,
 }
 
 STEPS_BY_COMMAND: dict[str, Step] = {step.command: step for step in FLOW.values()}

@@ -15,6 +15,8 @@ from app.documents.models import DocumentState
 from app.documents.queries import DEFAULT_LIMIT, MAX_LIMIT
 from app.erp.interface import OPEN_PO_STATUSES
 from app.intake.idempotency import DEFAULT_RETENTION_HOURS
+from app.matching.findings import HoldCode
+from app.matching.models import HoldStatus
 from app.oauth.scopes import SCOPE_DESCRIPTIONS
 
 JSON = "application/json"
@@ -585,6 +587,17 @@ API_SCHEMAS: Spec = {
             "reason": STRING,
         }
     ),
+    "Hold": _obj(
+        {
+            "code": {"type": "string", "enum": [code.value for code in HoldCode]},
+            "status": {"type": "string", "enum": [status.value for status in HoldStatus]},
+            "message": {
+                "type": "string",
+                "description": "What is wrong and what to do, written for the supplier",
+            },
+            "line": NULLABLE_STRING,
+        }
+    ),
     "DocumentSummary": _obj(
         {
             "id": INTEGER,
@@ -612,6 +625,12 @@ API_SCHEMAS: Spec = {
                     "correlation_id": NULLABLE_STRING,
                     "errors": {"type": "array", "items": schema_ref("FieldError")},
                     "timeline": {"type": "array", "items": schema_ref("TimelineEntry")},
+                    "holds": {
+                        "type": "array",
+                        "items": schema_ref("Hold"),
+                        "description": "Why an invoice is ON_HOLD, as the supplier may see it "
+                        "(never finance's internal notes); released holds stay listed",
+                    },
                     "document": {
                         "oneOf": [
                             schema_ref("Invoice"),

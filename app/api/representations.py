@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from flask import url_for
 from app.documents.models import Document, DocumentEvent
 from app.documents.transitions import Received
 from app.erp.interface import PurchaseOrder
+from app.matching.models import Hold
 
 
 def _number(value: Decimal | None) -> str | None:
@@ -76,7 +78,7 @@ def timeline_entry(event: DocumentEvent) -> dict[str, Any]:
     }
 
 
-def document_detail(document: Document) -> dict[str, Any]:
+def document_detail(document: Document, holds: Sequence[Hold]) -> dict[str, Any]:
     return {
         **document_summary(document),
         "identity": document.identity,
@@ -84,7 +86,18 @@ def document_detail(document: Document) -> dict[str, Any]:
         "correlation_id": document.correlation_id,
         "errors": document.errors,
         "timeline": [timeline_entry(event) for event in document.timeline],
+        "holds": [supplier_hold(hold) for hold in holds],
         "document": document.canonical,
+    }
+
+
+def supplier_hold(hold: Hold) -> dict[str, Any]:
+    """A hold as its supplier may see it: the plain message, never finance's wording."""
+    return {
+        "code": hold.code.value,
+        "status": hold.status.value,
+        "message": hold.supplier_message,
+        "line": hold.line,
     }
 
 

@@ -19,6 +19,7 @@ from app.extensions import csrf
 from app.formats import Identified
 from app.intake import idempotency, services, suppliers
 from app.intake.idempotency import Answer
+from app.matching.queries import holds_of
 from app.oauth.resource import (
     current_client,
     on_behalf_of_header,
@@ -128,7 +129,7 @@ def get_document(document_id: int) -> Response:
     document = queries.visible_document(document_id, current_client().organization_id)
     if document is None:
         return problem(404, f"There is no document {document_id}.", type_="not-found")
-    return jsonify(rep.document_detail(document))
+    return jsonify(rep.document_detail(document, holds_of(document.id)))
 
 
 @bp.get("/v1/invoices")

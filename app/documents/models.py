@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -86,6 +87,8 @@ class Document(TimestampMixin, Model):
     __table_args__ = (
         Index("ix_documents_sender_org_id_updated_at", "sender_org_id", "updated_at", "id"),
         Index("ix_documents_supplier_org_id_updated_at", "supplier_org_id", "updated_at", "id"),
+        Index("ix_documents_supplier_org_id_number_key", "supplier_org_id", "number_key"),
+        Index("ix_documents_supplier_org_id_po_number", "supplier_org_id", "po_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +112,11 @@ class Document(TimestampMixin, Model):
     po_number: Mapped[str | None] = mapped_column(String(200))
     currency: Mapped[str | None] = mapped_column(String(3))
     total_amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 6))
+    # Filled at validation: the invoice number as duplicates are compared (case, spaces,
+    # punctuation and leading zeros dropped), its date, and whether it is a credit note.
+    number_key: Mapped[str | None] = mapped_column(String(200))
+    issue_date: Mapped[dt.date | None] = mapped_column(Date)
+    is_credit: Mapped[bool] = mapped_column(default=False)
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 

@@ -1,0 +1,46 @@
+"""What validation keeps: one hold per failed rule on a document, open until the rule passes on
+a re-check or a person resolves it. Expected, actual and the amount at risk are kept as found."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Model, UTCDateTime, enum_column, utcnow
+from app.documents.models import Document
+from app.matching.findings import HoldCode, Severity
+
+
+class HoldStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    RELEASED = "RELEASED"
+
+
+class Hold(Model):
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_open_code", "status", "code", "document_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[HoldCode] = mapped_column(enum_column(HoldCode))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity, length=16))
+    status: Mapped[HoldStatus] = mapped_column(
+        enum_column(HoldStatus, length=16), default=HoldStatus.OPEN
+    )
+    finance_message: Mapped[str] = mapped_column(Text)
+    supplier_message: Mapped[str] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(String(200))
+    actual: Mapped[str | None] = mapped_column(String(200))
+    amount_at_risk: Mapped[Decimal] = mapped_column(Numeric(24, 6), default=Decimal(0))
+    line: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship()

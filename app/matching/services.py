@@ -1,0 +1,226 @@
+"""The validate stage's use case: gather the facts an invoice is checked against (its PO and
+receipts from the ERP, what earlier invoices on that PO billed, the supplier's verified bank
+details, earlier invoice numbers), run the rules, and move the document on: VALIDATED when
+nothing was found, ON_HOLD with one hold per finding, REJECTED when a finding leaves nothing
+for finance to decide.
+
+Validation of one supplier's invoices is serialized (a transaction-scoped lock per supplier),
+so two invoices checked at once still see each other as duplicates or as earlier billing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from flask import current_app, g
+from sqlalchemy import select
+
+from app.canonical import Invoice
+from app.db import advisory_xact_lock, db
+from app.documents import outbox
+from app.documents.models import Document, DocumentKind, DocumentState
+from app.documents.transitions import transition
+from app.erp import get_erp
+from app.erp.errors import ErpNotFound
+from app.erp.interface import PurchaseOrder
+from app.matching import duplicates, rules
+from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
+from app.matching.findings import Finding, Severity
+from app.matching.models import Hold
+from app.matching.tolerances import Tolerance
+from app.onboarding.models import BankAccount, BankStatus
+from app.orgs.models import Organization
+from app.pipeline import VALIDATE
+
+SYSTEM = "system"
+LOCK_NAMESPACE = 7_400_009
+# Earlier documents that count as billed against a PO: everything accepted for AP.
+BILLED = (
+    DocumentState.VALIDATED,
+    DocumentState.ON_HOLD,
+    DocumentState.POSTING,
+    DocumentState.POSTED,
+    DocumentState.PAID,
+    DocumentState.DEAD,
+)
+
+
+def validate(document: Document) -> DocumentState:
+    """NORMALIZED → VALIDATED, ON_HOLD or REJECTED; any other state is left alone (a repeated
+    job). ErpError propagates when the ERP cannot answer: the job is retried, nothing changed."""
+    if document.state == DocumentState.NORMALIZED:
+        if document.kind == DocumentKind.INVOICE:
+            _validate_invoice(document)
+        else:
+            # Acknowledgments are matched against their PO by a later change; until then they
+            # pass as they are.
+            transition(document, DocumentState.VALIDATED, SYSTEM, "acknowledgment recorded")
+    outbox.complete(document.id, VALIDATE)
+    return document.state
+
+
+def _validate_invoice(document: Document) -> None:
+    invoice = Invoice.model_validate(document.canonical)
+    supplier = document.supplier or document.sender
+    advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
+    _remember_identity(document, invoice)
+    order = _purchase_order(document.po_number)
+    case = Case(
+        invoice=InvoiceFacts.from_invoice(invoice),
+        po=PoFacts.from_erp(order) if order else None,
+        supplier=_supplier_facts(supplier),
+        context=_context(),
+        history=_history(document, supplier.id),
+    )
+    findings = rules.check(case) + _duplicates(document, invoice, supplier.id)
+    _conclude(document, findings)
+
+
+def _remember_identity(document: Document, invoice: Invoice) -> None:
+    document.number_key = duplicates.normalize_number(invoice.invoice_number)[:200]
+    document.issue_date = invoice.issue_date
+    document.is_credit = invoice.document_type == "credit_note"
+
+
+def _purchase_order(number: str | None) -> PurchaseOrder | None:
+    if not number:
+        return None
+    try:
+        return get_erp().get_purchase_order(number, correlation_id=g.get("correlation_id"))
+    except ErpNotFound:
+        return None
+
+
+def _supplier_facts(supplier: Organization) -> SupplierFacts:
+    account = db.session.scalar(
+        select(BankAccount).where(
+            BankAccount.organization_id == supplier.id, BankAccount.status == BankStatus.ACTIVE
+        )
+    )
+    return SupplierFacts(
+        vendor_number=supplier.erp_vendor_number,
+        active=supplier.is_active,
+        verified_account=account.account_identifier if account else None,
+        bank_changed_at=supplier.bank_changed_at,
+    )
+
+
+def _context() -> Context:
+    codes = frozenset(
+        centre.code
+        for centre in get_erp().list_cost_centres(correlation_id=g.get("correlation_id"))
+    )
+    return Context(
+        tolerance=Tolerance(),
+        today=dt.datetime.now(dt.UTC).date(),
+        valid_cost_centres=codes,
+        max_age_days=int(current_app.config.get("MATCHING_MAX_AGE_DAYS", 365)),
+    )
+
+
+def _history(document: Document, supplier_id: int) -> History:
+    """What earlier invoices of this supplier on the same PO billed (credit notes subtract)."""
+    if not document.po_number:
+        return History()
+    earlier = db.session.scalars(
+        select(Document).where(
+            Document.supplier_org_id == supplier_id,
+            Document.po_number == document.po_number,
+            Document.kind == DocumentKind.INVOICE,
+            Document.state.in_(BILLED),
+            Document.id != document.id,
+        )
+    )
+    quantities: dict[int, Decimal] = {}
+    amount = Decimal(0)
+    for other in earlier:
+        facts = InvoiceFacts.from_invoice(Invoice.model_validate(other.canonical))
+        sign = -1 if facts.is_credit else 1
+        amount += sign * facts.line_total
+        for line in facts.lines:
+            if line.po_line is not None:
+                quantities[line.po_line] = (
+                    quantities.get(line.po_line, Decimal(0)) + sign * line.quantity
+                )
+    return History(quantities, amount)
+
+
+def _duplicates(document: Document, invoice: Invoice, supplier_id: int) -> list[Finding]:
+    rows = db.session.execute(
+        select(
+            Document.id,
+            Document.document_number,
+            Document.total_amount,
+            Document.issue_date,
+            Document.is_credit,
+        ).where(
+            Document.supplier_org_id == supplier_id,
+            Document.kind == DocumentKind.INVOICE,
+            Document.number_key.is_not(None),
+            Document.state != DocumentState.REJECTED,
+            Document.id != document.id,
+        )
+    )
+    earlier = [
+        duplicates.Earlier(
+            row.id,
+            row.document_number or "",
+            row.total_amount or Decimal(0),
+            row.issue_date,
+            row.is_credit,
+        )
+        for row in rows
+        if row.issue_date is not None
+    ]
+    return duplicates.duplicates(
+        invoice.invoice_number,
+        invoice.totals.payable,
+        invoice.issue_date,
+        invoice.document_type == "credit_note",
+        earlier,
+    )
+
+
+def _conclude(document: Document, findings: Sequence[Finding]) -> None:
+    rejects = [f for f in findings if f.severity is Severity.REJECT]
+    if rejects:
+        document.errors = [
+            {"path": "$", "message": f.supplier, "code": f.code.value} for f in rejects
+        ]
+        transition(document, DocumentState.REJECTED, SYSTEM, rejects[0].finance)
+        return
+    if not findings:
+        transition(document, DocumentState.VALIDATED, SYSTEM, "matched with no exception")
+        return
+    db.session.add_all(_hold(document, finding) for finding in findings)
+    codes = ", ".join(sorted({f.code.value for f in findings}))
+    transition(
+        document,
+        DocumentState.ON_HOLD,
+        SYSTEM,
+        f"held for finance: {codes}",
+        details={"holds": [f.code.value for f in findings]},
+    )
+
+
+def _hold(document: Document, finding: Finding) -> Hold:
+    return Hold(
+        document_id=document.id,
+        code=finding.code,
+        severity=finding.severity,
+        finance_message=finding.finance,
+        supplier_message=finding.supplier,
+        expected=finding.expected[:200] if finding.expected else None,
+        actual=finding.actual[:200] if finding.actual else None,
+        amount_at_risk=finding.amount_at_risk,
+        line=finding.line[:64] if finding.line else None,
+    )
+
+
+def locked_document(document_id: int) -> Document | None:
+    """The document, row-locked for this transaction so two runs of a job cannot interleave."""
+    return db.session.scalar(
+        select(Document).where(Document.id == document_id).with_for_update(of=Document)
+    )
