@@ -208,6 +208,7 @@ def request_changes(org_id: int):
 @bp.post("/<int:org_id>/screening/override")
 @require_role(Role.PROCUREMENT_ADMIN)
 def override_screening(org_id: int):
+    """The first of two admins proposes an override with a reason."""
     org = _organization(org_id)
     latest = screening.latest(org) or abort(404)
     form = forms.ReasonForm()
@@ -215,8 +216,36 @@ def override_screening(org_id: int):
         return _back(org)
     return _decide(
         org,
-        lambda: screening.override(org, latest, form.reason.data, actor=current_user),
-        "Screening overridden; the reason is in the audit log.",
+        lambda: screening.propose_override(org, latest, form.reason.data, actor=current_user),
+        "Override proposed; a second procurement admin must confirm it before approval.",
+    )
+
+
+@bp.post("/<int:org_id>/screening/override/confirm")
+@require_role(Role.PROCUREMENT_ADMIN)
+def confirm_screening_override(org_id: int):
+    org = _organization(org_id)
+    latest = screening.latest(org) or abort(404)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: screening.confirm_override(org, latest, actor=current_user),
+        "Screening overridden; the reason and both admins are in the audit log.",
+    )
+
+
+@bp.post("/<int:org_id>/screening/override/withdraw")
+@require_role(Role.PROCUREMENT_ADMIN)
+def withdraw_screening_override(org_id: int):
+    org = _organization(org_id)
+    latest = screening.latest(org) or abort(404)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: screening.withdraw_override(org, latest, actor=current_user),
+        "Override proposal withdrawn.",
     )
 
 
