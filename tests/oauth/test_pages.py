@@ -14,8 +14,8 @@ from app.oauth.models import ApiClient
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories import PASSWORD, UserFactory
-from tests.onboarding.helpers import confirm_it_is_me
 from tests.oauth.helpers import ec_key, new_client, partner, public_jwks, supplier
+from tests.onboarding.helpers import confirm_it_is_me
 
 SECRET_RE = re.compile(r'id="client-secret">(cs_[A-Za-z0-9_-]+)<')
 

@@ -169,7 +169,8 @@ def test_a_withdrawn_override_proposal_needs_proposing_again(
     screening = db.session.scalars(
         select(Screening).where(Screening.organization_id == org_id)
     ).one()
-    assert screening.overridden_at is None and screening.override_proposed_at is None
+    assert screening.overridden_at is None
+    assert screening.override_proposed_at is None
 
 
 def test_screening_without_a_loaded_list_cannot_pass(client, supplier_admin, procurement):
