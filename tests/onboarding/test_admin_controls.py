@@ -10,12 +10,14 @@ from app.accounts import mfa
 from app.accounts.models import TotpCredential, User, UserSession
 from app.audit.models import AuditEntry
 from app.db import db
+from app.documents.models import Document
 from app.oauth.tokens import issue_access_token
 from app.onboarding.models import Enrollment
 from app.orgs.models import Organization, OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import TOTP_SECRET_RE, csrf_token, login
 from tests.factories import PASSWORD, UserFactory
+from tests.formats.helpers import local
 from tests.oauth.helpers import new_client, supplier
 from tests.onboarding.conftest import signed_in_browser
 from tests.onboarding.helpers import last_mail, link_in, post_form, text
@@ -83,8 +85,16 @@ def test_suspension_signs_people_out_refuses_tokens_and_uploads(app, client, pro
     browser = signed_in_browser(app, person)
     assert browser.get("/documents/upload").status_code == 200
     api_client, _ = new_client(org)
-    token = {"Authorization": f"Bearer {issue_access_token(api_client, ['invoices:read'])}"}
+    scopes = ["invoices:read", "invoices:write"]
+    token = {"Authorization": f"Bearer {issue_access_token(api_client, scopes)}"}
     assert client.get("/api/v1/invoices", headers=token).status_code == 200
+    sent = client.post(
+        "/api/v1/invoices",
+        data=local("csv_two_invoices.csv"),
+        headers={**token, "Content-Type": "text/csv"},
+    )
+    assert sent.status_code == 202, sent.json
+    in_flight = {d["id"]: d["state"] for d in sent.json["documents"]}
 
     page = _post(
         procurement,
@@ -102,6 +112,10 @@ def test_suspension_signs_people_out_refuses_tokens_and_uploads(app, client, pro
     refused = client.get("/api/v1/invoices", headers=token)
     assert refused.status_code == 401
     assert "organization is not active" in refused.headers["WWW-Authenticate"]
+    # Documents already received are kept as they were, not dropped.
+    db.session.expire_all()
+    kept = db.session.scalars(select(Document).where(Document.id.in_(in_flight))).all()
+    assert {d.id: d.state.value for d in kept} == in_flight
     # Signing in again works (to read), but sending is refused with a clear answer.
     browser = signed_in_browser(app, person)
     upload = browser.get("/documents/upload")
