@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.accounts import services as accounts
-from app.audit.services import verify_chain
+from app.audit import checkpoints
+from app.audit.services import record, verify_chain
 from app.db import db, unit_of_work
 from app.orgs.models import Organization
 from app.orgs.roles import Role
@@ -56,14 +57,44 @@ def list_orgs(as_json: bool) -> None:
 
 @audit_cli.command("verify")
 def verify_audit() -> None:
-    """Recompute the audit log's hash chain; exit 1 if any entry was altered."""
+    """Recompute the audit log's hash chain and check the newest signed checkpoint; exit 1 if
+    any entry was altered or the log was cut short of the checkpoint."""
+    from app.oauth.keys import known_public_key
+
     checked, breaks = verify_chain()
     for chain_break in breaks:
         click.echo(f"entry {chain_break.entry_id}: {chain_break.reason}", err=True)
-    if breaks:
-        click.echo(f"audit chain BROKEN: {len(breaks)} problem(s) in {checked} entries", err=True)
+    problems = checkpoints.check_newest(known_public_key)
+    for problem in problems:
+        click.echo(f"checkpoint {problem.checkpoint_id}: {problem.reason}", err=True)
+    if breaks or problems:
+        click.echo(
+            f"audit chain BROKEN: {len(breaks) + len(problems)} problem(s) in {checked} entries",
+            err=True,
+        )
         sys.exit(1)
-    click.echo(f"audit chain OK: {checked} entries verified")
+    newest = checkpoints.newest()
+    anchored = f"; checkpoint {newest.id} at entry {newest.entry_id} holds" if newest else ""
+    click.echo(f"audit chain OK: {checked} entries verified{anchored}")
+
+
+@audit_cli.command("checkpoint")
+def checkpoint_audit() -> None:
+    """Sign the audit log's current head with the portal's signing key and keep it apart."""
+    from app.oauth.keys import current_private_key
+
+    try:
+        with unit_of_work():
+            key, kid = current_private_key()
+            # Recorded first, so the checkpoint's own entry is under the head it signs.
+            record("audit.checkpoint", actor_label="cli", details={"kid": kid})
+            made = checkpoints.create(key, kid)
+    except checkpoints.CheckpointError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"checkpoint {made.id}: entry {made.entry_id} ({made.entry_count} entries), "
+        f"head {made.head_hash[:16]}…, signed with key {made.kid}"
+    )
 
 
 @click.command("worker")

@@ -72,7 +72,7 @@ def step_at_sign_in(user: User) -> str | None:
     """What a correct password still needs: "verify" a code, "enrol" first, or None."""
     if is_enrolled(user):
         return "verify"
-    return "enrol" if required_for(user) else None
+    return "enrol" if required_for(user) or user.mfa_enrol_required else None
 
 
 def remaining_recovery_codes(user: User) -> int:
@@ -113,6 +113,7 @@ def confirm_enrolment(user: User, code: str, ip_address: str) -> CodeCheck:
         record_failed_attempt(user.email, ip_address, "mfa.enrolment_failed")
         return CodeCheck(False, error="That code does not match. Check the time on your phone.")
     credential.confirmed_at = utcnow()
+    user.mfa_enrol_required = False
     record("mfa.enrolled", actor=user, target=user, organization_id=_org_id(user))
     return CodeCheck(True, "totp")
 

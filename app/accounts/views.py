@@ -36,6 +36,8 @@ EXPIRY_MESSAGES = {
     "absolute_timeout": "Your session reached its {hours}-hour limit. Please sign in again.",
     "user_disabled": "Your account has been disabled. Contact your administrator.",
     "roles_revoked": "Your company sign-in no longer gives you a role in the portal.",
+    "org_suspended": "Your organization was suspended; you were signed out.",
+    "mfa_reset": "Your two-step verification was reset; set it up again when you sign in.",
 }
 # Between a correct password and the second factor: who, which step, where to go next.
 PENDING_KEY = "pending_sign_in"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, UTCDateTime, utcnow
@@ -29,6 +29,26 @@ class AuditEntry(Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(Model):
+    """A signed statement of the chain's head at one moment (`flask audit checkpoint`).
+
+    Kept apart from the log, with no foreign key to it, so cutting the newest log rows (which
+    the chain alone cannot notice: what is left still links up) leaves the checkpoint naming
+    an entry the log no longer reaches."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The head: the newest entry's id, how many entries the log held, and the head's hash.
+    entry_id: Mapped[int]
+    entry_count: Mapped[int]
+    head_hash: Mapped[str] = mapped_column(String(64))
+    kid: Mapped[str] = mapped_column(String(64))
+    # A JWS (compact) over the same facts, signed with the portal's current signing key.
+    signature: Mapped[str] = mapped_column(Text)
 
 
 class AuditLogAppendOnlyError(RuntimeError):

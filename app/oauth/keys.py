@@ -88,6 +88,19 @@ def signing_keyset() -> KeySet:
     return KeySet([key])
 
 
+def current_private_key() -> tuple[ECKey, str]:
+    """The current signing key and its kid, for what else the portal signs (audit checkpoints)."""
+    kid = current_kid()
+    return signing_keyset().get_by_kid(kid), kid  # type: ignore[return-value]
+
+
+def known_public_key(kid: str) -> ECKey | None:
+    """The public half of any key the portal made, published or retired: signatures that must
+    verify for years (audit checkpoints) outlive the key's publication for tokens."""
+    jwk = db.session.scalar(select(SigningKey.public_jwk).where(SigningKey.kid == kid))
+    return ECKey.import_key(jwk) if jwk else None
+
+
 def rotate(actor_label: str = "cli", actor=None) -> tuple[SigningKey, SigningKey | None]:
     """Make a new current key; the previous one stays published until its tokens expired."""
     _lock_rotation()

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.accounts import mfa
 from app.accounts.access import require_role
 from app.db import db, refusable, utcnow
 from app.oauth import services, settings
@@ -70,7 +71,9 @@ def list_clients():
 
 @bp.route("/new", methods=["GET", "POST"])
 @require_role(*ADMINS)
+@mfa.require_recent_mfa
 def new_client():
+    """A new client hands out a secret (or trusts a key): it needs a fresh second factor."""
     org = current_user.organization
     approved = canonical(org.approved_scopes or [])
     form = NewClientForm()
@@ -112,6 +115,12 @@ def show_client(client_pk: int):
 @require_role(*ADMINS)
 def rotate_secret(client_pk: int):
     client = _own_client(client_pk)
+    if not mfa.has_recent_mfa():
+        # Like require_recent_mfa, but back to the client's page: the POST is not replayed.
+        flash("Confirm it is you with your authenticator app, then rotate again.", "info")
+        back = url_for(".show_client", client_pk=client.id)
+        endpoint = "mfa.step_up" if mfa.is_enrolled(current_user) else "mfa.setup"
+        return redirect(url_for(endpoint, next=back))
     form = RotateSecretForm()
     if not form.validate_on_submit():
         flash("The form expired; try again.", "error")

@@ -7,7 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
+from app.accounts import mfa, mfa_reset
 from app.accounts.access import require_role
+from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.db import db, refusable, utcnow
 from app.mail import backend_name
@@ -21,6 +23,7 @@ from app.onboarding import (
     review,
     rules,
     screening,
+    suspension,
 )
 from app.onboarding.errors import OnboardingError
 from app.onboarding.models import BankAccount, BankStatus
@@ -90,7 +93,32 @@ def invitations():
         invitations=enrollment.pending_invitations(),
         dev_mailbox=backend_name() == "dev",
         now=utcnow(),
+        confirm_form=forms.ConfirmForm(),
     ), 422 if form.errors or refused else 200
+
+
+@bp.post("/invitations/<int:enrollment_id>/resend")
+@require_role(Role.PROCUREMENT_ADMIN)
+def resend_invitation(enrollment_id: int):
+    invitation = enrollment.invitation_by_id(enrollment_id) or abort(404)
+    if _valid_post(forms.ConfirmForm()):
+        attempt(
+            lambda: enrollment.resend(invitation, actor=current_user),
+            f"A new link was sent to {invitation.email}; the old one no longer works.",
+        )
+    return redirect(url_for(".invitations"))
+
+
+@bp.post("/invitations/<int:enrollment_id>/revoke")
+@require_role(Role.PROCUREMENT_ADMIN)
+def revoke_invitation(enrollment_id: int):
+    invitation = enrollment.invitation_by_id(enrollment_id) or abort(404)
+    if _valid_post(forms.ConfirmForm()):
+        attempt(
+            lambda: enrollment.revoke(invitation, actor=current_user),
+            f"The invitation to {invitation.email} is revoked; its link no longer works.",
+        )
+    return redirect(url_for(".invitations"))
 
 
 @bp.get("")
@@ -158,7 +186,98 @@ def organization(org_id: int):
         changes_form=changes_form,
         confirm_form=forms.ConfirmForm(),
         labels=forms.DOCUMENT_TYPE_LABELS,
+        members=_members(org),
     )
+
+
+def _members(org: Organization) -> list[dict]:
+    return [
+        {
+            "user": user,
+            "enrolled": mfa.is_enrolled(user),
+            "reset": mfa_reset.open_request(user),
+        }
+        for user in suspension.members_of(org)
+    ]
+
+
+@bp.post("/<int:org_id>/suspend")
+@require_role(Role.PROCUREMENT_ADMIN)
+def suspend(org_id: int):
+    org = _organization(org_id)
+    form = forms.ReasonForm()
+    if not _valid_post(form):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: suspension.suspend(org, form.reason.data, actor=current_user),
+        "Suspended: its people were signed out and its API tokens are refused.",
+    )
+
+
+@bp.post("/<int:org_id>/reactivate")
+@require_role(Role.PROCUREMENT_ADMIN)
+def reactivate(org_id: int):
+    org = _organization(org_id)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(org, lambda: suspension.reactivate(org, actor=current_user), "Reactivated.")
+
+
+def _member(org: Organization, user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not any(m.organization_id == org.id for m in user.memberships):
+        abort(404)
+    return user
+
+
+def _mfa_action(action, success: str) -> None:
+    try:
+        with refusable():
+            action()
+    except mfa.MfaError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(success, "success")
+
+
+@bp.post("/<int:org_id>/users/<int:user_id>/mfa-reset")
+@require_role(Role.PROCUREMENT_ADMIN)
+def request_mfa_reset(org_id: int, user_id: int):
+    org = _organization(org_id)
+    user = _member(org, user_id)
+    form = forms.ReasonForm()
+    if _valid_post(form):
+        _mfa_action(
+            lambda: mfa_reset.request_reset(user, form.reason.data, actor=current_user),
+            "Reset requested; a second procurement admin must confirm it.",
+        )
+    return _back(org)
+
+
+@bp.post("/<int:org_id>/users/<int:user_id>/mfa-reset/confirm")
+@require_role(Role.PROCUREMENT_ADMIN)
+def confirm_mfa_reset(org_id: int, user_id: int):
+    org = _organization(org_id)
+    user = _member(org, user_id)
+    if _valid_post(forms.ConfirmForm()):
+        _mfa_action(
+            lambda: mfa_reset.confirm_reset(user, actor=current_user),
+            f"Two-step verification of {user.email} is reset; they set it up at next sign-in.",
+        )
+    return _back(org)
+
+
+@bp.post("/<int:org_id>/users/<int:user_id>/mfa-reset/cancel")
+@require_role(Role.PROCUREMENT_ADMIN)
+def cancel_mfa_reset(org_id: int, user_id: int):
+    org = _organization(org_id)
+    user = _member(org, user_id)
+    if _valid_post(forms.ConfirmForm()):
+        _mfa_action(
+            lambda: mfa_reset.cancel_reset(user, actor=current_user), "Reset request cancelled."
+        )
+    return _back(org)
 
 
 @bp.post("/<int:org_id>/approve")
@@ -208,6 +327,7 @@ def request_changes(org_id: int):
 @bp.post("/<int:org_id>/screening/override")
 @require_role(Role.PROCUREMENT_ADMIN)
 def override_screening(org_id: int):
+    """The first of two admins proposes an override with a reason."""
     org = _organization(org_id)
     latest = screening.latest(org) or abort(404)
     form = forms.ReasonForm()
@@ -215,8 +335,36 @@ def override_screening(org_id: int):
         return _back(org)
     return _decide(
         org,
-        lambda: screening.override(org, latest, form.reason.data, actor=current_user),
-        "Screening overridden; the reason is in the audit log.",
+        lambda: screening.propose_override(org, latest, form.reason.data, actor=current_user),
+        "Override proposed; a second procurement admin must confirm it before approval.",
+    )
+
+
+@bp.post("/<int:org_id>/screening/override/confirm")
+@require_role(Role.PROCUREMENT_ADMIN)
+def confirm_screening_override(org_id: int):
+    org = _organization(org_id)
+    latest = screening.latest(org) or abort(404)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: screening.confirm_override(org, latest, actor=current_user),
+        "Screening overridden; the reason and both admins are in the audit log.",
+    )
+
+
+@bp.post("/<int:org_id>/screening/override/withdraw")
+@require_role(Role.PROCUREMENT_ADMIN)
+def withdraw_screening_override(org_id: int):
+    org = _organization(org_id)
+    latest = screening.latest(org) or abort(404)
+    if not _valid_post(forms.ConfirmForm()):
+        return _back(org)
+    return _decide(
+        org,
+        lambda: screening.withdraw_override(org, latest, actor=current_user),
+        "Override proposal withdrawn.",
     )
 
 

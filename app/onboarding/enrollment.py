@@ -85,15 +85,61 @@ def invite(email: str, company: str, kind: OrgKind, contact: str, *, actor: User
         target=enrollment,
         details={"email": email, "company": enrollment.company_name, "kind": kind.value},
     )
+    _send_invitation(enrollment, token, actor)
+    return enrollment
+
+
+def _send_invitation(enrollment: Enrollment, token: str, actor: User) -> None:
     mail.send(
-        [email],
+        [enrollment.email],
         f"You are invited to the supplier portal as {enrollment.company_name}",
         "invitation",
         enrollment=enrollment,
         inviter=actor,
         link=mail.portal_url("onboarding.enroll", token=token),
     )
-    return enrollment
+
+
+def invitation_by_id(enrollment_id: int) -> Enrollment | None:
+    query = select(Enrollment).where(
+        Enrollment.id == enrollment_id, Enrollment.via == EnrollmentVia.INVITATION
+    )
+    return db.session.scalar(query.with_for_update())
+
+
+def _check_open(enrollment: Enrollment, doing: str) -> None:
+    if enrollment.used_at is not None:
+        raise OnboardingError(f"This invitation was already accepted; it cannot be {doing}.")
+    if enrollment.revoked_at is not None:
+        raise OnboardingError(f"This invitation was revoked; it cannot be {doing}.")
+
+
+def resend(enrollment: Enrollment, *, actor: User) -> None:
+    """A new single-use link with a new lifetime; the old link stops working at once (only the
+    new token's hash is kept)."""
+    _check_open(enrollment, "resent")
+    token = secrets.token_urlsafe(32)
+    enrollment.token_hash = _hash(token)
+    enrollment.expires_at = utcnow() + _lifetime(enrollment.via)
+    record(
+        "onboarding.invitation_resent",
+        actor=actor,
+        target=enrollment,
+        details={"email": enrollment.email, "expires_at": enrollment.expires_at.isoformat()},
+    )
+    _send_invitation(enrollment, token, actor)
+
+
+def revoke(enrollment: Enrollment, *, actor: User) -> None:
+    """Withdraw an invitation: its link no longer works."""
+    _check_open(enrollment, "revoked")
+    enrollment.revoked_at = utcnow()
+    record(
+        "onboarding.invitation_revoked",
+        actor=actor,
+        target=enrollment,
+        details={"email": enrollment.email, "company": enrollment.company_name},
+    )
 
 
 def register(email: str, company: str, kind: OrgKind, contact: str) -> Enrollment | None:
@@ -128,7 +174,12 @@ def find_usable(token: str, *, lock: bool = False) -> Enrollment | None:
     """The enrollment behind a link, if it is unused and unexpired."""
     query = select(Enrollment).where(Enrollment.token_hash == _hash(token))
     enrollment = db.session.scalar(query.with_for_update() if lock else query)
-    if enrollment is None or enrollment.used_at is not None or enrollment.expires_at <= utcnow():
+    if (
+        enrollment is None
+        or enrollment.used_at is not None
+        or enrollment.revoked_at is not None
+        or enrollment.expires_at <= utcnow()
+    ):
         return None
     return enrollment
 

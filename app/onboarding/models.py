@@ -44,6 +44,8 @@ class Enrollment(TimestampMixin, Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A procurement admin withdrew the invitation: the link no longer works.
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
 
@@ -206,6 +208,10 @@ class Screening(Model):
     screened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     list_load_id: Mapped[int | None] = mapped_column(ForeignKey("exclusion_list_loads.id"))
     hits: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Four eyes: one procurement admin proposes an override (with the reason), another confirms
+    # it; only the confirmation (overridden_at, overridden_by_id) lets the screening pass.
+    override_proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    override_proposed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     overridden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     overridden_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     override_reason: Mapped[str | None] = mapped_column(Text)
@@ -218,6 +224,11 @@ class Screening(Model):
     @property
     def passed(self) -> bool:
         return self.clear or self.overridden_at is not None
+
+    @property
+    def override_pending(self) -> bool:
+        """Proposed by one admin, not yet confirmed by a second."""
+        return self.override_proposed_at is not None and self.overridden_at is None
 
 
 class ExclusionListLoad(Model):

@@ -132,6 +132,13 @@ def _screening_check(org: Organization) -> Check:
         return Check(label, False, "Not screened yet.")
     if latest.overridden_at is not None:
         return Check(label, True, f"Overridden: {latest.override_reason}")
+    if latest.override_pending:
+        return Check(
+            label,
+            False,
+            f"Override proposed ({latest.override_reason}); "
+            "a second procurement admin must confirm it.",
+        )
     if latest.list_load_id is None:
         return Check(label, False, "No exclusion list is loaded, so screening could not run.")
     if latest.hits:

@@ -19,7 +19,7 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.onboarding import rules
 from app.onboarding.enrollment import check_no_conflict
-from app.onboarding.errors import OnboardingError
+from app.onboarding.errors import ConflictOfInterest, OnboardingError
 from app.onboarding.models import ExclusionEntry, ExclusionListLoad, Screening, existing_profile
 from app.orgs.models import Organization
 
@@ -221,19 +221,77 @@ def latest(org: Organization) -> Screening | None:
     return db.session.scalar(query)
 
 
-def override(org: Organization, screening: Screening, reason: str, *, actor) -> None:
-    """A procurement admin clears a hit (or a missing list) with a written reason."""
+def _lock(screening: Screening) -> None:
+    # Two admins acting at once take turns; the second sees what the first did.
+    db.session.refresh(screening, with_for_update=True)
+
+
+def propose_override(org: Organization, screening: Screening, reason: str, *, actor) -> None:
+    """A procurement admin proposes to clear a hit (or a missing list) with a written reason;
+    the screening still fails until a second procurement admin confirms (four eyes)."""
     check_no_conflict(org, actor)
+    _lock(screening)
     if screening.clear:
         raise OnboardingError("The screening is clear; there is nothing to override.")
+    if screening.overridden_at is not None:
+        raise OnboardingError("This screening was already overridden.")
+    if screening.override_proposed_at is not None:
+        raise OnboardingError("An override is already proposed; another admin must confirm it.")
     if not reason.strip():
         raise OnboardingError("A reason is required to override a screening.")
-    screening.overridden_by_id, screening.overridden_at = actor.id, utcnow()
+    screening.override_proposed_by_id, screening.override_proposed_at = actor.id, utcnow()
     screening.override_reason = reason.strip()
     record(
-        "screening.overridden",
+        "screening.override_proposed",
         actor=actor,
         organization_id=org.id,
         target=screening,
         details={"reason": screening.override_reason, "hits": screening.hits},
     )
+
+
+def confirm_override(org: Organization, screening: Screening, *, actor) -> None:
+    """A second procurement admin, not the proposer, confirms: the screening now passes."""
+    check_no_conflict(org, actor)
+    _lock(screening)
+    if screening.overridden_at is not None:
+        raise OnboardingError("This screening was already overridden.")
+    if screening.override_proposed_at is None:
+        raise OnboardingError("No override is proposed for this screening.")
+    if actor.id == screening.override_proposed_by_id:
+        raise ConflictOfInterest(
+            "You proposed this override; a second procurement admin must confirm it."
+        )
+    screening.overridden_by_id, screening.overridden_at = actor.id, utcnow()
+    record(
+        "screening.overridden",
+        actor=actor,
+        organization_id=org.id,
+        target=screening,
+        details={
+            "reason": screening.override_reason,
+            "proposed_by_id": screening.override_proposed_by_id,
+            "confirmed_by_id": actor.id,
+            "hits": screening.hits,
+        },
+    )
+
+
+def withdraw_override(org: Organization, screening: Screening, *, actor) -> None:
+    """Either admin may drop a proposal that is not confirmed yet (a wrong reason, say)."""
+    check_no_conflict(org, actor)
+    _lock(screening)
+    if not screening.override_pending:
+        raise OnboardingError("No override is waiting for confirmation.")
+    record(
+        "screening.override_withdrawn",
+        actor=actor,
+        organization_id=org.id,
+        target=screening,
+        details={
+            "reason": screening.override_reason,
+            "proposed_by_id": screening.override_proposed_by_id,
+        },
+    )
+    screening.override_proposed_by_id = screening.override_proposed_at = None
+    screening.override_reason = None

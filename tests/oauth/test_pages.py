@@ -16,14 +16,19 @@ from tests.conftest import csrf_token, login
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.orgs import OrganizationFactory
 from tests.oauth.helpers import ec_key, new_client, public_jwks
+from tests.onboarding.helpers import confirm_it_is_me
 
 SECRET_RE = re.compile(r'id="client-secret">(cs_[A-Za-z0-9_-]+)<')
 
 
-def _admin(client, org, role=Role.SUPPLIER_ADMIN):
+def _admin(client, org, role=Role.SUPPLIER_ADMIN, *, verified: bool = True):
+    """A signed-in admin; `verified` also sets up the authenticator app and checks a code, as
+    creating a client and rotating a secret need a recent second factor."""
     user = UserFactory(role=role, role__organization=org)
     db.session.commit()
     login(client, user.email, PASSWORD)
+    if verified:
+        confirm_it_is_me(client, "/api-clients/new")
     return user
 
 
@@ -204,3 +209,51 @@ def test_other_roles_cannot_manage_clients(client, role):
 def test_admins_see_the_navigation_entry(client):
     _admin(client, OrganizationFactory(supplier=True))
     assert 'href="/api-clients"' in client.get("/home").get_data(as_text=True)
+
+
+def _ask_for_a_code(response) -> None:
+    assert response.status_code == 302
+    assert "/account/mfa/setup" in response.headers["Location"]
+
+
+def test_creating_a_client_needs_a_recent_second_factor(client):
+    org = OrganizationFactory(supplier=True, approved_scopes=["invoices:write"])
+    _admin(client, org, verified=False)
+    _ask_for_a_code(client.get("/api-clients/new"))
+    token = csrf_token(client.get("/api-clients").get_data(as_text=True))
+    response = client.post(
+        "/api-clients/new",
+        data={"name": "x", "auth_method": "client_secret_basic", "csrf_token": token},
+    )
+    _ask_for_a_code(response)
+    assert db.session.scalar(select(ApiClient.id)) is None
+    assert "oauth.client.created" not in _actions()
+
+    page = confirm_it_is_me(client, "/api-clients/new")
+    assert page.status_code == 200
+    assert _create(client, scopes=["invoices:write"]).status_code == 200
+    assert db.session.scalar(select(ApiClient.id)) is not None
+
+
+def test_rotating_a_secret_needs_a_recent_second_factor(client):
+    org = OrganizationFactory(supplier=True)
+    _admin(client, org, verified=False)
+    api_client, first = new_client(org)
+    page = client.get(f"/api-clients/{api_client.id}").get_data(as_text=True)
+    response = client.post(
+        f"/api-clients/{api_client.id}/rotate",
+        data={"old_secret_days": "7", "csrf_token": csrf_token(page)},
+    )
+    _ask_for_a_code(response)
+    assert f"next=/api-clients/{api_client.id}" in response.headers["Location"].replace("%2F", "/")
+    db.session.expire_all()
+    assert [s.hint for s in api_client.live_secrets()] == [first[-4:]]
+    assert "oauth.client.secret_rotated" not in _actions()
+
+    confirm_it_is_me(client, "/api-clients/new")
+    rotated = client.post(
+        f"/api-clients/{api_client.id}/rotate",
+        data={"old_secret_days": "7", "csrf_token": csrf_token(page)},
+    )
+    assert SECRET_RE.search(rotated.get_data(as_text=True))
+    assert "oauth.client.secret_rotated" in _actions()

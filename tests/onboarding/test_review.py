@@ -83,8 +83,8 @@ def test_approval_moves_to_approved_and_queues_the_erp_vendor_job(
     assert entry.actor_user_id == procurement.id
 
 
-def test_a_screening_hit_blocks_approval_until_overridden_with_a_reason(
-    client, supplier_admin, procurement, exclusion_list
+def test_a_screening_hit_blocks_approval_until_two_admins_override_it(
+    client, supplier_admin, procurement, second_procurement, exclusion_list
 ):
     org_id = supplier_admin.organization.id
     # "Crooked Medical Supply, L.L.C." normalizes to the listed "CROOKED MEDICAL SUPPLY LLC".
@@ -114,14 +114,64 @@ def test_a_screening_hit_blocks_approval_until_overridden_with_a_reason(
         "screening/override",
         {"reason": "Different company: listed entity is in Miami, DUNS differs."},
     )
-    assert "Screening overridden" in page
+    assert "Override proposed; a second procurement admin must confirm it" in page
     screening = db.session.scalars(
         select(Screening).where(Screening.organization_id == org_id)
     ).one()
-    assert screening.overridden_by_id == procurement.id
+    assert screening.override_proposed_by_id == procurement.id
+    assert screening.overridden_at is None
+    assert "Confirm override" not in page  # the proposer is not offered the confirmation
+
+    # Approval stays blocked while the override waits for its second admin.
+    page = _act(second_procurement, org_id, "approve", {"scopes": ["invoices:write"]})
+    assert "a second procurement admin must confirm it" in page
+    assert _fresh(org_id).status == OrgStatus.SUBMITTED
+
+    # The proposer cannot confirm their own proposal, even by posting the form.
+    page = _act(procurement, org_id, "screening/override/confirm")
+    assert "You proposed this override" in page
+    db.session.expire_all()
+    assert db.session.get(Screening, screening.id).overridden_at is None
+
+    page = _act(second_procurement, org_id, "screening/override/confirm")
+    assert "Screening overridden" in page
+    db.session.expire_all()
+    screening = db.session.get(Screening, screening.id)
+    assert screening.overridden_by_id == second_procurement.id
     assert screening.override_reason.startswith("Different company")
+    actions = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action.in_(["screening.override_proposed", "screening.overridden"]))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [(e.action, e.actor_user_id) for e in actions] == [
+        ("screening.override_proposed", procurement.id),
+        ("screening.overridden", second_procurement.id),
+    ]
+    assert actions[1].details["proposed_by_id"] == procurement.id
     _act(procurement, org_id, "approve", {"scopes": ["invoices:write"]})
     assert _fresh(org_id).status == OrgStatus.APPROVED
+
+
+def test_a_withdrawn_override_proposal_needs_proposing_again(
+    client, supplier_admin, procurement, second_procurement, exclusion_list
+):
+    org_id = supplier_admin.organization.id
+    fill_supplier_profile(
+        client, org_id, name="Crooked Medical Supply, L.L.C.", tax_id=unique_ein()
+    )
+    submit(client, org_id)
+    _act(procurement, org_id, "screening/override", {"reason": "Not them."})
+    page = _act(procurement, org_id, "screening/override/withdraw")
+    assert "Override proposal withdrawn." in page
+    page = _act(second_procurement, org_id, "screening/override/confirm")
+    assert "No override is proposed" in page
+    db.session.expire_all()
+    screening = db.session.scalars(
+        select(Screening).where(Screening.organization_id == org_id)
+    ).one()
+    assert screening.overridden_at is None
+    assert screening.override_proposed_at is None
 
 
 def test_screening_without_a_loaded_list_cannot_pass(client, supplier_admin, procurement):
