@@ -45,6 +45,8 @@ class Step:
     job: str
     queue: str = "default"
     retry_intervals: tuple[int, ...] = (5, 30, 120)
+    # The kinds of document the step is for; another kind waits where it is.
+    kinds: frozenset[str] = frozenset({"invoice", "acknowledgment"})
 
     def job_id(self, document_id: int) -> str:
         return f"{self.command}-{document_id}"
@@ -54,7 +56,8 @@ class Step:
 
 
 NORMALIZE = Step("normalize", "app.normalize.tasks.normalize")
-VALIDATE = Step("validate", "app.matching.tasks.validate")
+# Acknowledgments wait at NORMALIZED until their matching against the PO is built.
+VALIDATE = Step("validate", "app.matching.tasks.validate", kinds=frozenset({"invoice"}))
 
 FLOW: dict[str, Step] = {
     "document.received": NORMALIZE,
@@ -69,9 +72,10 @@ def event_name(state: str) -> str:
     return f"document.{state.lower()}"
 
 
-def next_step(event: str) -> Step | None:
-    """The work `event` makes due, or None when the document waits (or is finished)."""
-    return FLOW.get(event)
+def next_step(event: str, kind: str) -> Step | None:
+    """The work `event` makes due for a `kind` document, or None when it waits (or is done)."""
+    step = FLOW.get(event)
+    return step if step is not None and kind in step.kinds else None
 
 
 # The periodic sweep (`app.documents.sweeper`) re-sends lost work; each run also does the

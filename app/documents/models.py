@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -116,7 +117,8 @@ class Document(TimestampMixin, Model):
     # punctuation and leading zeros dropped), its date, and whether it is a credit note.
     number_key: Mapped[str | None] = mapped_column(String(200))
     issue_date: Mapped[dt.date | None] = mapped_column(Date)
-    is_credit: Mapped[bool] = mapped_column(default=False)
+    # A server default too: intake's one-statement insert names its columns and not this one.
+    is_credit: Mapped[bool] = mapped_column(default=False, server_default=false())
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 

@@ -95,7 +95,10 @@ def receive(
     if not new:
         return []
     event = event_name(S.RECEIVED.value)
-    step = next_step(event)
+    kinds = {row["kind"] for row in new}
+    if len(kinds) > 1:
+        raise ValueError("one submission holds one kind of document")
+    step = next_step(event, str(kinds.pop()))
     timeline = {
         "actor_label": actor_label(actor),
         "actor_user_id": actor.id if isinstance(actor, User) else None,
@@ -190,7 +193,7 @@ def _audit(
 
 
 def _emit(document: Document, from_state: DocumentState | None, event: str) -> None:
-    step = next_step(event)
+    step = next_step(event, document.kind.value)
     if step is not None:
         outbox.schedule([document.id], step)
     document_transitioned.send(

@@ -156,7 +156,11 @@ def test_running_the_job_twice_changes_nothing(client, auth):
         db.session.scalar(
             select(func.count())
             .select_from(OutboxEntry)
-            .where(OutboxEntry.document_id == document_id, OutboxEntry.completed_at.is_(None))
+            .where(
+                OutboxEntry.document_id == document_id,
+                OutboxEntry.command == "normalize",
+                OutboxEntry.completed_at.is_(None),
+            )
         )
         == 0
     )

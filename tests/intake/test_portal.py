@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from app.db import db
 from app.documents.models import Channel, Document, DocumentState, RawPayload
+from app.matching.findings import HoldCode
+from app.matching.queries import holds_of
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
 from tests.factories.accounts import PASSWORD, UserFactory
@@ -161,7 +163,10 @@ def test_a_supplier_flips_an_open_po_into_an_invoice(client, acme, fake_erp):
     document_id = _ids()[0]
     run_jobs()
     invoice = document(document_id)
-    assert invoice.state is DocumentState.NORMALIZED
+    # Normalized, then matched: the PO is OPEN, nothing on it was received yet, so the 3-way
+    # check holds the invoice for finance.
+    assert invoice.state is DocumentState.ON_HOLD
+    assert [hold.code for hold in holds_of(document_id)] == [HoldCode.QTY_RECEIVED]
     expected = (2 * first.unit_price).quantize(Decimal("0.01")) + Decimal("1.00")
     assert invoice.total_amount == expected
     assert invoice.po_number == order.number

@@ -59,12 +59,19 @@ def test_a_refused_transition_changes_nothing():
 
 
 def test_the_pipeline_sends_a_received_document_to_normalize():
-    step = next_step(event_name("RECEIVED"))
+    step = next_step(event_name("RECEIVED"), "invoice")
     assert step is not None
     assert step.command == "normalize"
     assert step.job_id(42) == "normalize-42"
-    assert next_step(event_name("REJECTED")) is None
+    assert next_step(event_name("REJECTED"), "invoice") is None
     assert all(key.startswith("document.") for key in FLOW)
+
+
+def test_a_normalized_invoice_goes_to_validate_and_an_acknowledgment_waits():
+    step = next_step(event_name("NORMALIZED"), "invoice")
+    assert step is not None
+    assert step.job_id(7) == "validate-7"
+    assert next_step(event_name("NORMALIZED"), "acknowledgment") is None
 
 
 # -- PO flip ---------------------------------------------------------------------------------

@@ -1,0 +1,144 @@
+"""The validate stage end to end against the real mock ERP: an invoice built from a live PO is
+VALIDATED when it matches, and held with exactly the rule it breaks when it does not; the
+supplier reads its holds through the API in its own words; an ERP outage loses nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.db import db
+from app.documents.models import DocumentState, OutboxEntry
+from app.erp.interface import PoStatus, PurchaseOrder
+from app.intake import flip
+from app.matching.findings import HoldCode
+from app.matching.models import Hold
+from app.orgs.models import Organization
+from tests.factories.orgs import OrganizationFactory
+from tests.intake.helpers import bearer, document, run_jobs
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+@pytest.fixture
+def lakeside(portal_erp) -> Organization:
+    """A supplier that is vendor V1001 in the mock ERP."""
+    return OrganizationFactory(supplier=True, name="Lakeside Medical", erp_vendor_number="V1001")
+
+
+def received_po(portal_erp, vendor: str = "V1001") -> PurchaseOrder:
+    orders = portal_erp.client().list_purchase_orders(vendor_number=vendor)
+    return next(o for o in orders if o.status == PoStatus.RECEIVED)
+
+
+def invoice_for(org: Organization, order: PurchaseOrder, number: str, price_factor: str = "1"):
+    """The canonical JSON invoice for every received unit of `order`, at the PO's prices
+    (times `price_factor`)."""
+    chosen = [
+        flip.FlipLine(
+            line.line_number, line.quantity_received, line.unit_price * Decimal(price_factor)
+        )
+        for line in order.lines
+        if line.quantity_received > 0
+    ]
+    return flip.invoice_from_po(
+        order,
+        chosen,
+        supplier=flip.FlipSupplier(org.id, org.name, org.erp_vendor_number),
+        invoice_number=number,
+        issue_date=TODAY,
+    )
+
+
+def send(client, org: Organization, body: dict) -> int:
+    response = client.post(
+        "/api/v1/invoices",
+        data=json.dumps(body),
+        headers={**bearer(org), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.json["documents"][0]["id"]
+
+
+def holds(document_id: int) -> list[HoldCode]:
+    query = select(Hold.code).where(Hold.document_id == document_id).order_by(Hold.id)
+    return list(db.session.scalars(query))
+
+
+def test_an_invoice_that_matches_its_received_po_is_validated(client, lakeside, portal_erp):
+    document_id = send(client, lakeside, invoice_for(lakeside, received_po(portal_erp), "LK-1"))
+    run_jobs()
+    found = document(document_id)
+    assert found.state is DocumentState.VALIDATED
+    assert holds(document_id) == []
+    assert [e.to_state.value for e in found.timeline][-1] == "VALIDATED"
+
+
+def test_three_times_the_po_price_is_held_and_the_supplier_reads_why(client, lakeside, portal_erp):
+    order = received_po(portal_erp)
+    document_id = send(client, lakeside, invoice_for(lakeside, order, "LK-2", price_factor="3"))
+    run_jobs()
+    assert document(document_id).state is DocumentState.ON_HOLD
+    assert set(holds(document_id)) >= {HoldCode.PRICE}
+    answer = client.get(f"/api/v1/documents/{document_id}", headers=bearer(lakeside))
+    shown = answer.json["holds"]
+    assert {hold["code"] for hold in shown} >= {"PRICE"}
+    price = next(hold for hold in shown if hold["code"] == "PRICE")
+    assert "higher than the purchase order" in price["message"]
+    assert set(price) == {"code", "status", "message", "line"}  # never finance's wording
+
+
+def test_an_invoice_against_another_suppliers_po_is_held(client, lakeside, portal_erp):
+    foreign = received_po(portal_erp, vendor="V1002")
+    document_id = send(client, lakeside, invoice_for(lakeside, foreign, "LK-3"))
+    run_jobs()
+    assert document(document_id).state is DocumentState.ON_HOLD
+    assert HoldCode.SUPPLIER_MISMATCH in holds(document_id)
+
+
+def test_the_same_invoice_number_written_another_way_is_a_duplicate(client, lakeside, portal_erp):
+    order = received_po(portal_erp)
+    first = send(client, lakeside, invoice_for(lakeside, order, "LK-0042"))
+    run_jobs()
+    second = send(client, lakeside, invoice_for(lakeside, order, "lk 42"))
+    run_jobs()
+    assert document(first).state is DocumentState.VALIDATED
+    assert document(second).state is DocumentState.ON_HOLD
+    # Billing the same received units twice also crosses the received quantity.
+    assert {HoldCode.DUPLICATE, HoldCode.QTY_RECEIVED} <= set(holds(second))
+
+
+def test_an_unknown_po_is_held(client, lakeside, portal_erp):
+    body = invoice_for(lakeside, received_po(portal_erp), "LK-4")
+    body["po_number"] = "PO-NOPE"
+    for line in body["lines"]:
+        line["po_number"] = "PO-NOPE"
+    document_id = send(client, lakeside, body)
+    run_jobs()
+    assert holds(document_id) == [HoldCode.PO_NOT_FOUND]
+
+
+def test_with_the_erp_down_the_invoice_waits_and_nothing_is_lost(client, lakeside, portal_erp):
+    order = received_po(portal_erp)
+    portal_erp.set_faults(error_rate=1.0)
+    try:
+        document_id = send(client, lakeside, invoice_for(lakeside, order, "LK-5"))
+        run_jobs()
+        assert document(document_id).state is DocumentState.NORMALIZED
+        owed = db.session.scalar(
+            select(OutboxEntry).where(
+                OutboxEntry.document_id == document_id, OutboxEntry.command == "validate"
+            )
+        )
+        assert owed is not None
+        assert owed.completed_at is None  # the sweeper and RQ's retries still owe it
+    finally:
+        portal_erp.clear_faults()
+    from app.matching.tasks import validate
+
+    assert validate(document_id) == "VALIDATED"  # the retry, once the ERP is back
+    assert holds(document_id) == []
