@@ -17,6 +17,7 @@ from tests.federation.helpers import (
     approved_provider,
     at_provider,
     person,
+    provider_url,
     replace_id_token,
     signed_in_as,
     sso_sign_in,
@@ -91,11 +92,11 @@ def _genuine_token_for_another_app(idp, nonce: str) -> str:
 def test_id_token_issued_to_another_client_is_refused(client, idp, acme, monkeypatch):
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    nonce = query_params(started.headers["Location"])["nonce"]
+    nonce = query_params(provider_url(started))["nonce"]
     foreign = _genuine_token_for_another_app(idp, nonce)
     replace_id_token(monkeypatch, lambda _own: foreign)
 
-    response = client.get(at_provider(started.headers["Location"], "alice"))
+    response = client.get(at_provider(provider_url(started), "alice"))
 
     _refusal(response, 401, "aud claim is not valid")
     assert _nobody_signed_in()
@@ -119,7 +120,7 @@ def test_nonce_mismatch_is_refused(client, idp, acme):
         stored = session[key]
         stored["data"]["nonce"] = "nonce-of-another-sign-in"
         session[key] = stored
-    callback = at_provider(started.headers["Location"], "alice")
+    callback = at_provider(provider_url(started), "alice")
 
     response = client.get(callback)
 
@@ -131,7 +132,7 @@ def test_callback_from_another_issuer_is_refused(client, idp, acme):
     """RFC 9207 mix-up defence: the response names its issuer, and it must be ours."""
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    callback = at_provider(started.headers["Location"], "alice")
+    callback = at_provider(provider_url(started), "alice")
 
     response = client.get(with_query(callback, iss="https://evil.example"))
 
@@ -154,7 +155,7 @@ def test_callback_without_a_matching_state_is_refused(client, idp, acme):
     """A callback this browser did not start (login CSRF) is not accepted."""
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    callback = at_provider(started.headers["Location"], "alice")
+    callback = at_provider(provider_url(started), "alice")
 
     stranger = client.application.test_client()
     _refusal(stranger.get(callback), 400, "Sign-in expired")
@@ -207,7 +208,7 @@ def test_disabled_user_cannot_sign_in_through_the_provider(client, idp, acme):
 def test_cancel_at_the_provider_says_so(client, idp, acme):
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    callback = abort_flow(requests.Session(), started.headers["Location"])
+    callback = abort_flow(requests.Session(), provider_url(started))
     _refusal(client.get(callback), 401, "cancelled at the identity provider")
 
 
