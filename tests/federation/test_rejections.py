@@ -6,6 +6,7 @@ from __future__ import annotations
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 from app.accounts.models import User, UserSession
@@ -219,3 +220,25 @@ def test_rotated_signing_key_is_fetched_and_trusted(client, idp, acme):
     other = client.application.test_client()
     assert sso_sign_in(other, "alice@acme.example", "alice").status_code == 302
     assert signed_in_as(other, "alice@acme.example")
+
+
+def test_a_saved_provider_on_an_internal_address_is_not_called(client, idp, acme, app, monkeypatch):
+    """The guard runs on every call, not only when the issuer is saved: with private
+    addresses off, the provider on 127.0.0.1 is never asked for its discovery document."""
+    _jit(acme, idp)
+    monkeypatch.setitem(app.config, "OUTBOUND_ALLOW_PRIVATE", False)
+    calls: list[str] = []
+    original = HTTPAdapter.send
+    monkeypatch.setattr(
+        HTTPAdapter,
+        "send",
+        lambda self, request, *a, **kw: (
+            calls.append(request.url) or original(self, request, *a, **kw)
+        ),
+    )
+
+    response = start_sign_in(client, "alice@acme.example")
+
+    _refusal(response, 502, "will not call", "internal address (127.0.0.1)")
+    assert calls == []
+    assert _audited("auth.sso_failed")["reason"] == "discovery_refused"
