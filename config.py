@@ -80,6 +80,14 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_DURATION = 0
+    # Strict-Transport-Security max-age in seconds on every answer; 0 sends none (app/headers.py).
+    HSTS_SECONDS = _int("HSTS_SECONDS", 0)
+
+    # Outbound calls to addresses a customer typed (identity providers, webhooks) go through
+    # app/outbound.py: https only and public addresses only, unless these allow more.
+    # Development and tests run their identity provider on 127.0.0.1 over plain http.
+    OUTBOUND_ALLOW_PRIVATE = _bool("OUTBOUND_ALLOW_PRIVATE", True)
+    OUTBOUND_ALLOW_HTTP = _bool("OUTBOUND_ALLOW_HTTP", True)
 
     # Failed sign-ins allowed in LOGIN_WINDOW_SECONDS, per account and per client IP.
     LOGIN_MAX_FAILURES_PER_ACCOUNT = _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
@@ -157,6 +165,9 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     LOG_FORMAT = _env("LOG_FORMAT", "json")
+    HSTS_SECONDS = _int("HSTS_SECONDS", 2 * 365 * 24 * 3600)
+    OUTBOUND_ALLOW_PRIVATE = _bool("OUTBOUND_ALLOW_PRIVATE", False)
+    OUTBOUND_ALLOW_HTTP = _bool("OUTBOUND_ALLOW_HTTP", False)
 
 
 CONFIGS = {

@@ -18,6 +18,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     config_module.check_production(app.config)
 
     _init_logging(app)
+    _init_security_headers(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -29,6 +30,12 @@ def _init_logging(app: Flask) -> None:
     from app import logs
 
     logs.init_app(app)
+
+
+def _init_security_headers(app: Flask) -> None:
+    from app import headers
+
+    headers.init_app(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import redirect, session, url_for
+from flask import render_template, session, url_for
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from app.accounts.models import User
 from app.federation import oidc
@@ -31,8 +30,13 @@ def begin(
     *,
     next_url: str | None = None,
     login_hint: str | None = None,
-) -> Response:
-    """Send the browser to the provider; `purpose` is "login" or "test". Raises SignInError."""
+) -> str:
+    """Send the browser to the provider; `purpose` is "login" or "test". Raises SignInError.
+
+    Answered with a page that moves on by itself (meta refresh, and a link), not a redirect:
+    every sign-in starts from a form post, and browsers check the page's CSP `form-action`
+    on each redirect after a form submission, so a redirect to the provider would be blocked
+    by `form-action 'self'` (app/headers.py). A refresh is a new navigation, not the form's."""
     redirect_uri = url_for("federation.callback", _external=True)
     state, url = oidc.authorization_url(provider, redirect_uri, login_hint=login_hint)
     now = time.time()
@@ -45,7 +49,7 @@ def begin(
         "at": now,
     }
     session[FLOWS_KEY] = dict(list(flows.items())[-MAX_FLOWS:])
-    return redirect(url)
+    return render_template("federation/leaving.html", provider=provider, url=url)
 
 
 def take(state: str | None) -> dict[str, Any] | None:

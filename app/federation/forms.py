@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from app import outbound
 from app.federation import rules
 from app.federation.models import DEFAULT_SCOPES, IdentityProvider
 from app.federation.services import ProviderSettings
@@ -51,6 +52,7 @@ class ProviderForm(FlaskForm):
 
     def validate_issuer(self, field) -> None:
         _check(rules.check_issuer, field.data, allow_loopback=_loopback_allowed())
+        _check_reachable(field.data)
 
     def validate_domains(self, field) -> None:
         _check(rules.parse_domains, field.data)
@@ -88,8 +90,21 @@ class ProviderForm(FlaskForm):
 
 
 def _loopback_allowed() -> bool:
-    """Development and tests run their identity provider on this machine; production never."""
-    return current_app.config["ENV_NAME"] != "production"
+    """Development and tests run their identity provider on this machine; production never
+    (OUTBOUND_ALLOW_PRIVATE, the setting of the outbound guard)."""
+    return outbound.policy_from(current_app.config).allow_private
+
+
+def _check_reachable(issuer: str) -> None:
+    """The outbound guard's verdict on the issuer now, so an internal address is refused when
+    it is typed (the guard checks again on every call, when the name may resolve elsewhere).
+    A name that does not resolve yet is left to the test sign-in to report."""
+    try:
+        outbound.check_url(issuer.strip(), outbound.policy_from(current_app.config))
+    except outbound.UnresolvedHostError:
+        return
+    except outbound.OutboundRefusedError as exc:
+        raise ValidationError(exc.message) from None
 
 
 def _check(rule, *args, **kwargs) -> None:

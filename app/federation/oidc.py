@@ -8,6 +8,10 @@ an unknown key id), issuer, audience, expiry and nonce. This module adds what Au
 the application: the discovery document must name the configured issuer, only asymmetric
 signature algorithms are accepted, and an `iss` authorization-response parameter (RFC 9207)
 must match.
+
+Every call to a provider (discovery, JWKS, token, userinfo) goes through the outbound guard
+(app/outbound.py): the provider's addresses must be public and https, each redirect included,
+and the connection goes to the address that was checked.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from typing import Any
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
-from flask import request
+from authlib.integrations.requests_client import OAuth2Session
+from flask import current_app, request
 from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
 
+from app import outbound
 from app.federation.models import IdentityProvider
 
 # Never "none" and never HMAC (an HS256 token is signed with the client secret we hold too).
@@ -34,6 +40,11 @@ METADATA_MAX_AGE = 3600  # seconds; providers rarely move endpoints, keys refres
 HTTP_TIMEOUT = 10  # seconds, on every call to a provider
 CLOCK_LEEWAY = 60  # seconds of clock difference tolerated on exp/iat
 REQUIRED_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+# Every URL of the discovery document the portal calls or sends a browser to.
+ENDPOINT_METADATA = (
+    *REQUIRED_METADATA,
+    *("userinfo_endpoint", "end_session_endpoint", "revocation_endpoint"),
+)
 
 
 class SignInError(Exception):
@@ -57,8 +68,22 @@ def discovery_url(issuer: str) -> str:
     return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
+def outbound_policy() -> outbound.Policy:
+    return outbound.policy_from(current_app.config)
+
+
+class GuardedOAuth2Session(OAuth2Session):
+    """Authlib's requests session, with every request through the outbound guard."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        outbound.guard(self, outbound_policy())
+
+
 class RelyingParty(FlaskOAuth2App):
     """Authlib's Flask OAuth2/OIDC client, checking the provider's metadata as it loads."""
+
+    client_cls = GuardedOAuth2Session
 
     def __init__(self, provider: IdentityProvider) -> None:
         name = f"idp{provider.id}"
@@ -79,6 +104,12 @@ class RelyingParty(FlaskOAuth2App):
     def load_server_metadata(self) -> dict[str, Any]:
         try:
             metadata = super().load_server_metadata()
+        except outbound.OutboundRefusedError as exc:
+            raise SignInError(
+                "discovery_refused",
+                f"The portal will not call the identity provider's discovery document at "
+                f"{self._server_metadata_url}: {exc.message}",
+            ) from exc
         except (requests.RequestException, ValueError) as exc:
             raise SignInError(
                 "discovery_failed",
@@ -105,6 +136,14 @@ def _check_metadata(metadata: dict[str, Any], expected_issuer: str) -> None:
         raise SignInError(
             "discovery_incomplete", f"The discovery document lacks {', '.join(missing)}."
         )
+    for key in ENDPOINT_METADATA:
+        if metadata.get(key):
+            try:
+                outbound.check_scheme(str(metadata[key]), outbound_policy())
+            except outbound.OutboundRefusedError as exc:
+                raise SignInError(
+                    "discovery_refused", f"The discovery document's {key}: {exc.message}"
+                ) from exc
     offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     allowed = [alg for alg in offered if alg in ID_TOKEN_ALGORITHMS]
     if not allowed:

@@ -28,7 +28,8 @@ bp = Blueprint("federation", __name__)
 ORG_ADMINS = (Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN, Role.PROCUREMENT_ADMIN)
 # Failures where the provider (or its settings) is at fault rather than the sign-in itself.
 PROVIDER_FAULTS = frozenset(
-    {"discovery_failed", "discovery_incomplete", "unsupported_algorithm", "provider_unreachable"}
+    {"discovery_failed", "discovery_incomplete", "discovery_refused"}
+    | {"unsupported_algorithm", "provider_unreachable"}
 )
 
 

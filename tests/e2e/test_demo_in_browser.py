@@ -26,6 +26,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Report CSP violations to the console too (Chromium logs them as errors already; this names
+# the directive). Injected by the browser's own automation, so the page's CSP does not apply.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+});
+"""
+
+
+def watch_console(page: Page) -> list[str]:
+    """Every console error and uncaught page error from now on, with the URL it happened on."""
+    errors: list[str] = []
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on(
+        "console",
+        lambda msg: errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None,
+    )
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    return errors
+
+
 def expected_navigation(role: str) -> list[str]:
     """The links of NAVIGATION that this role holds, in order, after Home."""
     return ["Home", *(item.label for item in NAVIGATION if Role(role) in item.roles)]
@@ -76,11 +97,43 @@ def test_each_demo_user_signs_in_and_sees_their_navigation(running_portal, brows
         seen_roles.add(role)
         context = browser.new_context()
         page = context.new_page()
+        errors = watch_console(page)
         _sign_in(page, running_portal.url, email)
-        nav = page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
+        links = page.get_by_role("navigation", name="Main").get_by_role("link")
+        nav = links.all_inner_texts()
         assert nav == expected_navigation(role), (role, nav)
+        # Every page of the role's navigation renders under the CSP without a console error.
+        for href in [links.nth(i).get_attribute("href") for i in range(links.count())]:
+            response = page.goto(f"{running_portal.url}{href}")
+            assert response is not None
+            assert response.ok, (role, href)
+        assert errors == [], (role, errors)
         context.close()
     assert seen_roles == {r.value for r in Role}
+
+
+def test_public_pages_log_no_console_error_or_csp_violation(running_portal, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    errors = watch_console(page)
+    for path in ("/login", "/api/docs", "/static/portal.css"):
+        response = page.goto(f"{running_portal.url}{path}")
+        assert response is not None
+        assert response.ok, path
+    page.goto(f"{running_portal.url}/login")
+    # The stylesheet applied: the sign-in button has the brand colour, not the browser's grey.
+    colour = page.get_by_role("button", name="Continue").evaluate(
+        "(el) => getComputedStyle(el).backgroundColor"
+    )
+    assert colour not in ("rgb(239, 239, 239)", "rgb(240, 240, 240)", "rgba(0, 0, 0, 0)"), colour
+    missing = page.goto(f"{running_portal.url}/no-such-page")
+    assert missing is not None
+    assert missing.status == 404
+    assert page.get_by_role("heading", level=1).is_visible()
+    # The browser reports the 404 itself; anything else would be the page's fault.
+    errors = [e for e in errors if "status of 404" not in e]
+    assert errors == []
+    context.close()
 
 
 def test_supplier_browses_purchase_orders_from_the_erp(running_portal, browser):

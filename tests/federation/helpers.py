@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -79,6 +81,18 @@ def start_sign_in(client, email: str):
     )
 
 
+_LEAVING = re.compile(r'<meta http-equiv="refresh" content="0; url=([^"]+)">')
+
+
+def provider_url(response) -> str:
+    """Where the portal sends the browser to sign in: a page that moves on by meta refresh
+    (never a redirect after the form post: CSP form-action would block that)."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    match = _LEAVING.search(response.get_data(as_text=True))
+    assert match, response.get_data(as_text=True)
+    return html.unescape(match.group(1))
+
+
 def at_provider(authorize_url: str, account: str, browser: requests.Session | None = None) -> str:
     """The person signs in at the provider; returns the redirect back to the portal."""
     return login_flow(browser or requests.Session(), authorize_url, account, "provider-password")
@@ -87,8 +101,7 @@ def at_provider(authorize_url: str, account: str, browser: requests.Session | No
 def sso_sign_in(client, email: str, account: str, browser: requests.Session | None = None):
     """The whole round trip; returns the portal's answer to the callback."""
     started = start_sign_in(client, email)
-    assert started.status_code == 302, started.get_data(as_text=True)
-    callback = at_provider(started.headers["Location"], account, browser)
+    callback = at_provider(provider_url(started), account, browser)
     assert callback.startswith(CALLBACK), callback
     return client.get(callback)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from app import outbound
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.crypto import decrypt
@@ -21,6 +22,7 @@ from tests.federation.helpers import (
     approved_provider,
     at_provider,
     person,
+    provider_url,
     signed_in_as,
     start_sign_in,
 )
@@ -131,7 +133,7 @@ def test_test_sign_in_shows_the_claims_and_signs_nobody_in(admin, idp):
         f"/settings/identity-providers/{provider.id}/test",
         data={"csrf_token": csrf_token(admin.get("/home").get_data(True))},
     )
-    result = admin.get(at_provider(started.headers["Location"], "alice"))
+    result = admin.get(at_provider(provider_url(started), "alice"))
 
     html = result.get_data(as_text=True)
     assert result.status_code == 200
@@ -156,7 +158,7 @@ def test_failed_test_sign_in_says_why(admin, idp):
         f"/settings/identity-providers/{provider.id}/test",
         data={"csrf_token": csrf_token(admin.get("/home").get_data(True))},
     )
-    html = admin.get(at_provider(started.headers["Location"], "alice")).get_data(as_text=True)
+    html = admin.get(at_provider(provider_url(started), "alice")).get_data(as_text=True)
     assert "The test sign-in failed: The identity provider answered invalid_client" in html
     db.session.refresh(provider)
     assert provider.last_test_error.startswith("The identity provider answered invalid_client")
@@ -179,7 +181,7 @@ def test_procurement_approves_and_the_provider_goes_live(admin, procurement, idp
     assert provider.approved_by.email == "pat@hospital.example"
     assert "federation.provider_approved" in _actions()
     visitor = admin.application.test_client()
-    assert start_sign_in(visitor, "x@acme.example").status_code == 302
+    assert provider_url(start_sign_in(visitor, "x@acme.example"))
 
 
 def test_procurement_sends_a_provider_back_with_a_note(admin, procurement, idp):
@@ -270,3 +272,37 @@ def test_only_admins_configure_and_only_procurement_reviews(client, acme):
     login(client, "ap@acme.example", PASSWORD)
     assert client.get("/settings/identity-providers").status_code == 403
     assert client.get("/admin/identity-providers").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("https://2130706433", "IP address in an unusual spelling"),
+        ("https://0x7f.1", "IP address in an unusual spelling"),
+        ("https://0177.0.0.1", "IP address in an unusual spelling"),
+        ("https://[::ffff:127.0.0.1]", "not a private address"),
+        ("https://sso.corp.example", "points to an internal address (10.20.30.40)"),
+        ("https://metadata.corp.example", "points to an internal address (169.254.169.254)"),
+    ],
+)
+def test_an_issuer_on_an_internal_address_is_refused_when_saved(admin, idp, app, monkeypatch, case):
+    """The outbound guard's verdict at the form, with private addresses switched off as in
+    production (the test provider itself lives on 127.0.0.1, so tests allow them otherwise)."""
+    issuer, message = case
+    monkeypatch.setitem(app.config, "OUTBOUND_ALLOW_PRIVATE", False)
+    fake_dns = {"sso.corp.example": ["10.20.30.40"], "metadata.corp.example": ["169.254.169.254"]}
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: fake_dns[host])
+    response = _post(admin, "/settings/identity-providers/new", _form(idp, issuer=issuer))
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert _provider() is None
+
+
+def test_the_test_providers_loopback_issuer_is_refused_without_the_setting(
+    admin, idp, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "OUTBOUND_ALLOW_PRIVATE", False)
+    response = _post(admin, "/settings/identity-providers/new", _form(idp))
+    assert response.status_code == 422
+    assert "cannot be on this server" in response.get_data(as_text=True)
+    assert _provider() is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 
 from app.accounts.models import User, UserSession
@@ -18,6 +19,7 @@ from tests.federation.helpers import (
     approved_provider,
     at_provider,
     person,
+    provider_url,
     replace_id_token,
     signed_in_as,
     sso_sign_in,
@@ -92,11 +94,11 @@ def _genuine_token_for_another_app(idp, nonce: str) -> str:
 def test_id_token_issued_to_another_client_is_refused(client, idp, acme, monkeypatch):
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    nonce = query_params(started.headers["Location"])["nonce"]
+    nonce = query_params(provider_url(started))["nonce"]
     foreign = _genuine_token_for_another_app(idp, nonce)
     replace_id_token(monkeypatch, lambda _own: foreign)
 
-    response = client.get(at_provider(started.headers["Location"], "alice"))
+    response = client.get(at_provider(provider_url(started), "alice"))
 
     _refusal(response, 401, "aud claim is not valid")
     assert _nobody_signed_in()
@@ -120,7 +122,7 @@ def test_nonce_mismatch_is_refused(client, idp, acme):
         stored = session[key]
         stored["data"]["nonce"] = "nonce-of-another-sign-in"
         session[key] = stored
-    callback = at_provider(started.headers["Location"], "alice")
+    callback = at_provider(provider_url(started), "alice")
 
     response = client.get(callback)
 
@@ -132,7 +134,7 @@ def test_callback_from_another_issuer_is_refused(client, idp, acme):
     """RFC 9207 mix-up defence: the response names its issuer, and it must be ours."""
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    callback = at_provider(started.headers["Location"], "alice")
+    callback = at_provider(provider_url(started), "alice")
 
     response = client.get(with_query(callback, iss="https://evil.example"))
 
@@ -155,7 +157,7 @@ def test_callback_without_a_matching_state_is_refused(client, idp, acme):
     """A callback this browser did not start (login CSRF) is not accepted."""
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    callback = at_provider(started.headers["Location"], "alice")
+    callback = at_provider(provider_url(started), "alice")
 
     stranger = client.application.test_client()
     _refusal(stranger.get(callback), 400, "Sign-in expired")
@@ -208,7 +210,7 @@ def test_disabled_user_cannot_sign_in_through_the_provider(client, idp, acme):
 def test_cancel_at_the_provider_says_so(client, idp, acme):
     _jit(acme, idp)
     started = start_sign_in(client, "alice@acme.example")
-    callback = abort_flow(requests.Session(), started.headers["Location"])
+    callback = abort_flow(requests.Session(), provider_url(started))
     _refusal(client.get(callback), 401, "cancelled at the identity provider")
 
 
@@ -219,3 +221,25 @@ def test_rotated_signing_key_is_fetched_and_trusted(client, idp, acme):
     other = client.application.test_client()
     assert sso_sign_in(other, "alice@acme.example", "alice").status_code == 302
     assert signed_in_as(other, "alice@acme.example")
+
+
+def test_a_saved_provider_on_an_internal_address_is_not_called(client, idp, acme, app, monkeypatch):
+    """The guard runs on every call, not only when the issuer is saved: with private
+    addresses off, the provider on 127.0.0.1 is never asked for its discovery document."""
+    _jit(acme, idp)
+    monkeypatch.setitem(app.config, "OUTBOUND_ALLOW_PRIVATE", False)
+    calls: list[str] = []
+    original = HTTPAdapter.send
+    monkeypatch.setattr(
+        HTTPAdapter,
+        "send",
+        lambda self, request, *a, **kw: (
+            calls.append(request.url) or original(self, request, *a, **kw)
+        ),
+    )
+
+    response = start_sign_in(client, "alice@acme.example")
+
+    _refusal(response, 502, "will not call", "internal address (127.0.0.1)")
+    assert calls == []
+    assert _audited("auth.sso_failed")["reason"] == "discovery_refused"

@@ -6,9 +6,12 @@ import datetime as dt
 import io
 import random
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pyotp
+from PIL import Image
+from pypdf import PdfWriter
 from sqlalchemy import select
 from stdnum.us import ein
 
@@ -16,9 +19,29 @@ from app.db import db
 from app.mail.models import DevMailMessage
 from tests.conftest import TOTP_SECRET_RE, csrf_token
 
-PDF = b"%PDF-1.7\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(17)
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(20) + b"\xff\xd9"
+
+def pdf_file(change: Callable[[PdfWriter], None] | None = None) -> bytes:
+    """A real one-page PDF, built with pypdf; `change` edits the writer before it is saved."""
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    if change is not None:
+        change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def image_file(kind: str, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
+    """A real PNG or JPEG, drawn with Pillow."""
+    out = io.BytesIO()
+    Image.new(mode, size, "white").save(out, kind)
+    return out.getvalue()
+
+
+# Files that really are what they claim (the portal parses uploads; magic bytes alone fail).
+PDF = pdf_file()
+PNG = image_file("PNG")
+JPEG = image_file("JPEG")
 LINK_RE = re.compile(r"https?://[^/\s]+(/\S+)")
 
 # A German IBAN/BIC pair and a US routing number that pass their check digits.
