@@ -80,3 +80,14 @@ def test_intake_on_sqlite_stores_replays_and_normalizes(sqlite_app):
     db.session.expire_all()
     states = {db.session.get(Document, document_id).state for document_id in ids}
     assert states == {DocumentState.NORMALIZED}
+
+
+@pytest.mark.parametrize("document_id", [str(2**31), str(2**63), "9" * 40])
+def test_an_id_out_of_range_is_404_on_sqlite_too(sqlite_app, document_id):
+    """SQLite cannot bind an integer past 64 bits: the route must not reach the query."""
+    headers = _bearer()
+    client = sqlite_app.test_client()
+    response = client.get(f"/api/v1/documents/{document_id}", headers=headers)
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert client.get("/api/v1/documents/2147483647", headers=headers).status_code == 404
