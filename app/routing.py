@@ -23,6 +23,16 @@ def is_id(value: int) -> bool:
     return MIN_ID <= value <= MAX_ID
 
 
+def parse_id(text: str | None) -> int | None:
+    """`text` as a database id, or None: ASCII digits only (`"²".isdigit()` is true but int()
+    refuses it), short enough that int() never refuses it either, and within `is_id`."""
+    text = (text or "").strip()
+    if not text or len(text) > len(str(MAX_ID)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if is_id(value) else None
+
+
 class IdConverter(IntegerConverter):
     """`<int:name>` bounded to 1..2**31-1 unless the rule gives its own `min`/`max`."""
 
