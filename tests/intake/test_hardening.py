@@ -184,13 +184,23 @@ def test_nul_is_rejected_in_every_format(client, auth, content_type, body):
     assert _failed_jobs() == 0
 
 
-def test_a_partner_naming_its_supplier_with_a_nul_is_not_a_500(client, acme):
+@pytest.mark.parametrize("field", ["portal_id", "erp_vendor_number"])
+def test_a_partner_naming_its_supplier_with_a_nul_gets_the_field_named(client, acme, field):
+    """The lookup ignores the NUL (PostgreSQL cannot compare it); the model names the field."""
     network = partner()
     connect(network, acme, ConnectionScope.INVOICES)
-    invoice = _invoice(supplier={"name": "Acme", "portal_id": f"{acme.id}\u0000"})
+    value = str(acme.id) if field == "portal_id" else "V-0042"
+    invoice = _invoice(supplier={"name": "Acme", field: f"{value}\u0000"})
     response = _post(client, bearer(network), json.dumps(invoice).encode())
-    assert response.status_code in (202, 403), response.json
-    assert response.status_code != 500
+    assert response.status_code == 202, response.json
+    document_id = response.json["documents"][0]["id"]
+    assert document(document_id).supplier_org_id == acme.id
+    run_jobs()
+    stored = document(document_id)
+    assert stored.state is DocumentState.REJECTED
+    assert [(e["path"], e["code"]) for e in stored.errors] == [
+        (f"supplier.{field}", "nul_character")
+    ]
 
 
 def test_a_nul_in_an_uploaded_file_name_is_not_stored(client, acme):
