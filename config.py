@@ -116,9 +116,10 @@ class Config:
     # OAuth 2 authorization server.
     ACCESS_TOKEN_TTL = _int("ACCESS_TOKEN_TTL", 900)  # seconds
     CLIENT_SECRET_TTL_DAYS = _int("CLIENT_SECRET_TTL_DAYS", 365)
-    OAUTH_ISSUER = _env(
-        "OAUTH_ISSUER"
-    )  # e.g. https://portal.hospital.example; unset: from the request
+    # The `iss` of every token and of the metadata document: configuration only, never the
+    # request's Host header (which the caller chooses). Production must set it (checked at
+    # start-up); unset elsewhere it is PORTAL_URL, the development server's own address.
+    OAUTH_ISSUER = _env("OAUTH_ISSUER")  # e.g. https://portal.hospital.example
     OAUTH_AUDIENCE = _env("OAUTH_AUDIENCE")  # unset: issuer + "/api"
     # Seconds a process may answer the token check from its copy of a client and organization
     # (any committed change to them is seen at the next call anyway); 0 loads them every call.
@@ -159,6 +160,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = _database_url("TEST_DATABASE_URL", "postgresql://127.0.0.1/test")
     REDIS_URL = _env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     SERVER_NAME = "portal.test"
+    OAUTH_ISSUER = "http://portal.test"  # the in-process test client's own URL
 
 
 class ProductionConfig(Config):
@@ -187,7 +189,7 @@ def load(name: str | None = None) -> type[Config]:
 
 
 def check_production(cfg: dict) -> None:
-    """Refuse to start production with development secrets."""
+    """Refuse to start production with development secrets or without its token issuer."""
     if cfg.get("ENV_NAME") != "production":
         return
     if (
@@ -200,3 +202,8 @@ def check_production(cfg: dict) -> None:
         )
     if DEV_ENCRYPTION_KEY in cfg.get("ENCRYPTION_KEYS", []) or not cfg.get("ENCRYPTION_KEYS"):
         raise ConfigError("ENCRYPTION_KEYS must be set to your own Fernet keys in production")
+    if not cfg.get("OAUTH_ISSUER"):
+        raise ConfigError(
+            "OAUTH_ISSUER must be set in production to the portal's public URL "
+            "(e.g. https://portal.hospital.example): it is the issuer of every access token"
+        )

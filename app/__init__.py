@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 import config as config_module
-from app import db
+from app import db, routing
 
 
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -16,6 +16,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     app.config.from_object(config_module.load(env))
     app.config.update(overrides or {})
     config_module.check_production(app.config)
+    routing.init_app(app)  # before any route: <int:...> ids match only 1..2**31-1
 
     _init_logging(app)
     _init_security_headers(app)

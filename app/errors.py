@@ -21,6 +21,7 @@ from app.documents.queries import BadCursorError
 from app.documents.transitions import InvalidTransition
 from app.federation.services import ProviderConfigError
 from app.formats import EnvelopeError
+from app.intake.encoding import ACCEPT_ENCODING
 from app.intake.flip import FlipError
 from app.intake.idempotency import IdempotencyError
 from app.oauth.resource import ApiForbidden
@@ -31,7 +32,7 @@ from app.throttling.body import BodyTooLarge, body_too_large
 from app.throttling.services import ThrottlingError
 
 # Envelope codes that have a more precise status than 400.
-ENVELOPE_STATUS = {"unsupported_media_type": 415, "too_large": 413}
+ENVELOPE_STATUS = {"unsupported_media_type": 415, "unsupported_encoding": 415, "too_large": 413}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ def _envelope(error: EnvelopeError) -> Answer:
         str(error),  # the message and, when known, where: "... (at line 3)"
         error.code.replace("_", "-"),
         title="The payload cannot be read",
+        # RFC 7694: a 415 for a content coding names the codings that are accepted.
+        headers={"Accept-Encoding": ACCEPT_ENCODING}
+        if error.code == "unsupported_encoding"
+        else {},
         extra={"errors": [error.as_dict()]},
     )
 

@@ -129,8 +129,15 @@ ERROR_RESPONSES = {
     "Forbidden": (403, "The token lacks the scope, or the client may not act for that supplier."),
     "NotFound": (404, "No such resource for this caller (another organization's ids included)."),
     "Conflict": (409, "A request with this Idempotency-Key is still being processed."),
-    "PayloadTooLarge": (413, "The payload is larger than allowed."),
-    "UnsupportedMediaType": (415, "The Content-Type is not one of the accepted formats."),
+    "PayloadTooLarge": (
+        413,
+        "The payload is larger than allowed (a gzip payload: once inflated, MAX_CONTENT_LENGTH).",
+    ),
+    "UnsupportedMediaType": (
+        415,
+        "The Content-Type is not one of the accepted formats, or the Content-Encoding is not "
+        "gzip or identity (Accept-Encoding names those accepted).",
+    ),
     "KeyReused": (422, "This Idempotency-Key was used with a different request."),
     "ErpUnavailable": (503, "The ERP or a dependency is not answering; retry later."),
 }

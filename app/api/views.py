@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from app.api import representations as rep
 from app.api.errors import BadParameterError
@@ -17,7 +17,7 @@ from app.erp.errors import ErpError
 from app.erp.interface import OPEN_PO_STATUSES
 from app.extensions import csrf
 from app.formats import Identified
-from app.intake import idempotency, services, suppliers
+from app.intake import encoding, idempotency, services, suppliers
 from app.intake.idempotency import Answer
 from app.matching.queries import holds_of
 from app.oauth.resource import (
@@ -53,7 +53,12 @@ def _submit(kind: DocumentKind, scope: ConnectionScope) -> Response:
     client = current_client()
     key = idempotency.key_from(request.headers)
     on_behalf_of = on_behalf_of_header()
-    body = request.get_data(cache=False)  # past MAX_CONTENT_LENGTH this raises 413
+    # Past MAX_CONTENT_LENGTH reading raises 413; a gzip body inflates no further than it.
+    body = encoding.decode(
+        request.get_data(cache=False),
+        request.headers.get("Content-Encoding"),
+        current_app.config["MAX_CONTENT_LENGTH"],
+    )
     content_type = request.headers.get("Content-Type", "")
     # Only a keyed request is ever compared with an earlier one.
     request_hash = (
@@ -180,7 +185,10 @@ def _timestamp(name: str) -> dt.datetime | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", str(queries.DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= queries.MAX_LIMIT:
+    # ASCII digits, few enough for int(): "²" and 5,000 digits are refused, not a 500.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not (
+        1 <= int(raw) <= queries.MAX_LIMIT
+    ):
         raise BadParameterError("limit", f"limit must be between 1 and {queries.MAX_LIMIT}")
     return int(raw)
 

@@ -14,7 +14,19 @@ class FieldError:
     code: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message, "code": self.code}
+        """The error as stored (jsonb) and answered: a NUL the sender put in a key or a value
+        echoed in a message is written as the escape `\\u0000`, which jsonb can hold."""
+        return {
+            "path": printable(self.path),
+            "message": printable(self.message),
+            "code": printable(self.code),
+        }
+
+
+def printable(text: str) -> str:
+    """`text` with U+0000 written as `\\u0000`: PostgreSQL's text and jsonb refuse the
+    character itself."""
+    return text.replace("\x00", "\\u0000")
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:

@@ -16,8 +16,24 @@ Money = Annotated[Decimal, Field(max_digits=24, decimal_places=6, allow_inf_nan=
 Quantity = Annotated[Decimal, Field(max_digits=24, decimal_places=6, allow_inf_nan=False)]
 Percent = Annotated[Decimal, Field(ge=-100, le=100, max_digits=12, decimal_places=6)]
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL's text and jsonb cannot hold U+0000: a document carrying one is rejected
+    naming the field, here, for every format, rather than failing when it is stored."""
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "nul_character", "contains a NUL character (U+0000), which cannot be stored"
+        )
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), NoNul
+]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+]
 
 
 def _known_currency(code: str) -> str:

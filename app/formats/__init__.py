@@ -8,6 +8,7 @@ Both raise EnvelopeError when the payload as a whole cannot be read (the API ans
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from app.canonical import Acknowledgment, FieldErrors, Invoice, build
+from app.canonical.field_errors import printable
 from app.formats import csv_format, cxml, json_format, ubl, x12
 from app.formats.base import Kind, Parser, RawDocument
 from app.formats.detect import detect
@@ -109,6 +111,20 @@ def _xml_parser(root: etree._Element) -> tuple[Parser, RootParser]:
 def _split(
     payload: bytes, content_type: str | None, kind: Kind
 ) -> tuple[Parser, list[RawDocument]]:
+    parser, raws = _split_raw(payload, content_type, kind)
+    # The identity is stored as text at intake, before any model refuses a NUL the sender
+    # put in the number it is made of; the job compares it with the same escaped form.
+    return parser, [
+        dataclasses.replace(raw, identity=printable(raw.identity))
+        if "\x00" in raw.identity
+        else raw
+        for raw in raws
+    ]
+
+
+def _split_raw(
+    payload: bytes, content_type: str | None, kind: Kind
+) -> tuple[Parser, list[RawDocument]]:
     family = detect(payload, content_type)
     if family != "xml":
         parser = PARSERS[family]
@@ -175,7 +191,9 @@ def supplier_ref(data: dict[str, Any]) -> SupplierRef:
 
 
 def _text(value: Any) -> str | None:
-    """A scalar identifier as the canonical model would read it (strings are stripped)."""
+    """A scalar identifier as the canonical model would read it (strings are stripped). A NUL
+    is left out: the database cannot compare it, and the model rejects the document naming
+    the field, which tells the sender more than "name your supplier" would."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return str(value).strip() or None
+    return str(value).replace("\x00", "").strip() or None

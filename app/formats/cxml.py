@@ -158,7 +158,7 @@ def _due_date(invoice_date: str | None, net_days: str | None) -> str | None:
         return None
     try:
         return (date.fromisoformat(invoice_date) + timedelta(days=int(net_days))).isoformat()
-    except ValueError:
+    except (ValueError, OverflowError):  # "²", or more days than a date can move
         return None
 
 

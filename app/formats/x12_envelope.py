@@ -86,16 +86,29 @@ def read_delimiters(payload: bytes, start: int) -> Delimiters:
     if (
         len({delimiters.element, delimiters.component, delimiters.segment}) != 3
         or delimiters.segment.isalnum()
+        # A byte past ASCII could sit inside a UTF-8 character: splitting there cuts it in two.
+        or not (delimiters.element + delimiters.component + delimiters.segment).isascii()
     ):
         raise EnvelopeError(
-            "ISA delimiters are not distinct punctuation", "segment 1 (ISA)", "bad_isa"
+            "ISA delimiters are not distinct ASCII punctuation", "segment 1 (ISA)", "bad_isa"
         )
     return delimiters
 
 
+def _check_encoding(payload: bytes) -> None:
+    """X12 is defined over ASCII; UTF-8 is tolerated for names. Anything else (Latin-1, a
+    corrupted byte) is refused naming its byte offset, as every other format does: replacing
+    it with U+FFFD would lose what the sender wrote without telling them."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EnvelopeError(
+            "an X12 interchange must be ASCII or UTF-8", f"byte {error.start}"
+        ) from None
+
+
 def _decode(raw: bytes) -> str:
-    # X12 is defined over ASCII; UTF-8 is tolerated for names, anything else is kept readable.
-    return raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8")  # checked whole by _check_encoding first
 
 
 def split_segments(payload: bytes) -> list[Segment]:
@@ -103,6 +116,7 @@ def split_segments(payload: bytes) -> list[Segment]:
     are ignored, as pretty-printed files carry them."""
     start = _isa_start(payload)
     delimiters = read_delimiters(payload, start)
+    _check_encoding(payload)
     segments: list[Segment] = []
     position = start
     while position < len(payload):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.accounts.models import User
+from app.canonical.field_errors import printable
 from app.documents import transitions
 from app.documents.models import Channel, DocumentKind
 from app.documents.transitions import Actor, Received
@@ -82,10 +83,11 @@ def receive(
 def _payload(submission: Submission) -> dict[str, Any]:
     return {
         "sha256": hashlib.sha256(submission.body).hexdigest(),
-        "content_type": submission.content_type[:255],
+        "content_type": printable(submission.content_type)[:255],
         "size": len(submission.body),
         "body": submission.body,
-        "filename": submission.filename[:255] if submission.filename else None,
+        # Text columns: a NUL a browser or client put in a name is stored escaped.
+        "filename": printable(submission.filename)[:255] if submission.filename else None,
         "channel": submission.channel,
         "sender_org_id": submission.sender.id,
         "client_id": submission.client_id,

@@ -11,6 +11,7 @@ import re
 
 from sqlalchemy import select
 
+from app import routing
 from app.db import db
 from app.formats import SupplierRef
 from app.onboarding.models import Profile
@@ -28,8 +29,10 @@ def compact_tax_id(value: str) -> str:
 def named_supplier_id(party: SupplierRef, partner_id: int) -> int | None:
     """The organization id the document names as its supplier, or None if it names none we
     know (the caller then needs the On-Behalf-Of header)."""
-    if party.portal_id and party.portal_id.isdigit():
-        return int(party.portal_id)
+    # Only an id an id column can hold names an organization; anything else ("²", a number
+    # past 2**31) names none, as if the document said nothing.
+    if (portal_id := routing.parse_id(party.portal_id)) is not None:
+        return portal_id
     if party.erp_vendor_number:
         found = db.session.scalar(
             select(Organization.id).where(Organization.erp_vendor_number == party.erp_vendor_number)

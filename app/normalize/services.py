@@ -13,6 +13,7 @@ from collections import OrderedDict
 from sqlalchemy import select
 
 from app.canonical import Acknowledgment, Invoice
+from app.canonical.field_errors import FieldError
 from app.db import db
 from app.documents import outbox
 from app.documents.models import Document, DocumentState
@@ -29,7 +30,7 @@ def normalize(document: Document) -> DocumentState:
         try:
             result = _document_result(document)
         except EnvelopeError as error:
-            _reject(document, [{"path": "$", "message": str(error), "code": error.code}])
+            _reject(document, [FieldError("$", str(error), error.code).as_dict()])
         else:
             _apply(document, result)
     outbox.complete(document.id, NORMALIZE)

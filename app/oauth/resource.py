@@ -16,6 +16,7 @@ from flask import Response, current_app, g, request
 from redis import RedisError
 from werkzeug.exceptions import BadRequest, Forbidden
 
+from app import routing
 from app.db import db
 from app.oauth import client_cache, scopes, services, tokens
 from app.oauth.models import ApiClient
@@ -155,9 +156,13 @@ def on_behalf_of_header() -> int | None:
     value = request.headers.get(ON_BEHALF_OF, "").strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise BadRequest(f"{ON_BEHALF_OF} must be a portal organization id (a whole number).")
-    return int(value)
+    organization_id = routing.parse_id(value)
+    if organization_id is None:
+        raise BadRequest(
+            f"{ON_BEHALF_OF} must be a portal organization id "
+            f"(a whole number from {routing.MIN_ID} to {routing.MAX_ID})."
+        )
+    return organization_id
 
 
 def resolve_supplier(document_type: ConnectionScope, on_behalf_of: int | None) -> Organization:

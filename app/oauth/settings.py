@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, url_for
+from flask import current_app
 
 DEFAULT_TOKEN_TTL = 900  # seconds: 15 minutes
 DEFAULT_SECRET_TTL_DAYS = 365
@@ -29,12 +29,15 @@ def secret_ttl() -> dt.timedelta:
 
 
 def issuer() -> str:
-    """OAUTH_ISSUER when set (production should set it); otherwise the portal's own URL,
-    from SERVER_NAME or the request, so a development server works without configuration."""
+    """OAUTH_ISSUER; unset (development only: production refuses to start without it),
+    PORTAL_URL. Never the request's URL: its Host header is whatever the caller sent, and a
+    token minted with `Host: evil.example` must not say it was issued there."""
     configured = current_app.config.get("OAUTH_ISSUER")
-    if configured:
-        return configured.rstrip("/")
-    return url_for("accounts.index", _external=True).rstrip("/")
+    if not configured and current_app.config.get("ENV_NAME") != "production":
+        configured = current_app.config.get("PORTAL_URL")
+    if not configured:
+        raise RuntimeError("OAUTH_ISSUER is not configured")
+    return str(configured).rstrip("/")
 
 
 def audience() -> str:

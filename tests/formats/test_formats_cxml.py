@@ -153,3 +153,11 @@ def test_missing_invoice_id_and_unknown_currency_are_collected():
 def test_negative_quantity_on_a_standard_cxml_invoice_is_refused():
     payload = shared("cxml/invoice_taxes_at_line.xml").replace(b'quantity="1"', b'quantity="-1"')
     assert error_codes(payload, XML, "invoice") == [("lines[0].quantity", "negative_quantity")]
+
+
+def test_a_payment_term_of_more_days_than_a_date_can_move_gives_no_due_date():
+    from app.formats.cxml import _due_date
+
+    assert _due_date("2024-05-01", "9" * 20) is None  # OverflowError, not a failing job
+    assert _due_date("2024-05-01", "\u00b2") is None
+    assert _due_date("2024-05-01", "30") == "2024-05-31"

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.formats import EnvelopeError, parse
+from app.formats import EnvelopeError, parse, split
 from tests.formats.helpers import local, parse_ok, shared
 
 pytestmark = pytest.mark.no_db
@@ -234,4 +234,29 @@ def test_bad_isa_is_an_envelope_error(payload):
 def test_segment_count_mismatch_is_an_envelope_error():
     payload = shared("x12/Example5_Walmart.txt").replace(b"SE*20*0001", b"SE*21*0001")
     with pytest.raises(EnvelopeError, match="SE says 21 segments but the set has 20"):
+        parse(payload, EDI, "invoice")
+
+
+@pytest.mark.parametrize("kind", ["invoice", "acknowledgment"])
+def test_invalid_utf8_is_refused_naming_its_byte_offset(kind):
+    """Like JSON and CSV: never replaced by U+FFFD and sent on."""
+    sample = local("x12_810_005010_pipes.txt")
+    payload = sample.replace(b"ACME MEDICAL SUPPLY", b"ACME M\xe9DICAL SUPPLY")  # Latin-1 É
+    offset = payload.index(b"\xe9")
+    for entry in (parse, split):
+        with pytest.raises(EnvelopeError, match="ASCII or UTF-8") as caught:
+            entry(payload, EDI, kind)
+        assert caught.value.location == f"byte {offset}"
+        assert caught.value.code == "malformed"
+
+
+def test_utf8_names_are_still_read():
+    payload = local("x12_810_005010_pipes.txt").replace(b"ACME MEDICAL", "ACMÉ MÉDICAL".encode())
+    first, *_ = parse_ok(payload, EDI, "invoice")
+    assert first.supplier.name == "ACMÉ MÉDICAL SUPPLY"
+
+
+def test_a_delimiter_past_ascii_is_refused():
+    payload = local("x12_810_005010_pipes.txt").replace(b"|", b"\xa6")
+    with pytest.raises(EnvelopeError, match="ASCII punctuation"):
         parse(payload, EDI, "invoice")

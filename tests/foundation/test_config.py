@@ -29,7 +29,12 @@ def test_production_starts_with_real_secrets():
     from cryptography.fernet import Fernet
 
     app = create_app(
-        "production", {"SECRET_KEY": "x" * 40, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+        "production",
+        {
+            "SECRET_KEY": "x" * 40,
+            "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+            "OAUTH_ISSUER": "https://portal.hospital.example",
+        },
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
 

@@ -104,3 +104,14 @@ def test_a_refused_action_on_sqlite_is_undone_alone(sqlite_app):
             refused()
     db.session.remove()
     assert db.session.scalars(select(AuditEntry.action)).all() == ["test.kept"]
+
+
+@pytest.mark.parametrize("document_id", [str(2**31), str(2**63), "9" * 40])
+def test_an_id_out_of_range_is_404_on_sqlite_too(sqlite_app, document_id):
+    """SQLite cannot bind an integer past 64 bits: the route must not reach the query."""
+    headers = _bearer()
+    client = sqlite_app.test_client()
+    response = client.get(f"/api/v1/documents/{document_id}", headers=headers)
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert client.get("/api/v1/documents/2147483647", headers=headers).status_code == 404

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from werkzeug.exceptions import HTTPException
 
-from app import logs
+from app import logs, routing
 from app.erp.mock import services
 from app.erp.mock.faults import FaultState
 from app.erp.mock.rules import BusinessError
@@ -40,6 +40,7 @@ class MockErp:
 
 def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    routing.init_app(app)  # ids past 64 bits answer 404, as on the portal
     app.config.update(_settings(config_overrides))
     engine = make_engine(app.config["MOCK_ERP_DATABASE_URL"])
     erp = app.extensions["mock_erp"] = MockErp(engine, sessionmaker(engine, expire_on_commit=False))
