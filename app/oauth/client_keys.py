@@ -13,6 +13,7 @@ from flask import current_app
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from app import outbound
 from app.oauth import settings
 from app.oauth.models import ApiClient
 
@@ -69,9 +70,10 @@ def check_jwks_uri(uri: str) -> str:
 
 
 def fetch_jwks(uri: str) -> KeySet:
-    """GET the client's JWKS: short timeouts, a size cap, no redirects."""
+    """GET the client's JWKS: short timeouts, a size cap, no redirects, and through the
+    outbound guard (the address was typed by a customer: resolved, checked, pinned)."""
     try:
-        with requests.get(
+        with outbound.session(outbound.policy_from(current_app.config)).get(
             uri,
             timeout=FETCH_TIMEOUT,
             allow_redirects=False,

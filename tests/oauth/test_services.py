@@ -103,3 +103,12 @@ def test_rotation_audit_keeps_the_old_expiry_and_hint_readable():
     assert entry is not None
     detail_values = [v for v in entry.details.values() if isinstance(v, (str, list))]
     assert not any(isinstance(v, str) and v.startswith("•••") for v in detail_values), entry.details
+
+
+def test_a_jwks_uri_on_an_internal_address_is_not_fetched(app, monkeypatch):
+    """The jwks_uri is typed by a partner: the outbound guard refuses internal addresses."""
+    from app.oauth.client_keys import ClientKeyError, fetch_jwks
+
+    monkeypatch.setitem(app.config, "OUTBOUND_ALLOW_PRIVATE", False)
+    with app.app_context(), pytest.raises(ClientKeyError, match="OutboundRefusedError"):
+        fetch_jwks("https://169.254.169.254/latest/meta-data/jwks.json")
