@@ -8,8 +8,9 @@ import pytest
 from app.orgs.roles import Role
 from app.routing import MAX_ID, IdConverter
 from tests.conftest import login
-from tests.factories import PASSWORD, UserFactory
-from tests.intake.helpers import bearer, supplier
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
+from tests.intake.helpers import bearer
 
 # 2**31 is past PostgreSQL's `integer` (the id columns), 2**63 past SQLite's; 0 is never an id.
 TOO_BIG = [str(2**31), str(2**63), "9" * 40, "0"]
@@ -28,14 +29,14 @@ def test_every_integer_rule_uses_the_bounded_converter(app):
 
 @pytest.mark.parametrize("document_id", TOO_BIG)
 def test_the_api_answers_404_for_an_id_out_of_range(client, document_id):
-    auth = bearer(supplier())
+    auth = bearer(OrganizationFactory(supplier=True))
     response = client.get(f"/api/v1/documents/{document_id}", headers=auth)
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
 
 
 def test_the_api_still_reads_the_largest_id_as_missing(client):
-    auth = bearer(supplier())
+    auth = bearer(OrganizationFactory(supplier=True))
     response = client.get(f"/api/v1/documents/{MAX_ID}", headers=auth)
     assert response.status_code == 404
     assert str(MAX_ID) in response.json["detail"]  # reached the view: the query ran
@@ -43,7 +44,11 @@ def test_the_api_still_reads_the_largest_id_as_missing(client):
 
 @pytest.mark.parametrize("document_id", TOO_BIG)
 def test_a_portal_page_answers_404_for_an_id_out_of_range(client, document_id):
-    UserFactory(email="ap@acme.example", role=Role.SUPPLIER_USER, role__organization=supplier())
+    UserFactory(
+        email="ap@acme.example",
+        role=Role.SUPPLIER_USER,
+        role__organization=OrganizationFactory(supplier=True),
+    )
     login(client, "ap@acme.example", PASSWORD)
     assert client.get(f"/documents/{MAX_ID}").status_code == 404
     assert client.get(f"/documents/{document_id}").status_code == 404

@@ -9,7 +9,8 @@ from app import create_app
 from app.orgs.models import OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import login
-from tests.factories import PASSWORD, OrganizationFactory, UserFactory, staff
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import OrganizationFactory
 from tests.onboarding.helpers import PDF, upload
 
 EVERY_ANSWER = {
@@ -68,7 +69,7 @@ def test_signed_in_supplier_page(client):
 
 
 def test_staff_page(client):
-    user = staff(Role.PROCUREMENT_ADMIN)
+    user = UserFactory(role=Role.PROCUREMENT_ADMIN)
     login(client, user.email, PASSWORD)
     response = client.get("/admin/users")
     assert response.status_code == 200
@@ -137,6 +138,7 @@ def production_app(app):
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
             "REDIS_URL": app.config["REDIS_URL"],
             "SERVER_NAME": "portal.test",
+            "OAUTH_ISSUER": "https://portal.test",
         },
     )
 

@@ -20,15 +20,17 @@ from app.jobs import QUEUE_NAMES, redis_connection
 from app.orgs.models import ConnectionScope
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
-from tests.factories import PASSWORD, UserFactory
-from tests.intake.helpers import bearer, connect, document, local, partner, run_jobs, supplier
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.orgs import ConnectionFactory, OrganizationFactory
+from tests.formats.helpers import local
+from tests.intake.helpers import bearer, document, run_jobs
 
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
 def acme():
-    return supplier(erp_vendor_number="V-0042")
+    return OrganizationFactory(supplier=True, erp_vendor_number="V-0042")
 
 
 @pytest.fixture
@@ -187,8 +189,8 @@ def test_nul_is_rejected_in_every_format(client, auth, content_type, body):
 @pytest.mark.parametrize("field", ["portal_id", "erp_vendor_number"])
 def test_a_partner_naming_its_supplier_with_a_nul_gets_the_field_named(client, acme, field):
     """The lookup ignores the NUL (PostgreSQL cannot compare it); the model names the field."""
-    network = partner()
-    connect(network, acme, ConnectionScope.INVOICES)
+    network = OrganizationFactory(partner=True)
+    ConnectionFactory(partner=network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
     value = str(acme.id) if field == "portal_id" else "V-0042"
     invoice = _invoice(supplier={"name": "Acme", field: f"{value}\u0000"})
     response = _post(client, bearer(network), json.dumps(invoice).encode())
@@ -231,7 +233,7 @@ def test_a_nul_in_an_uploaded_file_name_is_not_stored(client, acme):
     ids=["2**31", "2**63", "5000-digits", "superscript-two", "negative"],
 )
 def test_on_behalf_of_out_of_range_is_a_400(client, value):
-    network = partner()
+    network = OrganizationFactory(partner=True)
     response = _post(
         client, bearer(network), local("json_two_documents.json"), **{"On-Behalf-Of": value}
     )
@@ -244,7 +246,9 @@ def test_on_behalf_of_out_of_range_is_a_400(client, value):
 )
 def test_a_portal_id_out_of_range_in_a_document_names_no_supplier(client, portal_id):
     invoice = _invoice(supplier={"name": "Acme", "portal_id": portal_id})
-    response = _post(client, bearer(partner()), json.dumps(invoice).encode())
+    response = _post(
+        client, bearer(OrganizationFactory(partner=True)), json.dumps(invoice).encode()
+    )
     assert response.status_code == 403
     assert "On-Behalf-Of" in response.json["detail"]
 
@@ -261,8 +265,8 @@ def test_a_limit_that_is_no_small_number_is_a_400(client, auth, limit):
 
 @pytest.mark.parametrize("lines", ["missing", "empty"])
 def test_a_partners_invoice_without_lines_is_answered_about_the_lines(client, acme, lines):
-    network = partner()
-    connect(network, acme, ConnectionScope.INVOICES)
+    network = OrganizationFactory(partner=True)
+    ConnectionFactory(partner=network, supplier=acme, scopes=(ConnectionScope.INVOICES,))
     invoice = _invoice()  # names its supplier by vendor number V-0042
     if lines == "missing":
         del invoice["lines"]

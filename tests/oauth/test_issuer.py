@@ -10,13 +10,16 @@ from cryptography.fernet import Fernet
 
 import config
 from app import create_app
-from tests.oauth.helpers import claims_of, new_client, supplier
+from tests.factories.orgs import OrganizationFactory
+from tests.oauth.helpers import claims_of, new_client
 
 EVIL = {"Host": "evil.example"}
 
 
 def _token(client, headers: dict[str, str]) -> dict:
-    api_client, secret = new_client(supplier(approved_scopes=["invoices:read"]))
+    api_client, secret = new_client(
+        OrganizationFactory(supplier=True, approved_scopes=["invoices:read"])
+    )
     raw = base64.b64encode(f"{api_client.client_id}:{secret}".encode()).decode()
     response = client.post(
         "/oauth/token",
@@ -60,7 +63,7 @@ def test_a_token_minted_under_another_host_is_still_accepted_here(client, unset_
     """One issuer whatever the Host: a token is valid on every name the portal answers to."""
     from tests.intake.helpers import bearer
 
-    headers = bearer(supplier())
+    headers = bearer(OrganizationFactory(supplier=True))
     assert client.get("/api/v1/me", headers={**headers, **EVIL}).status_code == 200
 
 
