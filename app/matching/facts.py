@@ -145,6 +145,9 @@ class History:
 class SupplierFacts:
     vendor_number: str | None
     active: bool
+    # Suspended after being active: its invoices in flight are held until it is reactivated,
+    # not sent back (a supplier never approved has its invoices rejected).
+    suspended: bool = False
     verified_account: str | None = None
     bank_changed_at: dt.datetime | None = None
 

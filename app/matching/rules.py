@@ -32,6 +32,15 @@ def _hold(code: HoldCode, finance: str, supplier: str, **details) -> Finding:
 def supplier_active(case: Case) -> list[Finding]:
     if case.supplier.active:
         return []
+    if case.supplier.suspended:
+        return [
+            _hold(
+                HoldCode.SUPPLIER_INACTIVE,
+                "The supplier is suspended: the invoice waits until it is reactivated.",
+                "Your organization is suspended; this invoice waits until it is reactivated.",
+                amount_at_risk=case.invoice.payable,
+            )
+        ]
     return [
         Finding(
             HoldCode.SUPPLIER_INACTIVE,

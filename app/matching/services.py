@@ -31,7 +31,7 @@ from app.matching.findings import Finding, Severity
 from app.matching.models import Hold
 from app.matching.tolerances import Tolerance
 from app.onboarding.models import BankAccount, BankStatus
-from app.orgs.models import Organization
+from app.orgs.models import Organization, OrgStatus
 from app.pipeline import VALIDATE
 
 SYSTEM = "system"
@@ -102,6 +102,7 @@ def _supplier_facts(supplier: Organization) -> SupplierFacts:
     return SupplierFacts(
         vendor_number=supplier.erp_vendor_number,
         active=supplier.is_active,
+        suspended=supplier.status == OrgStatus.SUSPENDED,
         verified_account=account.account_identifier if account else None,
         bank_changed_at=supplier.bank_changed_at,
     )

@@ -219,10 +219,14 @@ def test_po_rules():
     assert codes(invoice(line("1", "50", po_line=9))) == [HoldCode.LINE_UNMATCHED]
 
 
-def test_an_inactive_supplier_is_rejected_not_held():
+def test_a_supplier_never_approved_is_rejected_a_suspended_one_is_held():
     case = Case(invoice(), PO, replace(SUPPLIER, active=False), Context(Tolerance(), TODAY))
     (finding,) = check(case)
     assert (finding.code, finding.severity) == (HoldCode.SUPPLIER_INACTIVE, Severity.REJECT)
+    suspended = replace(SUPPLIER, active=False, suspended=True)
+    (finding,) = check(replace(case, supplier=suspended))
+    assert (finding.code, finding.severity) == (HoldCode.SUPPLIER_INACTIVE, Severity.HOLD)
+    assert "waits until it is reactivated" in finding.supplier
 
 
 @pytest.mark.parametrize(

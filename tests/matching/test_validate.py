@@ -142,3 +142,16 @@ def test_with_the_erp_down_the_invoice_waits_and_nothing_is_lost(client, lakesid
 
     assert validate(document_id) == "VALIDATED"  # the retry, once the ERP is back
     assert holds(document_id) == []
+
+
+def test_an_invoice_in_flight_when_its_supplier_is_suspended_is_held_not_lost(
+    client, lakeside, portal_erp
+):
+    from app.onboarding.states import transition as change_status
+    from app.orgs.models import OrgStatus
+
+    document_id = send(client, lakeside, invoice_for(lakeside, received_po(portal_erp), "LK-6"))
+    change_status(lakeside, OrgStatus.SUSPENDED, actor=None, reason="certificate expired")
+    run_jobs()
+    assert document(document_id).state is DocumentState.ON_HOLD
+    assert holds(document_id) == [HoldCode.SUPPLIER_INACTIVE]
