@@ -132,6 +132,10 @@ class Config:
     INTAKE_SWEEP_INTERVAL_SECONDS = _int("INTAKE_SWEEP_INTERVAL_SECONDS", 60)
     INTAKE_SWEEP_MAX_RESENDS = _int("INTAKE_SWEEP_MAX_RESENDS", 5)  # then left for ops
 
+    # Finance: a clerk releases holds whose amount at risk is at most this; above it only a
+    # finance manager may (in the invoice currency's units).
+    FINANCE_RELEASE_LIMIT = _int("FINANCE_RELEASE_LIMIT", 10_000)
+
     # API throttling (tiers live in the database; these tune the counting itself).
     THROTTLE_ENABLED = _bool("THROTTLE_ENABLED", True)
     THROTTLE_REDIS_URL = _env("THROTTLE_REDIS_URL")  # unset: REDIS_URL

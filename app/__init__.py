@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api.views import bp as partner_api_bp
     from app.federation.views import bp as federation_bp
     from app.finance.views import bp as finance_bp
+    from app.holds.views import bp as holds_bp
     from app.intake.views import bp as intake_bp
     from app.mail.views import bp as mail_bp
     from app.oauth.endpoints import bp as oauth_bp
@@ -79,7 +80,7 @@ def _register_blueprints(app: Flask) -> None:
 
     errors.init_app(app)
     app.register_blueprint(throttling_bp)
-    for blueprint in (accounts_bp, ops_bp, admin_bp, finance_bp, suppliers_bp):
+    for blueprint in (accounts_bp, ops_bp, admin_bp, finance_bp, holds_bp, suppliers_bp):
         app.register_blueprint(blueprint)
     for blueprint in (mfa_bp, federation_bp):
         app.register_blueprint(blueprint)

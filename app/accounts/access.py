@@ -54,6 +54,11 @@ NAVIGATION = (
         frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
     ),
     NavItem(
+        "Held invoices",
+        "holds.queue",
+        frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER}),
+    ),
+    NavItem(
         "PO & receipts lookup",
         "finance.purchase_orders",
         frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN}),

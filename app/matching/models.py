@@ -41,6 +41,7 @@ class Hold(Model):
     line: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     release_reason: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[Document] = relationship()

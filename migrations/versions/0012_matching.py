@@ -31,8 +31,10 @@ def upgrade():
     sa.Column('line', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('released_by_id', sa.Integer(), nullable=True),
     sa.Column('release_reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_holds_document_id_documents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['released_by_id'], ['users.id'], name=op.f('fk_holds_released_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_holds'))
     )
     with op.batch_alter_table('holds', schema=None) as batch_op:

@@ -1,0 +1,97 @@
+"""The finance queue pages: held invoices with the counts per hold code, one invoice with its
+holds explained, and the release and reject actions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.accounts.access import require_role
+from app.db import db, refusable
+from app.holds import queries, services
+from app.holds.forms import RejectForm, ReleaseForm
+from app.matching.findings import HoldCode
+from app.matching.models import Hold
+from app.matching.queries import holds_of
+from app.orgs.roles import Role
+
+bp = Blueprint("holds", __name__, url_prefix="/finance")
+FINANCE = (Role.FINANCE_CLERK, Role.FINANCE_MANAGER)
+CODES = {code.value: code for code in HoldCode}
+
+
+@bp.get("/holds")
+@require_role(*FINANCE)
+def queue() -> str:
+    code = CODES.get(request.args.get("code", ""))
+    supplier = request.args.get("supplier", type=int)
+    before = request.args.get("before", type=int)
+    filters = queries.QueueFilters(code=code, supplier_id=supplier, before_id=before)
+    rows = queries.queue(filters, queries.PAGE_SIZE + 1)
+    return render_template(
+        "holds/queue.html",
+        rows=rows[: queries.PAGE_SIZE],
+        more=len(rows) > queries.PAGE_SIZE,
+        counts=queries.counts_by_code(),
+        code=code,
+        supplier=supplier,
+    )
+
+
+def _invoice(document_id: int):
+    document = queries.held_invoice(document_id)
+    if document is None:
+        abort(404, "No such invoice.")
+    return document
+
+
+@bp.get("/invoices/<int:document_id>")
+@require_role(*FINANCE)
+def invoice(document_id: int) -> str:
+    return _invoice_page(document_id, ReleaseForm(), RejectForm())
+
+
+def _invoice_page(document_id: int, release_form, reject_form, status: int = 200):
+    document = _invoice(document_id)
+    return render_template(
+        "holds/invoice.html",
+        document=document,
+        holds=holds_of(document.id),
+        release_form=release_form,
+        reject_form=reject_form,
+    ), status
+
+
+@bp.post("/holds/<int:hold_id>/release")
+@require_role(*FINANCE)
+def release(hold_id: int) -> Response | tuple[str, int]:
+    hold = db.session.get(Hold, hold_id) or abort(404, "No such hold.")
+    form = ReleaseForm()
+    if not form.validate_on_submit():
+        return _invoice_page(hold.document_id, form, RejectForm(), 400)
+    try:
+        with refusable():
+            document = services.release(hold, current_user, form.reason.data)
+    except services.HoldActionError as error:
+        flash(str(error), "error")
+        return redirect(url_for(".invoice", document_id=hold.document_id))
+    flash(f"{hold.code.value} released; the invoice is {document.state.value.lower()}.", "success")
+    return redirect(url_for(".invoice", document_id=hold.document_id))
+
+
+@bp.post("/invoices/<int:document_id>/reject")
+@require_role(*FINANCE)
+def reject(document_id: int) -> Response | tuple[str, int]:
+    document = _invoice(document_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return _invoice_page(document_id, ReleaseForm(), form, 400)
+    try:
+        with refusable():
+            services.reject(document, current_user, form.code.data, form.note.data)
+    except services.HoldActionError as error:
+        flash(str(error), "error")
+    else:
+        flash("The invoice was sent back to the supplier with your note.", "success")
+    return redirect(url_for(".invoice", document_id=document_id))
