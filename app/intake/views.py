@@ -21,6 +21,7 @@ from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.formats import EnvelopeError
 from app.intake import flip, services
 from app.intake.forms import FlipForm, UploadForm
+from app.matching.services import billed
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
 
@@ -200,7 +201,7 @@ def flip_po(po_number: str) -> str | WerkzeugResponse | tuple[str, int]:
     order = _own_open_order(org, po_number)
     form = FlipForm()
     if request.method == "GET":
-        _prefill(form, order)
+        _prefill(form, order, org)
     elif form.validate_on_submit():
         try:
             invoice = _flipped_invoice(form, order, org)
@@ -213,13 +214,17 @@ def flip_po(po_number: str) -> str | WerkzeugResponse | tuple[str, int]:
     ), (400 if request.method == "POST" else 200)
 
 
-def _prefill(form: FlipForm, order: PurchaseOrder) -> None:
+def _prefill(form: FlipForm, order: PurchaseOrder, org: Organization) -> None:
+    """Each line's quantity received and not yet invoiced, at the PO price: what the hospital
+    will match the invoice against. Lines with nothing left to invoice start unticked."""
+    already = billed(org.id, order.number)
     for line in order.lines:
+        left = max(line.quantity_received - already.quantity(line.line_number), Decimal(0))
         form.lines.append_entry(
             {
                 "po_line": line.line_number,
-                "include": True,
-                "quantity": line.quantity,
+                "include": left > 0,
+                "quantity": left,
                 "unit_price": line.unit_price,
             }
         )

@@ -122,18 +122,23 @@ def _context() -> Context:
 
 
 def _history(document: Document, supplier_id: int) -> History:
-    """What earlier invoices of this supplier on the same PO billed (credit notes subtract)."""
     if not document.po_number:
         return History()
-    earlier = db.session.scalars(
-        select(Document).where(
-            Document.supplier_org_id == supplier_id,
-            Document.po_number == document.po_number,
-            Document.kind == DocumentKind.INVOICE,
-            Document.state.in_(BILLED),
-            Document.id != document.id,
-        )
+    return billed(supplier_id, document.po_number, excluding=document.id)
+
+
+def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> History:
+    """What the supplier's invoices on a PO billed so far (credit notes subtract), per PO line
+    and in all; `excluding` leaves out the invoice being checked."""
+    query = select(Document).where(
+        Document.supplier_org_id == supplier_id,
+        Document.po_number == po_number,
+        Document.kind == DocumentKind.INVOICE,
+        Document.state.in_(BILLED),
     )
+    if excluding is not None:
+        query = query.where(Document.id != excluding)
+    earlier = db.session.scalars(query)
     quantities: dict[int, Decimal] = {}
     amount = Decimal(0)
     for other in earlier:

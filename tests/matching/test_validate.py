@@ -155,3 +155,29 @@ def test_an_invoice_in_flight_when_its_supplier_is_suspended_is_held_not_lost(
     run_jobs()
     assert document(document_id).state is DocumentState.ON_HOLD
     assert holds(document_id) == [HoldCode.SUPPLIER_INACTIVE]
+
+
+def test_the_flip_form_offers_what_was_received_and_not_yet_invoiced(client, lakeside, portal_erp):
+    import re
+
+    from app.orgs.roles import Role
+    from tests.conftest import login
+    from tests.factories.accounts import PASSWORD, UserFactory
+
+    order = received_po(portal_erp)
+    user = UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=lakeside)
+    login(client, user.email, PASSWORD)
+
+    def offered() -> dict[int, Decimal]:
+        form = client.get(f"/documents/from-po/{order.number}").get_data(as_text=True)
+        pairs = re.findall(r'name="lines-(\d+)-quantity"[^>]*value="([^"]*)"', form)
+        return {int(index): Decimal(value or "0") for index, value in pairs}
+
+    before = offered()
+    assert [before[i] for i in range(len(order.lines))] == [
+        line.quantity_received for line in order.lines
+    ]
+    document_id = send(client, lakeside, invoice_for(lakeside, order, "LK-7"))
+    run_jobs()
+    assert document(document_id).state is DocumentState.VALIDATED
+    assert set(offered().values()) == {Decimal(0)}  # everything received is invoiced now
