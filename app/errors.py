@@ -19,6 +19,7 @@ from app.accounts.services import AccountError
 from app.api.errors import BadParameterError
 from app.documents.queries import BadCursorError
 from app.documents.transitions import InvalidTransition
+from app.federation.break_glass import BreakGlassError
 from app.federation.services import ProviderConfigError
 from app.formats import EnvelopeError
 from app.intake.encoding import ACCEPT_ENCODING
@@ -96,6 +97,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Answer]] = {
     ThrottlingError: _refused(400, "refused"),
     ClientError: _refused(400, "refused"),
     ProviderConfigError: _refused(400, "refused"),
+    BreakGlassError: _refused(400, "refused"),
     AccountError: _refused(400, "refused"),
     MfaError: _refused(400, "refused"),
     FlipError: _refused(400, "refused"),

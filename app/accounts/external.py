@@ -27,6 +27,14 @@ def _no_identities(_: User) -> list[Any]:
     return []
 
 
+def _no_break_glass(_user: User, _provider: Any) -> bool:
+    return False
+
+
+def _nothing_to_note(_user: User, _provider: Any, _second_factor: str | None) -> None:
+    return None
+
+
 def _cannot_begin(provider: Any, next_url: str | None, login_hint: str | None) -> Any:
     raise RuntimeError("no identity provider sign-in is wired in")
 
@@ -45,6 +53,12 @@ class ExternalSignIn:
     end_session_offer: Callable[[UserSession | None], tuple[Any, str] | None] = _no_provider
     # The provider identities linked to a user.
     identities_of: Callable[[User], list[Any]] = _no_identities
+    # Break-glass: whether a user may still take the password (and always a second factor)
+    # although `provider` is required (user, provider); and, once such a sign-in completed,
+    # what is owed to it (audit, telling the organization's other admins) (user, provider,
+    # second factor).
+    break_glass_allowed: Callable[[User, Any], bool] = _no_break_glass
+    break_glass_used: Callable[[User, Any, str | None], None] = _nothing_to_note
 
 
 def init_app(app: Flask, external: ExternalSignIn) -> None:

@@ -42,6 +42,10 @@ EXPIRY_MESSAGES = {
 # Between a correct password and the second factor: who, which step, where to go next.
 PENDING_KEY = "pending_sign_in"
 PENDING_TTL = 300  # seconds to enter the code or finish setting up the app
+BREAK_GLASS_WITHOUT_MFA = (
+    "Your break-glass access works only with two-step verification, and this account has "
+    "none set up. It must be set up beforehand; until then sign in through {provider}."
+)
 
 
 @bp.app_context_processor
@@ -95,10 +99,19 @@ def _sign_in_with_password(form: LoginForm):
     if user is None:
         flash(result.error or "Sign-in failed.", "error")
         return _login_page(form, "password", 429 if result.throttled else 401)
-    if (provider := external_sign_in().required_provider_for(user)) is not None:
+    external = external_sign_in()
+    if (provider := external.required_provider_for(user)) is None:
+        step = mfa.step_at_sign_in(user)
+    elif not external.break_glass_allowed(user, provider):
         return _refuse_password(user, provider)
+    elif not mfa.is_enrolled(user):
+        return _refuse_break_glass_without_mfa(form, user, provider)
+    else:
+        # Break-glass: the password is let through only with a second factor set up
+        # beforehand; never skipped, never set up here.
+        step = "verify"
     next_url = safe_next(request.args.get("next"))
-    if step := mfa.step_at_sign_in(user):
+    if step:
         session[PENDING_KEY] = {
             "user_id": user.id,
             "step": step,
@@ -123,6 +136,18 @@ def _refuse_password(user: User, provider):
     return page, 403
 
 
+def _refuse_break_glass_without_mfa(form: LoginForm, user: User, provider):
+    record(
+        "auth.login_refused",
+        actor=user,
+        target=user,
+        organization_id=provider.organization_id,
+        details={"reason": "break_glass_without_mfa", "provider_id": provider.id},
+    )
+    flash(BREAK_GLASS_WITHOUT_MFA.format(provider=provider.name), "error")
+    return _login_page(form, "password", 403)
+
+
 def pending_sign_in(step: str) -> tuple[User, dict[str, Any]] | None:
     """The person who gave a correct password and still owes `step` ("verify" or "enrol")."""
     data = session.get(PENDING_KEY)
@@ -139,12 +164,21 @@ def verify():
         flash("Please sign in again.", "info")
         return redirect(url_for("accounts.login"))
     user, data = pending
+    # Company sign-in may have become required, or break-glass access revoked, since the
+    # password step: ask again.
+    external = external_sign_in()
+    provider = external.required_provider_for(user)
+    if provider is not None and not external.break_glass_allowed(user, provider):
+        session.pop(PENDING_KEY, None)
+        return _refuse_password(user, provider)
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
         check = mfa.check_code(user, form.code.data, _ip())
         if check.ok:
             services.complete_sign_in(user, second_factor=check.method)
+            if provider is not None:
+                external.break_glass_used(user, provider, check.method)
         if check.ok:
             login_user(user)
             _warn_if_recovery_code(user, check.method)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -14,6 +15,9 @@ from app.federation import rules
 from app.federation.models import DEFAULT_SCOPES, IdentityProvider
 from app.federation.services import ProviderSettings
 from app.orgs.roles import Role
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 
 def _strip(value: str | None) -> str | None:
@@ -118,6 +122,18 @@ class RejectForm(FlaskForm):
     note = TextAreaField(
         "What must change", validators=[DataRequired(), Length(max=500)], filters=[_strip]
     )
+
+
+class BreakGlassForm(FlaskForm):
+    """Designate one of the organization's admins as a break-glass account."""
+
+    user_id = SelectField("Admin", coerce=int, choices=[], validate_choice=True)
+
+    def __init__(self, candidates: Iterable[User], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id.choices = [
+            (u.id, f"{u.name} <{u.email}>" if u.name else u.email) for u in candidates
+        ]
 
 
 class LinkForm(FlaskForm):

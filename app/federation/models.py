@@ -114,3 +114,26 @@ class UserIdentity(Model):
 
     user: Mapped[User] = relationship()
     provider: Mapped[IdentityProvider | None] = relationship()
+
+
+class BreakGlassAccount(Model):
+    """A named admin of an organization who may still sign in with a password (and always a
+    second factor) while the organization requires company sign-in: the way in when the
+    organization's identity provider is down. One row per user; revoking keeps the row."""
+
+    __tablename__ = "break_glass_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    granted_by: Mapped[User | None] = relationship(foreign_keys=[granted_by_id])
+    organization: Mapped[Organization] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.accounts import external
-from app.federation import services, views
+from app.federation import break_glass, services, views
 
 
 def init_app(app: Flask) -> None:
@@ -21,5 +21,7 @@ def init_app(app: Flask) -> None:
             begin_sign_in=views.begin_sign_in,
             end_session_offer=views.end_session_offer,
             identities_of=services.identities_of,
+            break_glass_allowed=break_glass.allowed,
+            break_glass_used=break_glass.used,
         ),
     )

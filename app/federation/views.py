@@ -18,8 +18,8 @@ from app.accounts.models import User, UserSession
 from app.accounts.urls import safe_next
 from app.audit.services import record
 from app.db import db, refusable
-from app.federation import flow, oidc, services
-from app.federation.forms import LinkForm, ProviderForm, RejectForm
+from app.federation import break_glass, flow, oidc, services
+from app.federation.forms import BreakGlassForm, LinkForm, ProviderForm, RejectForm
 from app.federation.models import IdentityProvider, ProviderStatus
 from app.orgs.roles import ROLES_BY_ORG_KIND, Role
 
@@ -253,15 +253,68 @@ def provider(provider_id: int):
 
 
 def _detail(provider: IdentityProvider, *, review: bool):
+    org = provider.organization
     return render_template(
         "federation/provider.html",
         provider=provider,
         review=review,
         form=FlaskForm(),
         reject_form=RejectForm(),
+        break_glass_accounts=break_glass.accounts_of(org),
+        break_glass_form=BreakGlassForm(break_glass.candidates(org)),
         redirect_uri=url_for("federation.callback", _external=True),
         logout_uri=url_for("accounts.login", _external=True),
     )
+
+
+@bp.post("/settings/identity-providers/<int:provider_id>/break-glass")
+@require_role(*ORG_ADMINS)
+def grant_break_glass(provider_id: int):
+    provider = _own_provider(provider_id)
+    return _grant_break_glass(provider, url_for("federation.provider", provider_id=provider.id))
+
+
+@bp.post("/settings/identity-providers/<int:provider_id>/break-glass/<int:user_id>/revoke")
+@require_role(*ORG_ADMINS)
+def revoke_break_glass(provider_id: int, user_id: int):
+    provider = _own_provider(provider_id)
+    back = url_for("federation.provider", provider_id=provider.id)
+    return _revoke_break_glass(provider, user_id, back)
+
+
+def _grant_break_glass(provider: IdentityProvider, back: str):
+    """Designate one of the provider's organization's admins as break-glass (CSRF form)."""
+    org = provider.organization
+    form = BreakGlassForm(break_glass.candidates(org))
+    if not form.validate_on_submit():
+        flash("Choose one of the organization's admins.", "error")
+        return redirect(back)
+    user = db.session.get(User, form.user_id.data) or abort(404)
+    try:
+        with refusable():
+            break_glass.grant(org, user, current_user)
+    except break_glass.BreakGlassError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            f"{user.email} may now sign in with password and two-step verification "
+            f"while {provider.name} is required.",
+            "success",
+        )
+    return redirect(back)
+
+
+def _revoke_break_glass(provider: IdentityProvider, user_id: int, back: str):
+    if not FlaskForm().validate_on_submit():
+        abort(400, "The form expired. Reload the page and try again.")
+    try:
+        with refusable():
+            break_glass.revoke(provider.organization, user_id, current_user)
+    except break_glass.BreakGlassError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Break-glass access revoked.", "info")
+    return redirect(back)
 
 
 @bp.post("/settings/identity-providers/<int:provider_id>/test")
@@ -332,6 +385,22 @@ def review_detail(provider_id: int):
 @require_role(Role.PROCUREMENT_ADMIN)
 def review_test(provider_id: int):
     return _start_test(_any_provider(provider_id))
+
+
+@bp.post("/admin/identity-providers/<int:provider_id>/break-glass")
+@require_role(Role.PROCUREMENT_ADMIN)
+def review_grant_break_glass(provider_id: int):
+    provider = _any_provider(provider_id)
+    back = url_for("federation.review_detail", provider_id=provider.id)
+    return _grant_break_glass(provider, back)
+
+
+@bp.post("/admin/identity-providers/<int:provider_id>/break-glass/<int:user_id>/revoke")
+@require_role(Role.PROCUREMENT_ADMIN)
+def review_revoke_break_glass(provider_id: int, user_id: int):
+    provider = _any_provider(provider_id)
+    back = url_for("federation.review_detail", provider_id=provider.id)
+    return _revoke_break_glass(provider, user_id, back)
 
 
 @bp.post("/admin/identity-providers/<int:provider_id>/approve")
