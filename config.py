@@ -135,6 +135,9 @@ class Config:
     # Finance: a clerk releases holds whose amount at risk is at most this; above it only a
     # finance manager may (in the invoice currency's units).
     FINANCE_RELEASE_LIMIT = _int("FINANCE_RELEASE_LIMIT", 10_000)
+    # Held invoices are checked again (a late goods receipt releases a QTY_RECEIVED hold) by
+    # the periodic sweep once their holds were last checked this many minutes ago.
+    MATCHING_RECHECK_MINUTES = _int("MATCHING_RECHECK_MINUTES", 60)
 
     # API throttling (tiers live in the database; these tune the counting itself).
     THROTTLE_ENABLED = _bool("THROTTLE_ENABLED", True)

@@ -84,4 +84,5 @@ def next_step(event: str, kind: str) -> Step | None:
 SWEEP_JOB = "app.documents.tasks.sweep"
 HOUSEKEEPING: dict[str, str] = {
     "purged_keys": "app.intake.idempotency.purge_expired",
+    "rechecked_holds": "app.matching.services.revalidate_due",
 }

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.accounts.access import require_role
 from app.db import db, refusable
+from app.erp.errors import ErpError
 from app.holds import queries, services
 from app.holds.forms import RejectForm, ReleaseForm
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
+from app.matching.services import locked_document, revalidate
 from app.orgs.roles import Role
 
 bp = Blueprint("holds", __name__, url_prefix="/finance")
@@ -78,6 +81,22 @@ def release(hold_id: int) -> Response | tuple[str, int]:
         return redirect(url_for(".invoice", document_id=hold.document_id))
     flash(f"{hold.code.value} released; the invoice is {document.state.value.lower()}.", "success")
     return redirect(url_for(".invoice", document_id=hold.document_id))
+
+
+@bp.post("/invoices/<int:document_id>/recheck")
+@require_role(*FINANCE)
+def recheck(document_id: int) -> Response:
+    """Check the invoice again now (after a goods receipt, say) instead of at the next sweep."""
+    document = _invoice(document_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400, "The form expired. Reload the page and try again.")
+    try:
+        state = revalidate(locked_document(document.id) or document, current_user)
+    except ErpError:
+        flash("The ERP is not answering; the invoice will be checked again later.", "error")
+    else:
+        flash(f"Checked again: the invoice is {state.value.lower().replace('_', ' ')}.", "info")
+    return redirect(url_for(".invoice", document_id=document_id))
 
 
 @bp.post("/invoices/<int:document_id>/reject")

@@ -40,6 +40,8 @@ class Hold(Model):
     amount_at_risk: Mapped[Decimal] = mapped_column(Numeric(24, 6), default=Decimal(0))
     line: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When a re-check last found the rule still failing (re-checks take the oldest first).
+    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     release_reason: Mapped[str | None] = mapped_column(Text)

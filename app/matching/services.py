@@ -14,27 +14,32 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
+import structlog
 from flask import current_app, g
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
+from app.audit.services import record
 from app.canonical import Invoice
-from app.db import advisory_xact_lock, db
+from app.db import advisory_xact_lock, db, utcnow
 from app.documents import outbox
 from app.documents.models import Document, DocumentKind, DocumentState
-from app.documents.transitions import transition
+from app.documents.transitions import Actor, transition
 from app.erp import get_erp
-from app.erp.errors import ErpNotFound
+from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
 from app.matching.findings import Finding, Severity
-from app.matching.models import Hold
+from app.matching.models import Hold, HoldStatus
+from app.matching.queries import holds_of
 from app.matching.tolerances import Tolerance
 from app.onboarding.models import BankAccount, BankStatus
 from app.orgs.models import Organization, OrgStatus
 from app.pipeline import VALIDATE
 
 SYSTEM = "system"
+RECHECK_BATCH = 20
+log = structlog.get_logger(__name__)
 LOCK_NAMESPACE = 7_400_009
 # Earlier documents that count as billed against a PO: everything accepted for AP.
 BILLED = (
@@ -66,6 +71,10 @@ def _validate_invoice(document: Document) -> None:
     supplier = document.supplier or document.sender
     advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
     _remember_identity(document, invoice)
+    _conclude(document, _findings(document, invoice, supplier))
+
+
+def _findings(document: Document, invoice: Invoice, supplier: Organization) -> list[Finding]:
     order = _purchase_order(document.po_number)
     case = Case(
         invoice=InvoiceFacts.from_invoice(invoice),
@@ -74,8 +83,97 @@ def _validate_invoice(document: Document) -> None:
         context=_context(),
         history=_history(document, supplier.id),
     )
-    findings = rules.check(case) + _duplicates(document, invoice, supplier.id)
-    _conclude(document, findings)
+    return rules.check(case) + _duplicates(document, invoice, supplier.id)
+
+
+# -- re-validation ---------------------------------------------------------------------------
+
+
+def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
+    """Check a held invoice again with today's facts (a late goods receipt, say). A hold whose
+    rule passes now releases itself; a rule failing anew becomes a hold, unless a person
+    already released a hold of that code (the same facts do not raise it again); with no open
+    hold left the invoice goes on to VALIDATED. ErpError propagates: nothing changed."""
+    if document.state != DocumentState.ON_HOLD or document.kind != DocumentKind.INVOICE:
+        return document.state
+    invoice = Invoice.model_validate(document.canonical)
+    supplier = document.supplier or document.sender
+    advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
+    findings = _findings(document, invoice, supplier)
+    failing = {finding.code for finding in findings}
+    holds = holds_of(document.id)
+    passed = [h for h in holds if h.status == HoldStatus.OPEN and h.code not in failing]
+    still = [h for h in holds if h.status == HoldStatus.OPEN and h.code in failing]
+    _release_passed(document, passed)
+    _mark_checked(still)
+    settled = {h.code for h in holds if h.status == HoldStatus.RELEASED and h.released_by_id}
+    known = settled | {h.code for h in still}
+    new = [finding for finding in findings if finding.code not in known]
+    db.session.add_all(_hold(document, finding) for finding in new)
+    if not still and not new:
+        codes = ", ".join(sorted({h.code.value for h in passed})) or "none"
+        transition(document, DocumentState.VALIDATED, actor, f"re-checked: {codes} now pass")
+    return document.state
+
+
+def _release_passed(document: Document, passed: Sequence[Hold]) -> None:
+    if not passed:
+        return
+    db.session.execute(
+        update(Hold)
+        .where(Hold.id.in_([h.id for h in passed]), Hold.status == HoldStatus.OPEN)
+        .values(
+            status=HoldStatus.RELEASED,
+            released_at=utcnow(),
+            release_reason="the rule passes on a new check",
+        )
+    )
+    record(
+        "hold.released_by_recheck",
+        actor_label=SYSTEM,
+        organization_id=document.supplier_org_id or document.sender_org_id,
+        target=document,
+        details={"holds": [h.code.value for h in passed]},
+    )
+
+
+def _mark_checked(still: Sequence[Hold]) -> None:
+    if still:
+        db.session.execute(
+            update(Hold).where(Hold.id.in_([h.id for h in still])).values(checked_at=utcnow())
+        )
+
+
+def revalidate_due(now: dt.datetime) -> int:
+    """Housekeeping (run by every sweep): re-check the held invoices whose holds were checked
+    longest ago and not within MATCHING_RECHECK_MINUTES, a small batch at a time. Each is its
+    own savepoint; an ERP that does not answer ends the batch (the next sweep goes on)."""
+    minutes = int(current_app.config.get("MATCHING_RECHECK_MINUTES", 60))
+    last = func.coalesce(Hold.checked_at, Hold.created_at)
+    due = db.session.scalars(
+        select(Hold.document_id)
+        .join(Document, Document.id == Hold.document_id)
+        .where(
+            Document.state == DocumentState.ON_HOLD,
+            Hold.status == HoldStatus.OPEN,
+            last <= now - dt.timedelta(minutes=minutes),
+        )
+        .group_by(Hold.document_id)
+        .order_by(func.min(last))
+        .limit(RECHECK_BATCH)
+    ).all()
+    done = 0
+    for document_id in due:
+        try:
+            with db.session.begin_nested():
+                document = locked_document(document_id)
+                if document is not None:
+                    revalidate(document)
+        except ErpError:
+            log.warning("re-check stopped: the ERP did not answer", document_id=document_id)
+            break
+        done += 1
+    return done
 
 
 def _remember_identity(document: Document, invoice: Invoice) -> None:

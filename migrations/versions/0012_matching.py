@@ -30,6 +30,7 @@ def upgrade():
     sa.Column('amount_at_risk', sa.Numeric(precision=24, scale=6), nullable=False),
     sa.Column('line', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('released_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('released_by_id', sa.Integer(), nullable=True),
     sa.Column('release_reason', sa.Text(), nullable=True),

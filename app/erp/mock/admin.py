@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, request
 from app.erp.mock import render, services
 from app.erp.mock.app import bearer_matches, db, error, state, unauthorized, unit_of_work
 from app.erp.mock.faults import RefuseUnsupportedError
-from app.erp.mock.schemas import FaultsUpdate, MarkPaid
+from app.erp.mock.schemas import AddReceipt, FaultsUpdate, MarkPaid
 
 bp = Blueprint("mock_erp_admin", __name__, url_prefix="/admin")
 
@@ -48,6 +48,13 @@ def reset() -> Any:
     with unit_of_work(db()) as session:
         services.recreate_database(session)
     return {"ok": True}
+
+
+@bp.post("/purchase-orders/<number>/receipts")
+def add_receipt(number: str) -> Any:
+    req = AddReceipt.model_validate(request.get_json(force=True))
+    with unit_of_work(db()) as session:
+        return render.receipt(services.add_receipt(session, number, req)), 201
 
 
 @bp.post("/ap-invoices/<int:invoice_id>/pay")

@@ -73,6 +73,14 @@ class AcknowledgmentCreate(_Request):
     lines: list[AckLineIn] = []
 
 
+class AddReceipt(_Request):
+    """Goods received against one PO line (what the dock scans in), for tests and demos."""
+
+    line_number: Annotated[int, Field(ge=1)]
+    quantity: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+    received_on: dt.date | None = None
+
+
 class MarkPaid(_Request):
     reference: Annotated[str, Field(min_length=1, max_length=64)]
     date: dt.date | None = None

@@ -14,9 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.erp.interface import PoStatus
 from app.erp.mock import models, render, rules, seed
 from app.erp.mock.rules import BusinessError
-from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate, MarkPaid, VendorCreate
+from app.erp.mock.schemas import (
+    AcknowledgmentCreate,
+    AddReceipt,
+    ApInvoiceCreate,
+    MarkPaid,
+    VendorCreate,
+)
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -240,6 +247,29 @@ def list_ap_invoices(session: Session, vendor_number: str | None) -> list[models
     if vendor_number:
         query = query.join(models.ApInvoice.vendor).where(models.Vendor.number == vendor_number)
     return list(session.scalars(query).unique())
+
+
+def add_receipt(session: Session, po_number: str, req: AddReceipt) -> models.Receipt:
+    """Receive goods on a PO line; the PO becomes PARTIALLY_RECEIVED or RECEIVED."""
+    po = get_purchase_order(session, po_number)
+    line = next((line for line in po.lines if line.line_number == req.line_number), None)
+    if line is None:
+        raise NotFoundError(f"Purchase order {po_number} has no line {req.line_number}.")
+    if po.status == PoStatus.CLOSED:
+        raise BusinessError("PO_CLOSED", f"Purchase order {po_number} is closed.")
+    count = session.scalar(select(func.count()).select_from(models.Receipt)) or 0
+    receipt = models.Receipt(
+        number=f"GR{900_000 + count + 1}",
+        po_line=line,
+        quantity=req.quantity,
+        received_on=req.received_on or dt.datetime.now(dt.UTC).date(),
+    )
+    session.add(receipt)
+    session.flush()  # the receipt joined line.receipts through the relationship's backref
+    fully = all(sum(r.quantity for r in pl.receipts) >= pl.quantity for pl in po.lines)
+    po.status = PoStatus.RECEIVED if fully else PoStatus.PARTIALLY_RECEIVED
+    session.flush()
+    return receipt
 
 
 def mark_paid(session: Session, invoice_id: int, req: MarkPaid) -> models.ApInvoice:
