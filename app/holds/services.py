@@ -66,9 +66,8 @@ def release(hold: Hold, actor: User, reason: str) -> Document:
     document = hold.document
     _audit("hold.released", document, actor, {"hold": hold.code.value, "reason": reason.strip()})
     if _open_count(document.id) == 0 and document.state == DocumentState.ON_HOLD:
-        transition(
-            document, DocumentState.VALIDATED, actor, f"released by finance: {reason.strip()}"
-        )
+        # The reason stays in the audit log: the timeline is also the supplier's to read.
+        transition(document, DocumentState.VALIDATED, actor, "released by accounts payable")
     return document
 
 

@@ -21,6 +21,7 @@ from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.formats import EnvelopeError
 from app.intake import flip, services
 from app.intake.forms import FlipForm, UploadForm
+from app.matching.queries import holds_of
 from app.matching.services import billed
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
@@ -85,11 +86,33 @@ def _visible(document_id: int) -> Document:
     return document
 
 
+# What each state means to the people who sent the document, in their words.
+STATE_WORDS = {
+    DocumentState.RECEIVED: "Received: we are reading it.",
+    DocumentState.NORMALIZED: "Read: it is being checked against the purchase order.",
+    DocumentState.VALIDATED: "Approved: it matches the purchase order and goes on to payment.",
+    DocumentState.ON_HOLD: "In review: the hospital's accounts payable team is looking at it "
+    "(why is listed below). You need not do anything unless they ask.",
+    DocumentState.REJECTED: "Rejected: see why below, then send a corrected document.",
+    DocumentState.POSTING: "Approved: being entered in the hospital's accounts.",
+    DocumentState.POSTED: "Entered in the hospital's accounts: waiting for the payment run.",
+    DocumentState.PAID: "Paid.",
+    DocumentState.APPLIED: "Applied to the purchase order.",
+    DocumentState.DEAD: "Delayed on our side: the hospital's team is on it.",
+}
+
+
 @bp.get("/documents/<int:document_id>")
 @require_role(*READERS)
 def document(document_id: int) -> str:
     found = _visible(document_id)
-    return render_template("intake/document.html", document=found, payload=found.payload)
+    return render_template(
+        "intake/document.html",
+        document=found,
+        payload=found.payload,
+        state_words=STATE_WORDS[found.state],
+        holds=holds_of(found.id),
+    )
 
 
 @bp.get("/documents/<int:document_id>/payload")

@@ -181,3 +181,34 @@ def test_the_flip_form_offers_what_was_received_and_not_yet_invoiced(client, lak
     run_jobs()
     assert document(document_id).state is DocumentState.VALIDATED
     assert set(offered().values()) == {Decimal(0)}  # everything received is invoiced now
+
+
+def test_the_supplier_reads_a_held_invoice_in_plain_words_never_finances_notes(
+    client, lakeside, portal_erp
+):
+    from app.holds import services as finance
+    from app.orgs.roles import Role
+    from tests.conftest import login
+    from tests.factories.accounts import PASSWORD, UserFactory
+
+    order = received_po(portal_erp)
+    document_id = send(client, lakeside, invoice_for(lakeside, order, "LK-8", price_factor="3"))
+    run_jobs()
+    user = UserFactory(role=Role.SUPPLIER_USER, role__organization=lakeside)
+    login(client, user.email, PASSWORD)
+    page = client.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "In review: the hospital" in page
+    assert "higher than the purchase order" in page
+    held = db.session.scalars(select(Hold).where(Hold.document_id == document_id)).all()
+    assert all(hold.finance_message not in page for hold in held)
+
+    manager = UserFactory(role=Role.FINANCE_MANAGER)
+    for hold in held:
+        finance.release(hold, manager, "internal: buyer approved by phone")
+    page = client.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "Approved: it matches" in page
+    assert "buyer approved by phone" not in page
+    api = client.get(f"/api/v1/documents/{document_id}", headers=bearer(lakeside)).get_data(
+        as_text=True
+    )
+    assert "buyer approved by phone" not in api
