@@ -3,13 +3,15 @@ the open hold codes of each, and how many invoices each hold code holds."""
 
 from __future__ import annotations
 
+import datetime as dt
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
 from app.db import db
-from app.documents.models import Document, DocumentKind, DocumentState
+from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
 from app.matching.findings import HoldCode
 from app.matching.models import Hold, HoldStatus
 
@@ -76,3 +78,65 @@ def held_invoice(document_id: int) -> Document | None:
     return db.session.scalar(
         select(Document).where(Document.id == document_id, Document.kind == DocumentKind.INVOICE)
     )
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """How matching went for invoices received in the window."""
+
+    checked: int  # reached a first verdict (validated or held)
+    first_pass: int  # validated at the first check, no hold
+    held: int  # held at the first check
+    median_hours: float | None  # received → validated
+    p90_hours: float | None
+
+    @property
+    def first_pass_rate(self) -> float | None:
+        return self.first_pass / self.checked if self.checked else None
+
+    @property
+    def exception_rate(self) -> float | None:
+        return self.held / self.checked if self.checked else None
+
+
+def kpis(since: dt.datetime, supplier_id: int | None = None) -> Kpis:
+    """First-pass match rate, exception rate and the time from receipt to VALIDATED, for the
+    invoices received since `since` (of one supplier, if given)."""
+    query = (
+        select(
+            DocumentEvent.document_id, DocumentEvent.to_state, DocumentEvent.at, Document.created_at
+        )
+        .join(Document, Document.id == DocumentEvent.document_id)
+        .where(
+            Document.kind == DocumentKind.INVOICE,
+            Document.created_at >= since,
+            DocumentEvent.to_state.in_((DocumentState.VALIDATED, DocumentState.ON_HOLD)),
+        )
+        .order_by(DocumentEvent.id)
+    )
+    if supplier_id is not None:
+        query = query.where(Document.supplier_org_id == supplier_id)
+    first: dict[int, DocumentState] = {}
+    hours: dict[int, float] = {}
+    for document_id, state, at, received in db.session.execute(query):
+        first.setdefault(document_id, state)
+        if state == DocumentState.VALIDATED and document_id not in hours:
+            hours[document_id] = (at - received).total_seconds() / 3600
+    verdicts = list(first.values())
+    median, p90 = _median_p90(sorted(hours.values()))
+    return Kpis(
+        checked=len(verdicts),
+        first_pass=verdicts.count(DocumentState.VALIDATED),
+        held=verdicts.count(DocumentState.ON_HOLD),
+        median_hours=median,
+        p90_hours=p90,
+    )
+
+
+def _median_p90(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    if len(values) == 1:
+        return values[0], values[0]
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return statistics.median(values), deciles[8]

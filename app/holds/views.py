@@ -3,13 +3,15 @@ holds explained, and the release and reject actions."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.accounts.access import require_role
-from app.db import db, refusable
+from app.db import db, refusable, utcnow
 from app.erp.errors import ErpError
 from app.holds import queries, services
 from app.holds.forms import RejectForm, ReleaseForm
@@ -22,6 +24,7 @@ from app.orgs.roles import Role
 bp = Blueprint("holds", __name__, url_prefix="/finance")
 FINANCE = (Role.FINANCE_CLERK, Role.FINANCE_MANAGER)
 CODES = {code.value: code for code in HoldCode}
+KPI_WINDOW = dt.timedelta(days=30)
 
 
 @bp.get("/holds")
@@ -37,6 +40,8 @@ def queue() -> str:
         rows=rows[: queries.PAGE_SIZE],
         more=len(rows) > queries.PAGE_SIZE,
         counts=queries.counts_by_code(),
+        kpis=queries.kpis(utcnow() - KPI_WINDOW, supplier),
+        kpi_days=KPI_WINDOW.days,
         code=code,
         supplier=supplier,
     )

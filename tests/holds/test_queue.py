@@ -4,6 +4,8 @@ release of the same hold refused) and reject back to the supplier, who reads why
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
@@ -127,3 +129,21 @@ def test_hold_codes_are_listed_by_name(client, held):
     _signed_in(client, Role.FINANCE_CLERK)
     page = client.get("/finance/holds").get_data(as_text=True)
     assert HoldCode.PRICE.value in page
+
+
+def test_the_queue_shows_first_pass_and_exception_rates(client, lakeside, portal_erp):  # noqa: F811
+    from app.db import utcnow
+    from app.holds.queries import kpis
+
+    order = received_po(portal_erp)
+    send(client, lakeside, invoice_for(lakeside, order, "KP-1"))  # clean
+    send(client, lakeside, invoice_for(lakeside, order, "KP-2", price_factor="3"))  # held
+    run_jobs()
+    figures = kpis(utcnow() - dt.timedelta(days=1))
+    assert (figures.checked, figures.first_pass, figures.held) == (2, 1, 1)
+    assert figures.first_pass_rate == 0.5
+    assert figures.median_hours is not None
+    _signed_in(client, Role.FINANCE_CLERK)
+    page = client.get("/finance/holds").get_data(as_text=True)
+    assert "First-pass match" in page
+    assert "50%" in page
