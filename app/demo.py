@@ -7,6 +7,7 @@ from sqlalchemy import select
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.db import db
+from app.demo_documents import seed_invoices
 from app.erp.mock.catalog import NETWORK_NAME, VENDORS
 from app.oauth.scopes import SCOPES, SUPPLIER_DEFAULT_SCOPES
 from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind, OrgStatus
@@ -79,6 +80,7 @@ def seed_demo() -> int:
     created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
     for supplier in suppliers[:CONNECTED_SUPPLIERS]:
         _connect(partner, supplier)
+    seed_invoices(suppliers)
     return created
 
 

@@ -1,0 +1,116 @@
+"""Demo invoices, so that a first look at the portal shows a finance queue with work in it.
+
+For the first demo suppliers, invoices are built from their purchase orders in the mock ERP's
+deterministic seed and submitted through the same submission service as any upload: the worker
+then normalizes and validates them against the running mock ERP, so every hold the queue shows
+was raised by the real rules. Some invoices match cleanly; the others carry one kind of fault
+each (a price above the PO, more than was received, a number sent twice, an unknown PO).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.db import db
+from app.documents.models import Channel, Document, DocumentKind
+from app.erp.interface import PoStatus, PurchaseOrder, PurchaseOrderLine
+from app.erp.mock.seed import SeedPo, build_seed
+from app.intake import flip, services
+from app.orgs.models import Organization
+
+SUPPLIERS_WITH_INVOICES = 3
+# How each demo invoice of a supplier is bent, in order, one per received PO of the supplier.
+VARIANTS = ("clean", "clean", "price", "quantity", "duplicate", "unknown_po")
+
+
+def seed_invoices(suppliers: list[Organization]) -> int:
+    """Submit demo invoices for suppliers that have none yet; returns how many were sent."""
+    sent = 0
+    orders = build_seed().purchase_orders
+    for supplier in suppliers[:SUPPLIERS_WITH_INVOICES]:
+        if _has_documents(supplier):
+            continue
+        own = [
+            po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
+        ]
+        for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
+            sent += _submit(supplier, _invoice(supplier, _order(seed_po), variant, index))
+    return sent
+
+
+def _has_documents(supplier: Organization) -> bool:
+    query = select(Document.id).where(Document.supplier_org_id == supplier.id).limit(1)
+    return db.session.scalar(query) is not None
+
+
+def _received(po: SeedPo) -> bool:
+    return po.status in (PoStatus.RECEIVED, PoStatus.PARTIALLY_RECEIVED)
+
+
+def _order(po: SeedPo) -> PurchaseOrder:
+    """The seed PO as the ERP interface reads it (what the running mock ERP answers)."""
+    lines = tuple(
+        PurchaseOrderLine(
+            line_number=line.line_number,
+            item_number=line.item_number,
+            description=line.description,
+            uom=line.uom,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=(line.quantity * line.unit_price).quantize(Decimal("0.01")),
+            quantity_received=sum((r.quantity for r in line.receipts), Decimal(0)),
+            need_by_date=line.need_by_date,
+        )
+        for line in po.lines
+    )
+    return PurchaseOrder(
+        number=po.number,
+        vendor_number=po.vendor_number,
+        facility_code=po.facility_code,
+        cost_centre=po.cost_centre_code,
+        status=po.status,
+        currency=po.currency,
+        order_date=po.order_date,
+        buyer_email=po.buyer_email,
+        total_amount=sum((line.amount for line in lines), Decimal(0)),
+        lines=lines,
+    )
+
+
+def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: int) -> dict:
+    factor = Decimal("1.25") if variant == "price" else Decimal(1)
+    extra = Decimal(3) if variant == "quantity" else Decimal(0)
+    chosen = [
+        flip.FlipLine(line.line_number, line.quantity_received + extra, line.unit_price * factor)
+        for line in order.lines
+        if line.quantity_received > 0
+    ]
+    number = "DEMO-1000" if variant == "duplicate" else f"DEMO-{1000 + index}"
+    invoice = flip.invoice_from_po(
+        order,
+        chosen,
+        supplier=flip.FlipSupplier(supplier.id, supplier.name, supplier.erp_vendor_number),
+        invoice_number=f"{supplier.erp_vendor_number}-{number}",
+        issue_date=dt.datetime.now(dt.UTC).date(),
+    )
+    if variant == "unknown_po":
+        invoice["po_number"] = "PO-UNKNOWN-1"
+        for line in invoice["lines"]:
+            line["po_number"] = "PO-UNKNOWN-1"
+    return invoice
+
+
+def _submit(supplier: Organization, invoice: dict) -> int:
+    submission = services.Submission(
+        kind=DocumentKind.INVOICE,
+        body=json.dumps(invoice).encode(),
+        content_type="application/json",
+        sender=supplier,
+        channel=Channel.UPLOAD,
+        filename=f"{invoice['invoice_number']}.json",
+    )
+    return len(services.submit(submission, lambda _: supplier, actor="demo data").documents)
