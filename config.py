@@ -138,6 +138,8 @@ class Config:
     # Held invoices are checked again (a late goods receipt releases a QTY_RECEIVED hold) by
     # the periodic sweep once their holds were last checked this many minutes ago.
     MATCHING_RECHECK_MINUTES = _int("MATCHING_RECHECK_MINUTES", 60)
+    # An invoice dated more than this many days back is held (DATE) for a person to look at.
+    MATCHING_MAX_AGE_DAYS = _int("MATCHING_MAX_AGE_DAYS", 365)
 
     # API throttling (tiers live in the database; these tune the counting itself).
     THROTTLE_ENABLED = _bool("THROTTLE_ENABLED", True)

@@ -37,9 +37,10 @@ from app.onboarding.models import BankAccount, BankStatus
 from app.orgs.models import Organization, OrgStatus
 from app.pipeline import VALIDATE
 
-SYSTEM = "system"
-RECHECK_BATCH = 20
 log = structlog.get_logger(__name__)
+
+SYSTEM = "system"
+RECHECK_BATCH = 20  # held invoices re-checked per sweep
 LOCK_NAMESPACE = 7_400_009
 # Earlier documents that count as billed against a PO: everything accepted for AP.
 BILLED = (
