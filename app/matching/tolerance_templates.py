@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.services import record
@@ -177,7 +178,12 @@ def _apply(template: ToleranceTemplate, clean: dict[str, Decimal | None], actor:
         setattr(template, name, value)
     template.updated_by_id = actor.id
     template.updated_at = utcnow()
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # another manager created the same template just now
+        raise ToleranceTemplateError(
+            "Someone else saved this template a moment ago: reload the page and try again."
+        ) from error
 
 
 def _audit(

@@ -226,3 +226,19 @@ def test_a_supplier_gets_403(client):
     response = client.post(f"{PAGE}/global", data={**GLOBAL_LIMITS, "csrf_token": token})
     assert response.status_code == 403
     assert 'href="/finance/tolerances"' not in client.get("/home").get_data(as_text=True)
+
+
+def test_two_managers_adding_the_same_override_at_once_the_second_is_told(monkeypatch):
+    from app.db import refusable
+
+    manager = UserFactory(role=Role.FINANCE_MANAGER)
+    supplier = OrganizationFactory(supplier=True)
+    templates.save_override(supplier, {"price_percent": Decimal(1)}, manager)
+    # The second one looked before the first one's row existed.
+    monkeypatch.setattr(templates, "override_of", lambda *args, **kwargs: None)
+    with pytest.raises(templates.ToleranceTemplateError, match="Someone else"), refusable():
+        templates.save_override(supplier, {"price_percent": Decimal(2)}, manager)
+    monkeypatch.undo()
+    kept = templates.override_of(supplier.id)
+    assert kept is not None
+    assert kept.price_percent == 1
