@@ -25,6 +25,7 @@ from app.formats import EnvelopeError
 from app.intake.encoding import ACCEPT_ENCODING
 from app.intake.flip import FlipError
 from app.intake.idempotency import IdempotencyError
+from app.matching.tolerance_templates import ToleranceTemplateError
 from app.oauth.resource import ApiForbidden
 from app.oauth.services import ClientError
 from app.onboarding.errors import OnboardingError
@@ -101,6 +102,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Answer]] = {
     AccountError: _refused(400, "refused"),
     MfaError: _refused(400, "refused"),
     FlipError: _refused(400, "refused"),
+    ToleranceTemplateError: _refused(400, "refused"),
 }
 
 

@@ -59,6 +59,11 @@ NAVIGATION = (
         frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER}),
     ),
     NavItem(
+        "Tolerances",
+        "tolerances.index",
+        frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER}),
+    ),
+    NavItem(
         "PO & receipts lookup",
         "finance.purchase_orders",
         frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN}),

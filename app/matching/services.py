@@ -32,7 +32,7 @@ from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, Su
 from app.matching.findings import Finding, Severity
 from app.matching.models import Hold, HoldStatus
 from app.matching.queries import holds_of
-from app.matching.tolerances import Tolerance
+from app.matching.tolerance_templates import template_for
 from app.onboarding.models import BankAccount, BankStatus
 from app.orgs.models import Organization, OrgStatus
 from app.pipeline import VALIDATE
@@ -81,7 +81,7 @@ def _findings(document: Document, invoice: Invoice, supplier: Organization) -> l
         invoice=InvoiceFacts.from_invoice(invoice),
         po=PoFacts.from_erp(order) if order else None,
         supplier=_supplier_facts(supplier),
-        context=_context(),
+        context=_context(supplier),
         history=_history(document, supplier.id),
     )
     return rules.check(case) + _duplicates(document, invoice, supplier.id)
@@ -207,13 +207,13 @@ def _supplier_facts(supplier: Organization) -> SupplierFacts:
     )
 
 
-def _context() -> Context:
+def _context(supplier: Organization) -> Context:
     codes = frozenset(
         centre.code
         for centre in get_erp().list_cost_centres(correlation_id=g.get("correlation_id"))
     )
     return Context(
-        tolerance=Tolerance(),
+        tolerance=template_for(supplier.id),
         today=dt.datetime.now(dt.UTC).date(),
         valid_cost_centres=codes,
         max_age_days=int(current_app.config.get("MATCHING_MAX_AGE_DAYS", 365)),
