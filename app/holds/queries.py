@@ -59,7 +59,9 @@ def _codes_of(document_ids: list[int]) -> dict[int, list[HoldCode]]:
     )
     found: dict[int, list[HoldCode]] = {}
     for document_id, code in rows:
-        found.setdefault(document_id, []).append(code)
+        codes = found.setdefault(document_id, [])
+        if code not in codes:  # a rule failing on three lines is still one reason to show
+            codes.append(code)
     return found
 
 
