@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.accounts.access import require_role
 from app.db import db, refusable, utcnow
-from app.erp.errors import ErpError
+from app.erp import get_erp
+from app.erp.errors import ErpError, ErpNotFound
+from app.erp.interface import PurchaseOrder
 from app.holds import queries, services
 from app.holds.forms import RejectForm, ReleaseForm
+from app.holds.lines import side_by_side
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
@@ -62,13 +65,28 @@ def invoice(document_id: int) -> str:
 
 def _invoice_page(document_id: int, release_form, reject_form, status: int = 200):
     document = _invoice(document_id)
+    order, erp_down = _purchase_order(document.po_number)
     return render_template(
         "holds/invoice.html",
         document=document,
         holds=holds_of(document.id),
+        lines=side_by_side(document.canonical, order),
+        erp_down=erp_down,
         release_form=release_form,
         reject_form=reject_form,
     ), status
+
+
+def _purchase_order(number: str | None) -> tuple[PurchaseOrder | None, bool]:
+    """The invoice's PO from the ERP, and whether the ERP failed to answer."""
+    if not number:
+        return None, False
+    try:
+        return get_erp().get_purchase_order(number, correlation_id=g.get("correlation_id")), False
+    except ErpNotFound:
+        return None, False
+    except ErpError:
+        return None, True
 
 
 @bp.post("/holds/<int:hold_id>/release")

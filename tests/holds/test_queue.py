@@ -147,3 +147,22 @@ def test_the_queue_shows_first_pass_and_exception_rates(client, lakeside, portal
     page = client.get("/finance/holds").get_data(as_text=True)
     assert "First-pass match" in page
     assert "50%" in page
+
+
+def test_the_invoice_page_shows_its_lines_beside_the_po_with_the_variance_marked(client, held):
+    _signed_in(client, Role.FINANCE_CLERK)
+    page = client.get(f"/finance/invoices/{held}").get_data(as_text=True)
+    assert "Lines beside the purchase order" in page
+    assert 'class="num variance"' in page  # three times the PO price
+    assert "no matching PO line" not in page
+
+
+def test_with_the_erp_down_the_invoice_page_still_opens_and_says_so(client, held, portal_erp):
+    _signed_in(client, Role.FINANCE_CLERK)
+    portal_erp.set_faults(error_rate=1.0)
+    try:
+        page = client.get(f"/finance/invoices/{held}")
+    finally:
+        portal_erp.clear_faults()
+    assert page.status_code == 200
+    assert "The ERP is not answering" in page.get_data(as_text=True)
