@@ -1,8 +1,8 @@
 """The one way a record with a life cycle changes state (bank accounts, identity providers, tier
 requests): check the change against the record's ALLOWED table, set it, write the audit entry.
-Each owner module declares its Lifecycle once and exposes a `transition` built on it; documents
-have their own (app/documents/transitions.py), which also writes a timeline and owes the next
-job."""
+Each owner module declares its Lifecycle once and exports its `move` as `transition` and its
+`can` as `can_transition`; documents have their own (app/documents/transitions.py), which also
+writes a timeline and owes the next job."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class Lifecycle(Generic[R, S]):
     allowed: Mapping[S, frozenset[S]]
     action_prefix: str  # the audit action is the prefix and the new state, lower case
     refusal: Callable[[R, S], Exception]  # what a refused change raises (a domain error)
+    organization_of: Callable[[R], int | None]  # whose audit log the change is filed in
 
     def can(self, from_state: S, to_state: S) -> bool:
         return to_state in self.allowed[from_state]
@@ -34,7 +35,6 @@ class Lifecycle(Generic[R, S]):
         to_state: S,
         *,
         actor: Any,
-        organization_id: int | None,
         reason: str | None = None,
         action: str | None = None,
         details: dict[str, Any] | None = None,
@@ -52,7 +52,7 @@ class Lifecycle(Generic[R, S]):
         audit(
             action or f"{self.action_prefix}{str(to_state.value).lower()}",
             actor=actor,
-            organization_id=organization_id,
+            organization_id=self.organization_of(item),
             target=item,
             details={**entry, **(details or {})},
         )

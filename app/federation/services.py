@@ -307,37 +307,13 @@ class ProviderTransitionError(ProviderConfigError):
 
 
 PROVIDERS: Lifecycle[IdentityProvider, ProviderStatus] = Lifecycle(
-    "status", ALLOWED, "federation.provider_", ProviderTransitionError
+    "status", ALLOWED, "federation.provider_", ProviderTransitionError, lambda p: p.organization_id
 )
 
 
-def can_transition(from_status: ProviderStatus, to_status: ProviderStatus) -> bool:
-    return PROVIDERS.can(from_status, to_status)
-
-
-def transition(
-    provider: IdentityProvider,
-    to_status: ProviderStatus,
-    *,
-    actor: User,
-    reason: str | None = None,
-    action: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Move `provider` to `to_status` if allowed and write its audit entry.
-
-    `action` defaults to `federation.provider_<status>`; callers whose change already had a
-    name in the audit log pass it, with their details, so the log reads as before.
-    """
-    PROVIDERS.move(
-        provider,
-        to_status,
-        actor=actor,
-        organization_id=provider.organization_id,
-        reason=reason,
-        action=action,
-        details=details,
-    )
+can_transition = PROVIDERS.can
+# Audited as `federation.provider_<status>` unless the caller names the action.
+transition = PROVIDERS.move
 
 
 def record_test(provider: IdentityProvider, actor: User, error: str | None) -> None:

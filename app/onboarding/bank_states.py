@@ -10,8 +10,6 @@ activation) when `banking` creates it; every change after that goes through `tra
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.lifecycle import Lifecycle
 from app.onboarding.errors import OnboardingError
 from app.onboarding.models import BankAccount, BankStatus
@@ -36,35 +34,11 @@ class BankTransitionError(OnboardingError):
 
 
 BANK_ACCOUNTS: Lifecycle[BankAccount, BankStatus] = Lifecycle(
-    "status", ALLOWED, "bank_account.", BankTransitionError
+    "status", ALLOWED, "bank_account.", BankTransitionError, lambda a: a.organization_id
 )
 
 
-def can_transition(from_status: BankStatus, to_status: BankStatus) -> bool:
-    return BANK_ACCOUNTS.can(from_status, to_status)
-
-
-def transition(
-    account: BankAccount,
-    to_status: BankStatus,
-    *,
-    actor: Any,
-    reason: str | None = None,
-    action: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Move `account` to `to_status` if allowed and write its audit entry.
-
-    `action` defaults to `bank_account.<status>`; callers whose change already had a name in
-    the audit log (`bank_account.changed`, `bank_account.change_rejected`) pass it, with their
-    details, so the log reads as before.
-    """
-    BANK_ACCOUNTS.move(
-        account,
-        to_status,
-        actor=actor,
-        organization_id=account.organization_id,
-        reason=reason,
-        action=action,
-        details=details,
-    )
+can_transition = BANK_ACCOUNTS.can
+# Audited as `bank_account.<status>` unless the caller names the action: the change and the
+# rejection of a bank change keep their names in the log (`bank_account.changed`, ...).
+transition = BANK_ACCOUNTS.move

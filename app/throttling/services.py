@@ -307,35 +307,17 @@ class TierRequestTransitionError(ThrottlingError):
 
 
 TIER_REQUESTS: Lifecycle[TierRequest, TierRequestState] = Lifecycle(
-    "state", ALLOWED, "throttling.tier_request_", TierRequestTransitionError
+    "state",
+    ALLOWED,
+    "throttling.tier_request_",
+    TierRequestTransitionError,
+    lambda r: r.organization_id,
 )
 
 
-def can_transition(from_state: TierRequestState, to_state: TierRequestState) -> bool:
-    return TIER_REQUESTS.can(from_state, to_state)
-
-
-def transition(
-    tier_request: TierRequest,
-    to_state: TierRequestState,
-    *,
-    actor: User,
-    action: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Move `tier_request` to `to_state` if allowed and write its audit entry.
-
-    `action` defaults to `throttling.tier_request_<state>`; callers pass theirs, with their
-    details, so the log reads as before.
-    """
-    TIER_REQUESTS.move(
-        tier_request,
-        to_state,
-        actor=actor,
-        organization_id=tier_request.organization_id,
-        action=action,
-        details=details,
-    )
+can_transition = TIER_REQUESTS.can
+# Audited as `throttling.tier_request_<state>` unless the caller names the action.
+transition = TIER_REQUESTS.move
 
 
 def _decide(tier_request: TierRequest, state: TierRequestState, note: str, actor: User) -> None:
