@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.documents.models import Channel, Document, DocumentKind
-from app.erp.interface import PoStatus, PurchaseOrder, PurchaseOrderLine
+from app.erp.interface import PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
 from app.intake import flip, services
 from app.orgs.models import Organization
@@ -38,7 +38,9 @@ def seed_invoices(suppliers: list[Organization]) -> int:
             po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
         ]
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
-            sent += _submit(supplier, _invoice(supplier, _order(seed_po), variant, index))
+            sent += _submit(
+                supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index)
+            )
     return sent
 
 
@@ -49,36 +51,6 @@ def _has_documents(supplier: Organization) -> bool:
 
 def _received(po: SeedPo) -> bool:
     return po.status in (PoStatus.RECEIVED, PoStatus.PARTIALLY_RECEIVED)
-
-
-def _order(po: SeedPo) -> PurchaseOrder:
-    """The seed PO as the ERP interface reads it (what the running mock ERP answers)."""
-    lines = tuple(
-        PurchaseOrderLine(
-            line_number=line.line_number,
-            item_number=line.item_number,
-            description=line.description,
-            uom=line.uom,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=(line.quantity * line.unit_price).quantize(Decimal("0.01")),
-            quantity_received=sum((r.quantity for r in line.receipts), Decimal(0)),
-            need_by_date=line.need_by_date,
-        )
-        for line in po.lines
-    )
-    return PurchaseOrder(
-        number=po.number,
-        vendor_number=po.vendor_number,
-        facility_code=po.facility_code,
-        cost_centre=po.cost_centre_code,
-        status=po.status,
-        currency=po.currency,
-        order_date=po.order_date,
-        buyer_email=po.buyer_email,
-        total_amount=sum((line.amount for line in lines), Decimal(0)),
-        lines=lines,
-    )
 
 
 def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: int) -> dict:

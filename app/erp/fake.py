@@ -11,7 +11,6 @@ import hashlib
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,7 +29,6 @@ from app.erp.interface import (
     Payload,
     Payment,
     PurchaseOrder,
-    PurchaseOrderLine,
     Receipt,
     RemitTo,
     Vendor,
@@ -40,7 +38,6 @@ from app.erp.mock.rules import BusinessError
 from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate, VendorCreate
 
 ANY_METHOD = "*"
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,9 @@ class RecordingErp:
         self._failures: dict[str, list[ErpError]] = defaultdict(list)
         self.vendors: dict[str, Vendor] = {v.number: _vendor(v) for v in catalog.VENDORS}
         pos = seed.build_seed().purchase_orders
-        self.purchase_orders: dict[str, PurchaseOrder] = {po.number: _po(po) for po in pos}
+        self.purchase_orders: dict[str, PurchaseOrder] = {
+            po.number: po.as_purchase_order() for po in pos
+        }
         self.receipts: dict[str, list[Receipt]] = {po.number: _receipts(po) for po in pos}
         self.ap_invoices: dict[int, ApInvoice] = {}
         self.payments: dict[int, Payment] = {}
@@ -368,35 +367,6 @@ def _new_vendor(number: str, req: VendorCreate) -> Vendor:
         email=req.email,
         address=_address(req),
         remit_to=RemitTo(**req.remit_to.model_dump()) if req.remit_to else None,
-    )
-
-
-def _po(po: seed.SeedPo) -> PurchaseOrder:
-    lines = tuple(
-        PurchaseOrderLine(
-            line_number=line.line_number,
-            item_number=line.item_number,
-            description=line.description,
-            uom=line.uom,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=(line.quantity * line.unit_price).quantize(CENT),
-            quantity_received=sum((r.quantity for r in line.receipts), Decimal(0)),
-            need_by_date=line.need_by_date,
-        )
-        for line in po.lines
-    )
-    return PurchaseOrder(
-        number=po.number,
-        vendor_number=po.vendor_number,
-        facility_code=po.facility_code,
-        cost_centre=po.cost_centre_code,
-        status=po.status,
-        currency=po.currency,
-        order_date=po.order_date,
-        buyer_email=po.buyer_email,
-        total_amount=sum((line.amount for line in lines), Decimal(0)),
-        lines=lines,
     )
 
 

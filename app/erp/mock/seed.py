@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.erp.interface import PoStatus
+from app.erp.interface import PoStatus, PurchaseOrder, PurchaseOrderLine
 from app.erp.mock import catalog, models
 from app.erp.mock.catalog import ItemSeed, Kind, VendorSeed
 
@@ -72,6 +72,35 @@ class SeedPo:
     order_date: dt.date
     buyer_email: str
     lines: list[SeedPoLine] = field(default_factory=list)
+
+    def as_purchase_order(self) -> PurchaseOrder:
+        """This PO as the ERP interface reads it: what the running mock ERP answers for it."""
+        lines = tuple(
+            PurchaseOrderLine(
+                line_number=line.line_number,
+                item_number=line.item_number,
+                description=line.description,
+                uom=line.uom,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=(line.quantity * line.unit_price).quantize(Decimal("0.01")),
+                quantity_received=sum((r.quantity for r in line.receipts), Decimal(0)),
+                need_by_date=line.need_by_date,
+            )
+            for line in self.lines
+        )
+        return PurchaseOrder(
+            number=self.number,
+            vendor_number=self.vendor_number,
+            facility_code=self.facility_code,
+            cost_centre=self.cost_centre_code,
+            status=self.status,
+            currency=self.currency,
+            order_date=self.order_date,
+            buyer_email=self.buyer_email,
+            total_amount=sum((line.amount for line in lines), Decimal(0)),
+            lines=lines,
+        )
 
 
 @dataclass
