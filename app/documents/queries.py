@@ -92,3 +92,10 @@ def newest_first(org_id: int, filters: Filters, offset: int, limit: int) -> list
     """For the portal's list: the latest documents first, a plain page at a time."""
     query = _filtered(org_id, filters).order_by(Document.updated_at.desc(), Document.id.desc())
     return list(db.session.scalars(query.offset(offset).limit(limit)))
+
+
+def locked_document(document_id: int) -> Document | None:
+    """The document, row-locked for this transaction so two runs of a job cannot interleave."""
+    return db.session.scalar(
+        select(Document).where(Document.id == document_id).with_for_update(of=Document)
+    )

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from app.accounts.access import require_role
 from app.db import db, refusable, utcnow
+from app.documents.queries import locked_document
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
@@ -21,7 +22,7 @@ from app.holds.lines import side_by_side
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
-from app.matching.services import locked_document, revalidate
+from app.matching.services import revalidate
 from app.orgs.roles import Role
 
 bp = Blueprint("holds", __name__, url_prefix="/finance")

@@ -23,6 +23,7 @@ from app.canonical import Invoice
 from app.db import advisory_xact_lock, db, utcnow
 from app.documents import outbox
 from app.documents.models import Document, DocumentKind, DocumentState
+from app.documents.queries import locked_document
 from app.documents.transitions import Actor, transition
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
@@ -321,11 +322,4 @@ def _hold(document: Document, finding: Finding) -> Hold:
         actual=finding.actual[:200] if finding.actual else None,
         amount_at_risk=finding.amount_at_risk,
         line=finding.line[:64] if finding.line else None,
-    )
-
-
-def locked_document(document_id: int) -> Document | None:
-    """The document, row-locked for this transaction so two runs of a job cannot interleave."""
-    return db.session.scalar(
-        select(Document).where(Document.id == document_id).with_for_update(of=Document)
     )

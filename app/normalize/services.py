@@ -10,11 +10,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from sqlalchemy import select
-
 from app.canonical import Acknowledgment, Invoice
 from app.canonical.field_errors import FieldError
-from app.db import db
 from app.documents import outbox
 from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
@@ -112,10 +109,3 @@ def _parsed_payload(document: Document) -> ParseResult:
         while len(_parsed) > _PARSED_CACHE_SIZE:
             _parsed.popitem(last=False)
     return result
-
-
-def locked_document(document_id: int) -> Document | None:
-    """The document, row-locked for this transaction so two runs of a job cannot interleave."""
-    return db.session.scalar(
-        select(Document).where(Document.id == document_id).with_for_update(of=Document)
-    )

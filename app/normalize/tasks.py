@@ -3,22 +3,13 @@ job wrapper's (one commit at the end, a rollback on any exception)."""
 
 from __future__ import annotations
 
-import structlog
-
-from app.documents import sweeper
+from app.documents.stages import run_stage
 from app.jobs import job
 from app.normalize import services
-
-log = structlog.get_logger(__name__)
+from app.pipeline import NORMALIZE
 
 
 @job
 def normalize(document_id: int) -> str:
     """Normalize one document; run again, it finds the work done and changes nothing."""
-    document = services.locked_document(document_id)
-    if document is None:
-        log.warning("normalize: no such document", document_id=document_id)
-        return "missing"
-    state = services.normalize(document)
-    sweeper.arm_now_and_then()
-    return state.value
+    return run_stage(NORMALIZE.command, document_id, services.normalize)
