@@ -9,18 +9,17 @@ invoice back to the supplier with a Peppol invoice-response reason code and a no
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.audit.services import record
-from app.db import db, utcnow
+from app.db import db
 from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
 from app.matching.findings import HoldCode
-from app.matching.models import Hold, HoldStatus
+from app.matching.models import Hold, HoldStatus, release_open
 from app.orgs.roles import Role
 
 # Holds a person may not release: the facts must change (the supplier reactivated).
@@ -50,17 +49,7 @@ class HoldChangedError(HoldActionError):
 def release(hold: Hold, actor: User, reason: str) -> Document:
     """Release one open hold; VALIDATED once no open hold remains."""
     _check_release(hold, actor, reason)
-    released = db.session.execute(
-        update(Hold)
-        .where(Hold.id == hold.id, Hold.status == HoldStatus.OPEN)
-        .values(
-            status=HoldStatus.RELEASED,
-            released_at=utcnow(),
-            released_by_id=actor.id,
-            release_reason=reason.strip(),
-        )
-    )
-    if cast(CursorResult, released).rowcount != 1:
+    if release_open([hold.id], reason.strip(), released_by_id=actor.id) != 1:
         raise HoldChangedError("This hold was resolved by someone else a moment ago.")
     db.session.expire(hold)
     document = hold.document

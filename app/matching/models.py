@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CursorResult, ForeignKey, Index, Numeric, String, Text, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Model, UTCDateTime, enum_column, utcnow
+from app.db import Model, UTCDateTime, db, enum_column, utcnow
 from app.documents.models import Document
 from app.matching.findings import HoldCode, Severity
 
@@ -47,3 +48,20 @@ class Hold(Model):
     release_reason: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[Document] = relationship()
+
+
+def release_open(hold_ids: list[int], reason: str, released_by_id: int | None = None) -> int:
+    """Release those of `hold_ids` still open, in one conditional UPDATE: of two people (or a
+    person and a re-check) acting at once, only one releases a hold. None means the system
+    released it (its rule passed). Returns how many it released."""
+    result = db.session.execute(
+        update(Hold)
+        .where(Hold.id.in_(hold_ids), Hold.status == HoldStatus.OPEN)
+        .values(
+            status=HoldStatus.RELEASED,
+            released_at=utcnow(),
+            released_by_id=released_by_id,
+            release_reason=reason,
+        )
+    )
+    return cast(CursorResult, result).rowcount or 0

@@ -31,7 +31,7 @@ from app.erp.interface import PurchaseOrder
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
 from app.matching.findings import Finding, Severity
-from app.matching.models import Hold, HoldStatus
+from app.matching.models import Hold, HoldStatus, release_open
 from app.matching.queries import holds_of
 from app.matching.tolerance_templates import template_for
 from app.onboarding.models import BankAccount, BankStatus
@@ -121,15 +121,7 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
 def _release_passed(document: Document, passed: Sequence[Hold]) -> None:
     if not passed:
         return
-    db.session.execute(
-        update(Hold)
-        .where(Hold.id.in_([h.id for h in passed]), Hold.status == HoldStatus.OPEN)
-        .values(
-            status=HoldStatus.RELEASED,
-            released_at=utcnow(),
-            release_reason="the rule passes on a new check",
-        )
-    )
+    release_open([h.id for h in passed], "the rule passes on a new check")
     record(
         "hold.released_by_recheck",
         actor_label=SYSTEM,
@@ -150,7 +142,7 @@ def revalidate_due(now: dt.datetime) -> int:
     """Housekeeping (run by every sweep): re-check the held invoices whose holds were checked
     longest ago and not within MATCHING_RECHECK_MINUTES, a small batch at a time. Each is its
     own savepoint; an ERP that does not answer ends the batch (the next sweep goes on)."""
-    minutes = int(current_app.config.get("MATCHING_RECHECK_MINUTES", 60))
+    minutes = current_app.config["MATCHING_RECHECK_MINUTES"]
     last = func.coalesce(Hold.checked_at, Hold.created_at)
     due = db.session.scalars(
         select(Hold.document_id)
