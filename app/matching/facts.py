@@ -23,6 +23,7 @@ class LineFacts:
     unit_price: Decimal | None
     amount: Decimal
     po_line: int | None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def _line(line) -> LineFacts:
         unit_price=line.unit_price,
         amount=line.line_extension_amount,
         po_line=int(po_line) if po_line and po_line.isdigit() else None,
+        description=line.description or "",
     )
 
 

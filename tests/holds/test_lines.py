@@ -38,16 +38,25 @@ ORDER = PurchaseOrder(
 
 
 def _invoice(quantity: str, price: str, po_line: str = "1") -> dict:
+    """A stored canonical invoice (v1) of one line."""
+    amount = str(Decimal(quantity) * Decimal(price))
     return {
+        "invoice_number": "INV-1",
+        "issue_date": "2026-11-20",
+        "currency": "USD",
+        "supplier": {"name": "Acme"},
         "lines": [
             {
                 "line_id": "1",
                 "quantity": quantity,
                 "unit_price": price,
-                "line_extension_amount": "0",
+                "line_extension_amount": amount,
                 "po_line": po_line,
             }
-        ]
+        ],
+        "totals": {"line_total": amount, "payable": amount},
+        "source_format": "json",
+        "parser_version": "json-1.0.0",
     }
 
 
