@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 from app.accounts.access import require_role
 from app.db import db, refusable, utcnow
 from app.documents.queries import locked_document
-from app.erp import get_erp
-from app.erp.errors import ErpError, ErpNotFound
+from app.erp.errors import ErpError
 from app.erp.interface import PurchaseOrder
 from app.holds import queries, services
 from app.holds.forms import RejectForm, ReleaseForm
@@ -22,7 +21,7 @@ from app.holds.lines import side_by_side
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
-from app.matching.services import revalidate
+from app.matching.services import purchase_order, revalidate
 from app.orgs.roles import Role
 
 bp = Blueprint("holds", __name__, url_prefix="/finance")
@@ -80,12 +79,8 @@ def _invoice_page(document_id: int, release_form, reject_form, status: int = 200
 
 def _purchase_order(number: str | None) -> tuple[PurchaseOrder | None, bool]:
     """The invoice's PO from the ERP, and whether the ERP failed to answer."""
-    if not number:
-        return None, False
     try:
-        return get_erp().get_purchase_order(number, correlation_id=g.get("correlation_id")), False
-    except ErpNotFound:
-        return None, False
+        return purchase_order(number), False
     except ErpError:
         return None, True
 

@@ -77,7 +77,7 @@ def _validate_invoice(document: Document) -> None:
 
 
 def _findings(document: Document, invoice: Invoice, supplier: Organization) -> list[Finding]:
-    order = _purchase_order(document.po_number)
+    order = purchase_order(document.po_number)
     case = Case(
         invoice=InvoiceFacts.from_invoice(invoice),
         po=PoFacts.from_erp(order) if order else None,
@@ -176,7 +176,9 @@ def _remember_identity(document: Document, invoice: Invoice) -> None:
     document.is_credit = invoice.document_type == "credit_note"
 
 
-def _purchase_order(number: str | None) -> PurchaseOrder | None:
+def purchase_order(number: str | None) -> PurchaseOrder | None:
+    """The PO from the ERP; None when there is no number or the ERP has no such PO (ErpError
+    when the ERP does not answer)."""
     if not number:
         return None
     try:
