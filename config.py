@@ -55,6 +55,12 @@ class Config:
     # "redis" talks to REDIS_URL; "fake" runs the queue in-process on fakeredis (make run
     # falls back to it when no Redis server can be had).
     QUEUE_BACKEND = _env("QUEUE_BACKEND", "redis")
+    # `flask --app wsgi worker` (app/workers.py): how many supervised worker processes, "simple"
+    # (jobs run in the worker's own process) or "fork" (a fork per job), and how many jobs a
+    # worker runs before a fresh one replaces it (0: never).
+    WORKER_PROCESSES = _int("WORKER_PROCESSES", 1)
+    WORKER_CLASS = _env("WORKER_CLASS", "simple")
+    WORKER_MAX_JOBS = _int("WORKER_MAX_JOBS", 0)
 
     ERP_URL = _env("ERP_URL", "http://127.0.0.1:5001")
     ERP_API_KEY = _env("ERP_API_KEY", "mock-erp-dev-key")

@@ -99,23 +99,43 @@ def checkpoint_audit() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker_command(burst: bool) -> None:
-    """Run an RQ worker (with the scheduler) on the high, default and low queues."""
-    from rq import Queue, Worker
-
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="How many worker processes to supervise (default WORKER_PROCESSES).",
+)
+@click.option(
+    "--queue",
+    "queue_names",
+    multiple=True,
+    help="A queue to work on (repeatable; default high, default and low, in that order).",
+)
+def worker_command(burst: bool, processes: int | None, queue_names: tuple[str, ...]) -> None:
+    """Run supervised RQ workers (with the scheduler): see app/workers.py."""
     from app.jobs import QUEUE_NAMES, redis_connection
+    from app.workers import supervise
 
-    if current_app.config["QUEUE_BACKEND"] == "fake":
+    config = current_app.config
+    if config["QUEUE_BACKEND"] == "fake":
         raise click.ClickException(
             "QUEUE_BACKEND=fake runs jobs inside the web process; no worker needed"
         )
     from app.documents import sweeper
 
-    connection = redis_connection()
     # Re-arm the periodic outbox sweep, also after Redis lost its data.
     sweeper.keep_scheduled()
-    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
-    Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)
+    try:
+        supervise(
+            redis_connection(),
+            queue_names or QUEUE_NAMES,
+            processes=processes or config["WORKER_PROCESSES"],
+            kind=config["WORKER_CLASS"],
+            max_jobs=config["WORKER_MAX_JOBS"],
+            burst=burst,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("seed-demo")

@@ -78,7 +78,7 @@ def processes(backend: str) -> dict[str, list[str]]:
         ],
     }
     if backend == "redis":
-        procs["worker"] = [str(BIN / "flask"), "--app", "wsgi", "worker"]
+        procs["worker"] = [str(BIN / "flask"), "--app", "wsgi", "worker", "--processes", "2"]
     return procs
 
 

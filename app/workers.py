@@ -1,0 +1,64 @@
+"""The worker processes behind `flask --app wsgi worker`.
+
+A supervisor (RQ's `WorkerPool`) keeps WORKER_PROCESSES workers alive and starts a new one
+within a second when one dies, whatever killed it. Each worker runs its jobs in its own process
+(RQ's `SimpleWorker`): no fork per job, which made a job cost a fork and a fresh set of database
+connections. What a fork bought, this keeps another way:
+- a job that runs too long is still stopped: RQ's timeout is an alarm signal in the worker's
+  own main thread, which is where `SimpleWorker` runs the job;
+- a job that crashes its process (a segfault, kill -9, the OOM killer) takes down one worker,
+  which the supervisor replaces; the job's outbox entry is still open, so the sweeper sends it
+  again (`app/documents/sweeper.py`);
+- memory a job leaves behind is bounded: after WORKER_MAX_JOBS jobs a worker leaves and the
+  supervisor starts a fresh one (0 means never).
+WORKER_CLASS=fork brings back RQ's forking `Worker` (a fork per job), for a job that must not
+share its process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis import Redis
+from rq import SimpleWorker, Worker
+from rq.worker import BaseWorker
+from rq.worker_pool import WorkerPool
+
+WORKER_CLASSES: dict[str, type[BaseWorker]] = {"simple": SimpleWorker, "fork": Worker}
+
+
+def worker_class(kind: str, max_jobs: int) -> type[BaseWorker]:
+    """The class each supervised process runs: RQ's, with the job limit of this deployment."""
+    try:
+        base = WORKER_CLASSES[kind]
+    except KeyError:
+        raise ValueError(
+            f"WORKER_CLASS={kind!r} is not one of {', '.join(WORKER_CLASSES)}"
+        ) from None
+
+    def work(self: BaseWorker, *args: Any, **kwargs: Any) -> bool:
+        kwargs.setdefault("max_jobs", max_jobs or None)
+        return base.work(self, *args, **kwargs)
+
+    return type(f"Portal{base.__name__}", (base,), {"work": work})
+
+
+def supervise(
+    connection: Redis,
+    queue_names: Sequence[str],
+    *,
+    processes: int,
+    kind: str,
+    max_jobs: int,
+    burst: bool = False,
+) -> None:
+    """Run `processes` workers on `queue_names` until SIGINT/SIGTERM (or, in burst mode,
+    until the queues are empty), replacing any worker that dies."""
+    pool = WorkerPool(
+        list(queue_names),
+        connection=connection,
+        num_workers=processes,
+        worker_class=worker_class(kind, max_jobs),
+    )
+    pool.start(burst=burst, logging_level="WARNING")

@@ -1,0 +1,114 @@
+"""`flask --app wsgi worker` as it runs in production: supervised processes that run jobs
+without a fork per job, still stop a job that runs too long, and are replaced when they die."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+
+from tests.foundation import worker_jobs
+
+pytestmark = [pytest.mark.slow, pytest.mark.no_db]
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def redis() -> Redis:
+    return Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+
+
+@pytest.fixture
+def start_workers(redis: Redis) -> Iterator[Callable[..., Queue]]:
+    started: list[subprocess.Popen] = []
+
+    def start(processes: int, **env: str) -> Queue:
+        name = f"workers-test-{uuid.uuid4().hex[:8]}"
+        process = subprocess.Popen(
+            [
+                str(BIN / "flask"),
+                "--app",
+                "wsgi",
+                "worker",
+                "--processes",
+                str(processes),
+                "--queue",
+                name,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "APP_ENV": "testing", **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        queue = Queue(name, connection=redis)
+        _until(lambda: len(Worker.all(queue=queue)) == processes, f"{processes} workers up")
+        return queue
+
+    yield start
+    for process in started:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _results(jobs: list[Job]) -> list[int]:
+    _until(lambda: all(job.get_status(refresh=True) == JobStatus.FINISHED for job in jobs), "jobs")
+    return [job.return_value() for job in jobs]
+
+
+def test_jobs_run_in_the_worker_processes_not_a_fork_each(start_workers) -> None:
+    queue = start_workers(2)
+    pids = _results([queue.enqueue(worker_jobs.whoami) for _ in range(20)])
+    workers = {worker.pid for worker in Worker.all(queue=queue)}
+    assert set(pids) <= workers, "a job ran in a process other than a worker: a fork per job"
+
+
+def test_a_job_that_runs_too_long_is_stopped_and_the_worker_goes_on(start_workers) -> None:
+    queue = start_workers(1)
+    (worker,) = Worker.all(queue=queue)
+    slow = queue.enqueue(worker_jobs.sleep, 30, job_timeout=1)
+    _until(lambda: slow.get_status(refresh=True) == JobStatus.FAILED, "the timeout", seconds=10)
+    assert "JobTimeoutException" in (slow.latest_result().exc_string or "")
+    assert _results([queue.enqueue(worker_jobs.whoami)]) == [worker.pid]
+
+
+def test_a_worker_killed_by_its_job_is_replaced(start_workers) -> None:
+    queue = start_workers(2)
+    before = {worker.pid for worker in Worker.all(queue=queue)}
+    queue.enqueue(worker_jobs.crash)
+    # The killed worker's registration lingers until its TTL; a new pid is the replacement.
+    _until(
+        lambda: bool({w.pid for w in Worker.all(queue=queue)} - before),
+        "a new worker in place of the killed one",
+    )
+    assert len(_results([queue.enqueue(worker_jobs.whoami) for _ in range(5)])) == 5
+
+
+def test_a_worker_leaves_after_its_job_limit_and_a_fresh_one_follows(start_workers) -> None:
+    queue = start_workers(1, WORKER_MAX_JOBS="3")
+    pids = []
+    for _ in range(9):  # one at a time, so each process's three jobs are in order
+        pids += _results([queue.enqueue(worker_jobs.whoami)])
+    assert len(set(pids)) == 3
+    assert pids == sorted(pids, key=pids.index)  # each pid's jobs are consecutive
