@@ -17,6 +17,11 @@ share its process.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +30,7 @@ from rq import SimpleWorker, Worker
 from rq.worker import BaseWorker
 from rq.worker_pool import WorkerPool
 
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 WORKER_CLASSES: dict[str, type[BaseWorker]] = {"simple": SimpleWorker, "fork": Worker}
 
 
@@ -38,10 +44,22 @@ def worker_class(kind: str, max_jobs: int) -> type[BaseWorker]:
         ) from None
 
     def work(self: BaseWorker, *args: Any, **kwargs: Any) -> bool:
+        _die_with_parent()
         kwargs.setdefault("max_jobs", max_jobs or None)
         return base.work(self, *args, **kwargs)
 
     return type(f"Portal{base.__name__}", (base,), {"work": work})
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when its supervisor dies, even by kill -9, so no worker
+    outlives it unsupervised (elsewhere the supervisor's SIGTERM handler stops them)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the supervisor died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def supervise(

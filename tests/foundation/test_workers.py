@@ -4,6 +4,7 @@ without a fork per job, still stop a job that runs too long, and are replaced wh
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -112,3 +113,23 @@ def test_a_worker_leaves_after_its_job_limit_and_a_fresh_one_follows(start_worke
         pids += _results([queue.enqueue(worker_jobs.whoami)])
     assert len(set(pids)) == 3
     assert pids == sorted(pids, key=pids.index)  # each pid's jobs are consecutive
+
+
+def test_workers_do_not_outlive_a_supervisor_killed_with_kill_9(start_workers) -> None:
+    queue = start_workers(2)
+    workers = [worker.pid for worker in Worker.all(queue=queue)]
+    (supervisor,) = {_parent_of(pid) for pid in workers}
+    os.kill(supervisor, signal.SIGKILL)
+    _until(lambda: not any(_alive(pid) for pid in workers), "the workers to stop")
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
