@@ -61,6 +61,8 @@ class Config:
     WORKER_PROCESSES = _int("WORKER_PROCESSES", 1)
     WORKER_CLASS = _env("WORKER_CLASS", "simple")
     WORKER_MAX_JOBS = _int("WORKER_MAX_JOBS", 0)
+    # A stage job runs the stage it makes due next in the same worker (app/jobs.py).
+    PIPELINE_CHAIN_STAGES = _bool("PIPELINE_CHAIN_STAGES", True)
 
     ERP_URL = _env("ERP_URL", "http://127.0.0.1:5001")
     ERP_API_KEY = _env("ERP_API_KEY", "mock-erp-dev-key")

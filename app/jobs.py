@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -42,10 +44,16 @@ def enqueue_after_commit(
     queue_name: str = "default",
     job_id: str | None = None,
     retry: Retry,
+    chain: bool = False,
     **kwargs: Any,
 ) -> None:
-    """Enqueue once the current transaction commits; nothing is sent if it rolls back."""
+    """Enqueue once the current transaction commits; nothing is sent if it rolls back.
+
+    `chain=True` (pipeline stages) lets a job that makes it due run it next in the same worker
+    instead of a round trip through Redis: see `_run_chained`."""
     options = _options(job_id, retry, g.get("correlation_id"))
+    if chain:
+        options["_chain"] = True
     _pending(db.session()).append((queue_name, func, args, {**kwargs, "_rq": options}))
 
 
@@ -76,12 +84,16 @@ def _send_pending(session: Session) -> None:
     """Send the jobs of a committed transaction in one Redis round trip (one MULTI/EXEC),
     whether it owes one job or a CSV's five hundred."""
     jobs, session.info["pending_jobs"] = _pending(session), []
+    chained = _chained.get()
+    if chained is not None:
+        jobs = [job for job in jobs if not _held_for_chain(job, chained)]
     if not jobs:
         return
     try:
         with redis_connection().pipeline() as pipe:
             for queue_name, func, args, kwargs in jobs:
                 options = kwargs.pop("_rq")
+                options.pop("_chain", None)
                 queue(queue_name).enqueue(func, *args, **kwargs, **options, pipeline=pipe)
             pipe.execute()
     except Exception:
@@ -115,11 +127,80 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
     correlation_id = current.meta.get("correlation_id") if current else None
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     g.correlation_id = correlation_id
+    # The outermost job run by a worker collects the stages it makes due (see _run_chained).
+    starts_chain = (
+        current is not None
+        and _chained.get() is None
+        and current_app.config.get("PIPELINE_CHAIN_STAGES", True)
+    )
+    token = _chained.set(Chain(seen={current.id})) if starts_chain and current else None
     try:
-        with unit_of_work():
-            return func(*args, **kwargs)
+        try:
+            with unit_of_work():
+                result = func(*args, **kwargs)
+        finally:
+            db.session.remove()
+        if token is not None:
+            _run_chained(_chained.get())
+        return result
     finally:
-        db.session.remove()
+        if token is not None:
+            _chained.reset(token)
+
+
+# Consecutive pipeline stages of one document run in one job. When a stage job commits and
+# that commit makes the next stage due, the next stage's job runs at once in the same worker
+# (in its own unit of work) instead of going through Redis and waiting for a worker to pick it
+# up. Nothing is lost by it: the next stage's outbox entry was committed with the change that
+# made it due, so if this worker dies before the chained stage finishes, the sweeper sends the
+# job again; a chained stage that fails is enqueued as an ordinary job with its own retries.
+# PIPELINE_CHAIN_STAGES=0 sends every stage through Redis.
+CHAIN_LIMIT = 8  # stages run in one job at most; the rest go through Redis
+
+
+@dataclass
+class Chain:
+    seen: set[str]
+    due: list[tuple[str, Callable, tuple, dict]] = field(default_factory=list)
+
+
+_chained: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("chained", default=None)
+
+
+def _held_for_chain(job: tuple[str, Callable, tuple, dict], chain: Chain) -> bool:
+    """Keep a chainable job for this worker to run next, unless it already ran in this chain
+    (a stage that defers itself goes through Redis) or the chain is long enough."""
+    options = job[3]["_rq"]
+    job_id = options.get("job_id")
+    if not options.get("_chain") or job_id in chain.seen or len(chain.seen) >= CHAIN_LIMIT:
+        return False
+    chain.seen.add(job_id)
+    chain.due.append(job)
+    return True
+
+
+def _run_chained(chain: Chain | None) -> None:
+    while chain is not None and chain.due:
+        queue_name, func, args, kwargs = chain.due.pop(0)
+        options = kwargs.pop("_rq")
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            log.exception(
+                "chained stage failed; sending it through the queue", job=options["job_id"]
+            )
+            _send_unchained(queue_name, func, args, kwargs, options)
+
+
+def _send_unchained(
+    queue_name: str, func: Callable, args: tuple, kwargs: dict, options: dict
+) -> None:
+    options.pop("_chain", None)
+    try:
+        queue(queue_name).enqueue(func, *args, **kwargs, **options)
+    except Exception:
+        # Redis is gone too: the stage's open outbox entry brings it back with the sweeper.
+        log.exception("could not enqueue a chained stage", job=options["job_id"])
 
 
 _app_lock = threading.Lock()

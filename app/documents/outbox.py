@@ -48,6 +48,7 @@ def enqueue_after_commit(document_ids: Sequence[int], step: Step) -> None:
             queue_name=step.queue,
             job_id=step.job_id(document_id),
             retry=step.retry(),
+            chain=True,
         )
 
 
