@@ -90,6 +90,13 @@ class Document(TimestampMixin, Model):
         Index("ix_documents_supplier_org_id_updated_at", "supplier_org_id", "updated_at", "id"),
         Index("ix_documents_supplier_org_id_number_key", "supplier_org_id", "number_key"),
         Index("ix_documents_supplier_org_id_po_number", "supplier_org_id", "po_number"),
+        # Likely duplicates: the same supplier and amount, dates close together.
+        Index(
+            "ix_documents_supplier_org_id_total_amount",
+            "supplier_org_id",
+            "total_amount",
+            "issue_date",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

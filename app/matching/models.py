@@ -16,6 +16,23 @@ from app.documents.models import Document
 from app.matching.findings import HoldCode, Severity
 
 
+class BilledLine(Model):
+    """What one invoice bills against each of its PO lines, signed (a credit note's lines are
+    negative), written each time the invoice is checked. Summed over a PO's earlier invoices in
+    one query, it is the cumulative billing that 3-way matching compares with the ERP, so a
+    PO with a thousand invoices costs no more to check than one with two."""
+
+    __tablename__ = "billed_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    po_line: Mapped[int | None] = mapped_column()
+    quantity: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    amount: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+
+
 class HoldStatus(enum.StrEnum):
     OPEN = "OPEN"
     RELEASED = "RELEASED"

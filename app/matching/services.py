@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import structlog
 from flask import current_app, g
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from app.audit.services import record
 from app.canonical import Invoice
@@ -31,7 +31,7 @@ from app.erp.interface import PurchaseOrder
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
 from app.matching.findings import Finding, Severity
-from app.matching.models import Hold, HoldStatus, release_open
+from app.matching.models import BilledLine, Hold, HoldStatus, release_open
 from app.matching.queries import holds_of
 from app.matching.tolerance_templates import template_for
 from app.onboarding.models import BankAccount, BankStatus
@@ -78,8 +78,10 @@ def _validate_invoice(document: Document) -> None:
 
 def _findings(document: Document, invoice: Invoice, supplier: Organization) -> list[Finding]:
     order = purchase_order(document.po_number)
+    facts = InvoiceFacts.from_invoice(invoice)
+    _remember_billing(document, facts)
     case = Case(
-        invoice=InvoiceFacts.from_invoice(invoice),
+        invoice=facts,
         po=PoFacts.from_erp(order) if order else None,
         supplier=_supplier_facts(supplier),
         context=_context(supplier, needs_cost_centres=document.po_number is None),
@@ -226,31 +228,57 @@ def _history(document: Document, supplier_id: int) -> History:
 
 def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> History:
     """What the supplier's invoices on a PO billed so far (credit notes subtract), per PO line
-    and in all; `excluding` leaves out the invoice being checked."""
-    query = select(Document).where(
-        Document.supplier_org_id == supplier_id,
-        Document.po_number == po_number,
-        Document.kind == DocumentKind.INVOICE,
-        Document.state.in_(BILLED),
+    and in all; `excluding` leaves out the invoice being checked. One query, summed by the
+    database from the lines each invoice's check wrote (`BilledLine`)."""
+    query = (
+        select(BilledLine.po_line, func.sum(BilledLine.quantity), func.sum(BilledLine.amount))
+        .join(Document, Document.id == BilledLine.document_id)
+        .where(
+            Document.supplier_org_id == supplier_id,
+            Document.po_number == po_number,
+            Document.kind == DocumentKind.INVOICE,
+            Document.state.in_(BILLED),
+        )
+        .group_by(BilledLine.po_line)
     )
     if excluding is not None:
         query = query.where(Document.id != excluding)
-    earlier = db.session.scalars(query)
     quantities: dict[int, Decimal] = {}
     amount = Decimal(0)
-    for other in earlier:
-        facts = InvoiceFacts.from_invoice(Invoice.model_validate(other.canonical))
-        sign = -1 if facts.is_credit else 1
-        amount += sign * facts.line_total
-        for line in facts.lines:
-            if line.po_line is not None:
-                quantities[line.po_line] = (
-                    quantities.get(line.po_line, Decimal(0)) + sign * line.quantity
-                )
+    for po_line, quantity, line_amount in db.session.execute(query):
+        amount += Decimal(line_amount or 0)
+        if po_line is not None:
+            quantities[po_line] = Decimal(quantity or 0)
     return History(quantities, amount)
 
 
+def _remember_billing(document: Document, facts: InvoiceFacts) -> None:
+    """Write what this invoice bills per PO line (replacing what an earlier check wrote: a
+    correction may have changed its lines)."""
+    sign = -1 if facts.is_credit else 1
+    db.session.execute(delete(BilledLine).where(BilledLine.document_id == document.id))
+    if not facts.lines:
+        return
+    db.session.execute(
+        insert(BilledLine),
+        [
+            {
+                "document_id": document.id,
+                "po_line": line.po_line,
+                "quantity": sign * line.quantity,
+                "amount": sign * line.amount,
+            }
+            for line in facts.lines
+        ],
+    )
+
+
 def _duplicates(document: Document, invoice: Invoice, supplier_id: int) -> list[Finding]:
+    """The earlier invoices that could be duplicates, chosen by the database (the same number
+    once normalized, or the same amount within the days a likely duplicate may be apart), then
+    judged by `duplicates.duplicates`: a supplier's ten-thousandth invoice reads a handful of
+    rows, not ten thousand."""
+    window = dt.timedelta(days=duplicates.WITHIN_DAYS)
     rows = db.session.execute(
         select(
             Document.id,
@@ -264,6 +292,15 @@ def _duplicates(document: Document, invoice: Invoice, supplier_id: int) -> list[
             Document.number_key.is_not(None),
             Document.state != DocumentState.REJECTED,
             Document.id != document.id,
+            or_(
+                Document.number_key == document.number_key,
+                and_(
+                    Document.total_amount == invoice.totals.payable,
+                    Document.issue_date.between(
+                        invoice.issue_date - window, invoice.issue_date + window
+                    ),
+                ),
+            ),
         )
     )
     earlier = [
