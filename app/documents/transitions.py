@@ -1,8 +1,8 @@
 """The one function that changes a document's state, and the table of changes it allows.
 
 `receive` gives a new document its first state; `transition` makes every change after that.
-Every change writes the timeline entry the sender sees, an audit entry, and the event that
-the pipeline turns into the next job (`app/pipeline.py`).
+Every change writes the timeline entry the sender sees, an audit entry when a person made it,
+and the event that the pipeline turns into the next job (`app/pipeline.py`).
 """
 
 from __future__ import annotations
@@ -177,9 +177,15 @@ def _audit(
     reason: str,
     details: dict[str, Any] | None,
 ) -> None:
+    """A person's change goes to the audit log; the pipeline's own changes (and a sender's
+    submission) are recorded by the timeline entry alone. The audit log is one hash chain
+    appended under one lock, and a stage job taking it for every document would make every
+    worker in every process wait for each other."""
+    if not isinstance(actor, User):
+        return
     record(
         f"document.{document.state.value.lower()}",
-        actor=actor if isinstance(actor, User) else None,
+        actor=actor,
         actor_label=actor_label(actor),
         organization_id=document.supplier_org_id or document.sender_org_id,
         target=document,

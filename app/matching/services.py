@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
@@ -71,20 +72,44 @@ def validate(document: Document) -> DocumentState:
 def _validate_invoice(document: Document) -> None:
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
-    advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
+    erp = _erp_facts(document)  # before the lock: no supplier waits on another's ERP call
+    _lock_supplier(supplier)
     _remember_identity(document, invoice)
-    _conclude(document, _findings(document, invoice, supplier))
+    _conclude(document, _findings(document, invoice, supplier, erp))
 
 
-def _findings(document: Document, invoice: Invoice, supplier: Organization) -> list[Finding]:
-    order = purchase_order(document.po_number)
+@dataclass(frozen=True)
+class ErpFacts:
+    order: PurchaseOrder | None
+    cost_centres: frozenset[str]
+
+
+def _erp_facts(document: Document) -> ErpFacts:
+    """What the check reads from the ERP: the PO, and the cost centres only for an invoice
+    without a PO (the only rule that reads them), so a PO invoice costs one ERP call."""
+    needs_cost_centres = document.po_number is None
+    return ErpFacts(
+        order=purchase_order(document.po_number),
+        cost_centres=_cost_centres() if needs_cost_centres else frozenset(),
+    )
+
+
+def _lock_supplier(supplier: Organization) -> None:
+    """Serialize the checks of one supplier's invoices until the transaction ends, so two
+    checked at once still see each other as duplicates and as earlier billing."""
+    advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
+
+
+def _findings(
+    document: Document, invoice: Invoice, supplier: Organization, erp: ErpFacts
+) -> list[Finding]:
     facts = InvoiceFacts.from_invoice(invoice)
     _remember_billing(document, facts)
     case = Case(
         invoice=facts,
-        po=PoFacts.from_erp(order) if order else None,
+        po=PoFacts.from_erp(erp.order) if erp.order else None,
         supplier=_supplier_facts(supplier),
-        context=_context(supplier, needs_cost_centres=document.po_number is None),
+        context=_context(supplier, erp.cost_centres),
         history=_history(document, supplier.id),
     )
     return rules.check(case) + _duplicates(document, invoice, supplier.id)
@@ -102,8 +127,9 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
         return document.state
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
-    advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
-    findings = _findings(document, invoice, supplier)
+    erp = _erp_facts(document)
+    _lock_supplier(supplier)
+    findings = _findings(document, invoice, supplier, erp)
     failing = {finding.code for finding in findings}
     holds = holds_of(document.id)
     passed = [h for h in holds if h.status == HoldStatus.OPEN and h.code not in failing]
@@ -204,13 +230,12 @@ def _supplier_facts(supplier: Organization) -> SupplierFacts:
     )
 
 
-def _context(supplier: Organization, *, needs_cost_centres: bool) -> Context:
-    """The tolerances and dates in force; the ERP's cost centres only for an invoice without a
-    PO (the only rule that reads them), so a PO invoice costs no extra ERP call."""
+def _context(supplier: Organization, cost_centres: frozenset[str]) -> Context:
+    """The tolerances and dates in force, and the ERP's cost centres when they were read."""
     return Context(
         tolerance=template_for(supplier.id),
         today=dt.datetime.now(dt.UTC).date(),
-        valid_cost_centres=_cost_centres() if needs_cost_centres else frozenset(),
+        valid_cost_centres=cost_centres,
         max_age_days=current_app.config["MATCHING_MAX_AGE_DAYS"],
     )
 
