@@ -45,7 +45,9 @@ class DocumentFactory(BaseFactory):
     state = DocumentState.RECEIVED
     sender_org_id = factory.LazyAttribute(lambda o: OrganizationFactory(supplier=True).id)
     supplier_org_id = factory.SelfAttribute("sender_org_id")
-    payload_id = factory.LazyAttribute(lambda o: RawPayloadFactory(sender_org_id=o.sender_org_id).id)
+    payload_id = factory.LazyAttribute(
+        lambda o: RawPayloadFactory(sender_org_id=o.sender_org_id).id
+    )
     payload_index = 0
     identity = factory.Sequence(lambda n: f"INV-{n}")
     document_number = factory.SelfAttribute("identity")
@@ -56,9 +58,7 @@ class DocumentFactory(BaseFactory):
     def timeline(self, create: bool, entries: list[tuple[DocumentState, dt.datetime]] | None):
         previous = None
         for state, at in entries or ():
-            DocumentEventFactory(
-                document_id=self.id, from_state=previous, to_state=state, at=at
-            )
+            DocumentEventFactory(document_id=self.id, from_state=previous, to_state=state, at=at)
             previous = state
         if previous is not None:
             self.state = previous
