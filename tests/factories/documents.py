@@ -8,6 +8,7 @@ import hashlib
 
 import factory
 
+from app.db import db
 from app.documents.models import (
     Channel,
     Document,
@@ -62,6 +63,7 @@ class DocumentFactory(BaseFactory):
             previous = state
         if previous is not None:
             self.state = previous
+            db.session.flush()  # a request in its own session must see the state
 
 
 class DocumentEventFactory(BaseFactory):

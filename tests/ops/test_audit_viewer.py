@@ -39,9 +39,11 @@ def test_details_read_as_fields_and_targets_by_name(ops_client):
     assert "<dt>amount.expected</dt><dd>10.00</dd>" in page
     assert "<dt>codes</dt><dd>PRICE, QTY</dd>" in page
     assert "<dt>note</dt><dd>—</dd>" in page
-    assert "\\u" not in page and "{&#34;" not in page  # no raw JSON
+    assert "\\u" not in page
+    assert "{&#34;" not in page
     assert '<a href="/ops/documents/42">Document 42</a>' in page
-    assert "User 5" in page and "LocalProxy" not in page
+    assert "User 5" in page
+    assert "LocalProxy" not in page
 
 
 def entries_shown(client, **filters) -> list[str]:

@@ -137,7 +137,7 @@ def test_percentiles_in_python_match_postgresql():
 
 def test_sla_setting_is_read_per_state():
     assert console.parse_sla("received=5, POSTING=30") == {S.RECEIVED: 5, S.POSTING: 30}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="LOST"):
         console.parse_sla("LOST=5")
 
 
@@ -161,7 +161,8 @@ def test_the_console_page_shows_the_figures(ops_client, known, app, monkeypatch)
     assert figure(page, "received", "past-sla") == "1"
     assert figure(page, "normalized", "past-sla") == "1"
     assert f'href="/ops/documents/{known["B"].id}"' in page
-    assert '<svg class="spark"' in page and 'class="spark-bar"' in page
+    assert '<svg class="spark"' in page
+    assert 'class="spark-bar"' in page
     assert "style=" not in page  # CSP: no inline style anywhere
 
 
