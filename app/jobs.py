@@ -115,11 +115,18 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
     correlation_id = current.meta.get("correlation_id") if current else None
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     g.correlation_id = correlation_id
+    job_id = current.id if current else None
+    log.info("job.started", job_id=job_id, func=func.__qualname__)
     try:
         with unit_of_work():
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+    except Exception as exc:
+        log.warning("job.failed", job_id=job_id, error=type(exc).__name__)
+        raise
     finally:
         db.session.remove()
+    log.info("job.finished", job_id=job_id)
+    return result
 
 
 _app_lock = threading.Lock()
