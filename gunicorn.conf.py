@@ -17,10 +17,8 @@ def child_exit(server, worker) -> None:
 
 
 def on_starting(server) -> None:
-    """Start from an empty metrics directory: files of an earlier run would be added in."""
+    """Make the metrics directory if missing. It is not emptied here: RQ workers on the same
+    machine may share it (their ERP calls count too); empty it when the whole stack starts."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         os.makedirs(path, exist_ok=True)
-        for name in os.listdir(path):
-            if name.endswith(".db"):
-                os.remove(os.path.join(path, name))
