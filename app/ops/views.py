@@ -54,7 +54,11 @@ def console_page():
     figures = console.console(utcnow(), sla)
     sparks = {stage.state: charts.spark(stage.hourly_entries) for stage in figures.stages}
     return render_template(
-        "ops/console.html", console=figures, sparks=sparks, queues=queues.fresh_snapshot()
+        "ops/console.html",
+        console=figures,
+        sparks=sparks,
+        queues=queues.fresh_snapshot(),
+        checks=health.run_checks(),
     )
 
 

@@ -164,6 +164,9 @@ def test_the_console_page_shows_the_figures(ops_client, known, app, monkeypatch)
     assert '<svg class="spark"' in page
     assert 'class="spark-bar"' in page
     assert "style=" not in page  # CSP: no inline style anywhere
+    # The tests' ERP address answers nothing: the console says so while it lasts.
+    erp = page.split('data-dependency="erp"')[1].split("</span>")[0]
+    assert "badge-down" in erp
 
 
 @pytest.mark.parametrize("path", ["/ops", "/ops/queues", "/ops/documents?q=1", "/ops/documents/1"])

@@ -61,6 +61,8 @@ def test_pages_say_redis_is_unavailable_instead_of_failing(ops_client, redis_dow
     text = console.get_data(as_text=True)
     assert "Redis unavailable" in text
     assert 'id="stage-received"' in text
+    redis = text.split('data-dependency="redis"')[1].split("</span>")[0]
+    assert "badge-down" in redis
 
 
 def test_a_document_is_found_by_id_number_or_correlation_id(ops_client):
