@@ -94,10 +94,7 @@ def console(now: dt.datetime, sla: Mapping[DocumentState, int]) -> Console:
     counts = counts_now()
     windows = stay_windows(now)
     hourly = hourly_entries(now)
-    overdue = past_sla(now, sla)
-    late: dict[DocumentState, int] = defaultdict(int)
-    for row in overdue:
-        late[row.state] += 1
+    late, overdue = past_sla(now, sla)
     stages = tuple(
         StageFigures(
             state,
@@ -105,12 +102,12 @@ def console(now: dt.datetime, sla: Mapping[DocumentState, int]) -> Console:
             windows.get((state, "hour"), Window()),
             windows.get((state, "day"), Window()),
             hourly.get(state, (0,) * 24),
-            late[state],
+            late.get(state, 0),
             sla.get(state),
         )
         for state in STAGES
     )
-    return Console(now, stages, tuple(overdue[:OVERDUE_SHOWN]))
+    return Console(now, stages, tuple(overdue))
 
 
 def counts_now() -> dict[DocumentState, int]:
@@ -217,26 +214,30 @@ def hourly_entries(now: dt.datetime) -> dict[DocumentState, tuple[int, ...]]:
     return {state: tuple(counts) for state, counts in buckets.items()}
 
 
-def past_sla(now: dt.datetime, sla: Mapping[DocumentState, int]) -> list[Overdue]:
-    """Documents in a state with an SLA that entered it longer ago than the SLA allows,
-    the longest waiting first."""
+def past_sla(
+    now: dt.datetime, sla: Mapping[DocumentState, int], limit: int = OVERDUE_SHOWN
+) -> tuple[dict[DocumentState, int], list[Overdue]]:
+    """How many documents per state entered it longer ago than its SLA allows, and the
+    `limit` longest waiting of them."""
     if not sla:
-        return []
+        return {}, []
     e = DocumentEvent
-    entered = func.max(e.at)
+    entered = func.max(e.at).label("entered")
     deadline = case(
         {state: now - dt.timedelta(minutes=minutes) for state, minutes in sla.items()},
         value=Document.state,
     )
-    query = (
+    late = (
         select(Document.id, Document.document_number, Document.state, entered)
         .join(e, and_(e.document_id == Document.id, e.to_state == Document.state))
         .where(Document.state.in_(list(sla)))
         .group_by(Document.id, Document.document_number, Document.state)
-        .having(entered < func.min(deadline))
-        .order_by(entered)
+        .having(func.max(e.at) < func.min(deadline))
+        .subquery()
     )
-    return [
+    counts = db.session.execute(select(late.c.state, func.count()).group_by(late.c.state))
+    longest = db.session.execute(select(late).order_by(late.c.entered, late.c.id).limit(limit))
+    return {state: int(count) for state, count in counts}, [
         Overdue(doc_id, number, state, at, int((now - at).total_seconds() // 60))
-        for doc_id, number, state, at in db.session.execute(query)
+        for doc_id, number, state, at in longest
     ]
