@@ -123,4 +123,5 @@ def _may_scrape() -> bool:
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     text = current_app.config["METRICS_ALLOW_CIDRS"] or ""
-    return [ipaddress.ip_network(part.strip()) for part in text.split(",") if part.strip()]
+    parts = (part.strip() for part in text.split(","))
+    return [ipaddress.ip_network(part, strict=False) for part in parts if part]

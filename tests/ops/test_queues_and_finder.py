@@ -102,6 +102,7 @@ def test_the_trail_shows_timeline_and_each_pipeline_job_with_its_status(ops_clie
     jobs = page.split('id="jobs"')[1].split("</table>")[0]
     assert f"<td>{NORMALIZE.job_id(invoice.id)}</td><td>not in Redis</td>" in jobs
     assert f"<td>{VALIDATE.job_id(invoice.id)}</td><td>queued</td>" in jobs
+    assert f'href="/ops/documents?q={invoice.correlation_id}"' in page
     assert "erp.call" in page
     assert invoice.correlation_id in page
 
