@@ -16,9 +16,11 @@ RUN useradd --system --create-home --uid 10001 portal \
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 WORKDIR /srv/portal
-COPY --chown=portal config.py wsgi.py ./
+COPY --chown=portal config.py wsgi.py gunicorn.conf.py ./
 COPY --chown=portal migrations ./migrations
 USER portal
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/healthz', timeout=2)"
-CMD ["gunicorn", "wsgi:app", "--bind", "0.0.0.0:5000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]
+# Metrics in multiprocess mode for the web workers only (gunicorn.conf.py); each start empties
+# the directory of an earlier run's files. Other commands (worker, flask) run without it.
+CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus && rm -rf $PROMETHEUS_MULTIPROC_DIR && mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec gunicorn wsgi:app --bind 0.0.0.0:5000 --workers 2 --threads 4 --access-logfile -"]

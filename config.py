@@ -161,6 +161,14 @@ class Config:
     THROTTLE_TOKEN_PER_CLIENT_PER_MINUTE = _int("THROTTLE_TOKEN_PER_CLIENT_PER_MINUTE", 30)
     THROTTLE_TOKEN_PER_IP_PER_MINUTE = _int("THROTTLE_TOKEN_PER_IP_PER_MINUTE", 120)
 
+    # Operations: minutes a document may stay in a state before the console lists it as late
+    # (states not named have no SLA), and the networks that may scrape /metrics without
+    # signing in (comma-separated CIDRs; signed-in ops may always).
+    OPS_SLA_MINUTES = _env(
+        "OPS_SLA_MINUTES", "RECEIVED=5,NORMALIZED=5,VALIDATED=15,POSTING=30,ON_HOLD=2880"
+    )
+    METRICS_ALLOW_CIDRS = _env("METRICS_ALLOW_CIDRS", "")
+
     WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound the token's life
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
     LOG_FORMAT = _env("LOG_FORMAT", "console")  # "json" in production

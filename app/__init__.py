@@ -21,6 +21,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     _init_logging(app)
     _init_security_headers(app)
     _init_extensions(app)
+    _init_metrics(app)
     _register_blueprints(app)
     _register_cli(app)
     db.wrap_views(app)  # last: every view, whichever blueprint added it, commits at its edge
@@ -37,6 +38,12 @@ def _init_security_headers(app: Flask) -> None:
     from app import headers
 
     headers.init_app(app)
+
+
+def _init_metrics(app: Flask) -> None:
+    from app.ops import metrics
+
+    metrics.init_app(app)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -134,12 +134,20 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
         and current_app.config.get("PIPELINE_CHAIN_STAGES", True)
     )
     token = _chained.set(Chain(seen={current.id})) if starts_chain and current else None
+    job_id = current.id if current else None
+    log.info("job.started", job_id=job_id, func=func.__qualname__)
     try:
         try:
             with unit_of_work():
                 result = func(*args, **kwargs)
+        except Exception as exc:
+            log.warning(
+                "job.failed", job_id=job_id, func=func.__qualname__, error=type(exc).__name__
+            )
+            raise
         finally:
             db.session.remove()
+        log.info("job.finished", job_id=job_id, func=func.__qualname__)
         if token is not None:
             _run_chained(_chained.get())
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -60,6 +61,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def bind_correlation_id() -> None:
         g.correlation_id = correlation_id_from(request.headers)
+        g.log_started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(correlation_id=g.correlation_id)
 
@@ -67,7 +69,20 @@ def init_app(app: Flask) -> None:
     def echo_correlation_id(response: Response) -> Response:
         if "correlation_id" in g:
             response.headers[CORRELATION_HEADER] = g.correlation_id
+            _log_request(response)
         return response
+
+
+def _log_request(response: Response) -> None:
+    """One line per answered request, with the correlation id its jobs and ERP calls carry."""
+    log.info(
+        "request",
+        method=request.method,
+        path=request.path,
+        endpoint=request.endpoint,
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - g.log_started) * 1000, 1),
+    )
 
 
 log = structlog.get_logger("portal")

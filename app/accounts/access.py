@@ -90,6 +90,8 @@ NAVIGATION = (
     ),
     NavItem("Identity providers", "federation.review", frozenset({Role.PROCUREMENT_ADMIN})),
     NavItem("Users", "admin.users", frozenset({Role.PROCUREMENT_ADMIN, Role.OPS})),
+    NavItem("Pipeline", "ops.console_page", frozenset({Role.OPS})),
+    NavItem("Find a document", "ops.find_document", frozenset({Role.OPS})),
     NavItem("System health", "ops.health_page", frozenset({Role.OPS})),
     NavItem(
         "Audit log",

@@ -69,6 +69,13 @@ def _request_context() -> tuple[str | None, str | None]:
     return request.remote_addr, g.get("correlation_id")
 
 
+def _unproxied(value: Any) -> Any:
+    """The object behind a werkzeug proxy such as `current_user`: its own class names the
+    target ("User"), where the proxy's would say "LocalProxy"."""
+    unwrap = getattr(value, "_get_current_object", None)
+    return unwrap() if callable(unwrap) else value
+
+
 def record(
     action: str,
     *,
@@ -81,6 +88,7 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one audit entry in the current unit of work (the caller commits)."""
+    actor, target = _unproxied(actor), _unproxied(target)
     _lock_chain()
     ip_address, correlation_id = _request_context()
     if target is not None:

@@ -12,12 +12,14 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
 import structlog
+from blinker import Namespace
 from pydantic import BaseModel, ValidationError
 
 from app.erp.errors import ErpAuthError, ErpError, ErpNotFound, ErpRejected, ErpUnavailable
@@ -35,6 +37,30 @@ from app.erp.interface import (
 )
 
 log = structlog.get_logger("erp.client")
+
+# Sent after every HTTP exchange with the ERP (metrics listen), with one ErpCall as the sender.
+erp_called = Namespace().signal("erp-called")
+
+
+@dataclass(frozen=True)
+class ErpCall:
+    """One exchange as listeners see it: the endpoint as a template (`/api/vendors/{id}`, so a
+    label never carries a document's own numbers), the status or the transport error."""
+
+    method: str
+    endpoint: str
+    status: int | None
+    error: str | None
+    seconds: float
+
+
+def endpoint_template(path: str) -> str:
+    """`/api/purchase-orders/PO-1/receipts` → `/api/purchase-orders/{id}/receipts`."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1] == "api":
+        parts[3] = "{id}"
+    return "/".join(parts)
+
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -343,12 +369,15 @@ def _log_call(
     *,
     error: str | None = None,
 ) -> None:
-    log.debug(
+    seconds = time.perf_counter() - started
+    log.info(
         "erp.call",
         method=method,
         path=path,
         status=status,
         error=error,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        correlation_id=correlation_id,
+        duration_ms=round(seconds * 1000, 1),
+        # None would hide the id the job or request bound to every line of its logs.
+        **({"correlation_id": correlation_id} if correlation_id else {}),
     )
+    erp_called.send(ErpCall(method, endpoint_template(path), status, error, seconds))

@@ -1,7 +1,7 @@
 """billed lines (cumulative billing in one query) and an index for likely duplicates
 
 Revision ID: 0021_billed_lines
-Revises: 0014_tolerance_templates
+Revises: 0020_document_events_at
 Create Date: 2026-12-03 18:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0021_billed_lines'
-down_revision = '0014_tolerance_templates'
+down_revision = '0020_document_events_at'
 branch_labels = None
 depends_on = None
 

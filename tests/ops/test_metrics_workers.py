@@ -1,0 +1,135 @@
+"""/metrics under gunicorn with two workers (prometheus-client's multiprocess mode): whichever
+worker answers a scrape, the totals are every worker's, and the same on every scrape."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from flask_migrate import upgrade
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from app import create_app
+from app.db import db
+from tests.conftest import UNREACHABLE_ERP
+from tests.erp.fixtures import free_port
+from tests.ops.test_metrics import sample
+
+pytestmark = [pytest.mark.slow, pytest.mark.no_db]
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+REQUESTS = 120
+
+
+@pytest.fixture
+def two_workers(tmp_path) -> Iterator[tuple[str, Path]]:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()  # before any process of the portal starts, as a deployment does
+    env = os.environ | {
+        "APP_ENV": "development",
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite'}",
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "ERP_URL": UNREACHABLE_ERP,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "METRICS_ALLOW_CIDRS": "127.0.0.1/32",
+        "THROTTLE_ENABLED": "0",
+    }
+    _migrate(env["DATABASE_URL"])
+    port = free_port()
+    log = (tmp_path / "gunicorn.log").open("wb")
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app",
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "1",
+         "--control-socket", str(tmp_path / "gunicorn.ctl")],
+        cwd=ROOT, env=env, stdout=log, stderr=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, server)
+        yield url, metrics_dir
+    finally:
+        server.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+
+
+def _migrate(url: str) -> None:
+    """The database the workers share, migrated in this process (already past its imports)."""
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+
+
+def _wait_ready(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "gunicorn exited"
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    pytest.fail("gunicorn did not start")
+
+
+def per_worker(metrics_dir: Path, endpoint: str) -> dict[str, float]:
+    """How many `endpoint` requests each worker's own file counted."""
+    counts = {}
+    for path in glob.glob(str(metrics_dir / "counter_*.db")):
+        pid = Path(path).stem.removeprefix("counter_")
+        families = MultiProcessCollector.merge([path], accumulate=True)
+        counts[pid] = sum(
+            s.value
+            for family in families
+            for s in family.samples
+            if s.name == "portal_http_requests_total" and s.labels.get("endpoint") == endpoint
+        )
+    return counts
+
+
+def test_every_scrape_adds_up_both_workers(two_workers):
+    url, metrics_dir = two_workers
+    warmup = per_worker(metrics_dir, "ops.healthz")
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(
+                lambda _: requests.get(f"{url}/healthz", timeout=10).status_code, range(REQUESTS)
+            )
+        )
+    assert codes == [200] * REQUESTS
+    served = {
+        pid: count - warmup.get(pid, 0)
+        for pid, count in per_worker(metrics_dir, "ops.healthz").items()
+    }
+    assert sum(served.values()) == REQUESTS
+    assert len([c for c in served.values() if c]) == 2, served  # both workers took requests
+    expected = REQUESTS + sum(warmup.values())
+
+    with ThreadPoolExecutor(4) as pool:
+        scrapes = list(
+            pool.map(lambda _: requests.get(f"{url}/metrics", timeout=10).text, range(16))
+        )
+    totals = {
+        sample(text, "portal_http_requests_total", endpoint="ops.healthz") for text in scrapes
+    }
+    assert totals == {expected}
+    scraped_by = per_worker(metrics_dir, "ops.metrics_page")
+    assert len([c for c in scraped_by.values() if c]) == 2, scraped_by  # both answered scrapes
+    assert all(sample(text, "portal_documents_total") == 0 for text in scrapes)
+    assert all("portal_redis_up 1.0" in text for text in scrapes)
