@@ -21,7 +21,7 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.jobs import queue
 from app.onboarding.notify import tell_org
-from app.webhooks import events, schedule, signing
+from app.webhooks import events, schedule, signing, states
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = structlog.get_logger(__name__)
@@ -152,9 +152,7 @@ def _record(
 
 
 def _delivered(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> str:
-    delivery.status = DeliveryStatus.DELIVERED
-    delivery.next_attempt_at = None
-    delivery.last_error = None
+    states.move(delivery, DeliveryStatus.DELIVERED)
     endpoint.failing_since = None
     return "delivered"
 
@@ -184,9 +182,7 @@ def _failed(
 
 
 def _give_up(delivery: WebhookDelivery, error: str | None) -> str:
-    delivery.status = DeliveryStatus.FAILED
-    delivery.next_attempt_at = None
-    delivery.last_error = (error or "")[:500] or None
+    states.move(delivery, DeliveryStatus.FAILED, error=error)
     return "failed"
 
 

@@ -15,7 +15,7 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.jobs import enqueue_after_commit
 from app.orgs.models import Organization, OrgKind
-from app.webhooks import events, schedule, signing
+from app.webhooks import events, schedule, signing, states
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 MAX_URL_LENGTH = 2000
@@ -250,8 +250,9 @@ def replay_failed(
 
 
 def _again(delivery: WebhookDelivery, now: dt.datetime) -> None:
-    delivery.status = DeliveryStatus.PENDING
-    delivery.next_attempt_at = now
+    if delivery.status == DeliveryStatus.PENDING:  # already owed: its job will come
+        return
+    states.move(delivery, DeliveryStatus.PENDING, next_attempt_at=now)
     delivery.retry_until = now + schedule.RETRY_WINDOW
     enqueue_after_commit(
         events.DELIVER_JOB,
