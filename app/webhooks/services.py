@@ -81,6 +81,8 @@ def check_url(url: str) -> str:
         raise WebhookError(f"Give the endpoint's URL (at most {MAX_URL_LENGTH} characters).")
     try:
         outbound.check_url(url, outbound.policy_from(current_app.config))
+    except outbound.UnresolvedHostError:
+        pass  # not (yet) in DNS: each delivery checks the name again before it connects
     except outbound.OutboundRefusedError as exc:
         raise WebhookError(exc.message) from None
     return url
