@@ -16,6 +16,9 @@ from app.webhooks import services
 from app.webhooks.models import WebhookEndpoint
 from tests.factories.orgs import OrganizationFactory
 
+# The outbound guard's fake resolver and socket recorder, for the SSRF tests.
+from tests.foundation.test_outbound import connections, dns  # noqa: F401
+
 
 @dataclass
 class Received:

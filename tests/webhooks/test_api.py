@@ -3,6 +3,8 @@ another organization's endpoint."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select, text
 
@@ -174,3 +176,29 @@ def test_the_scope_is_required(client, partner):
     auth = bearer(partner, "documents:read")
     assert client.get("/api/v1/webhooks", headers=auth).status_code == 403
     assert client.get("/api/v1/webhooks").status_code == 401
+
+
+def _refs(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def test_the_openapi_document_describes_every_webhook_call(client, app):
+    document = client.get("/api/openapi.json").json
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/webhooks"):
+            continue
+        path = re.sub(r"<int:(\w+)>", "{id}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = document["paths"][path][method.lower()]
+            assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
+            if "{id}" in path:
+                assert "404" in operation["responses"], (path, method)
+    for ref in set(_refs(document)):
+        kind, name = ref.removeprefix("#/components/").split("/")
+        assert name in document["components"][kind], ref
+    assert "documentEvent" in document["webhooks"]

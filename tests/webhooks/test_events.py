@@ -10,9 +10,9 @@ from rq import Queue
 from sqlalchemy import func, select
 
 from app.db import db
-from app.jobs import QUEUE_NAMES, redis_connection
 from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
+from app.jobs import QUEUE_NAMES, redis_connection
 from app.orgs.models import ConnectionScope
 from app.webhooks import events, services
 from app.webhooks.models import WebhookDelivery

@@ -11,7 +11,7 @@ from app.db import db
 from app.webhooks import services
 from app.webhooks.models import DeliveryStatus, WebhookEndpoint
 from tests.factories.orgs import OrganizationFactory
-from tests.foundation.test_outbound import PUBLIC, connections, dns  # noqa: F401 - fixtures
+from tests.foundation.test_outbound import PUBLIC
 from tests.intake.helpers import bearer, run_jobs
 from tests.webhooks.conftest import endpoint_for
 
