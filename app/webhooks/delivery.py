@@ -88,7 +88,7 @@ def send(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime)
             return Answer(
                 response.status_code,
                 _ms_since(started),
-                first.decode("utf-8", "replace"),
+                _text(first),
                 _status_error(response),
                 response.headers.get("Retry-After"),
             )
@@ -108,6 +108,11 @@ def _status_error(response: requests.Response) -> str | None:
     if response.is_redirect:
         return f"answered {response.status_code} (a redirect, not followed)"
     return f"answered {response.status_code}"
+
+
+def _text(raw: bytes) -> str:
+    """The answer's first bytes as text a database column takes (PostgreSQL refuses NUL)."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _ms_since(started: float) -> int:

@@ -232,3 +232,14 @@ def test_the_sweep_resends_a_delivery_whose_job_was_lost(receiver):
 
     assert _reload(delivery).status == DeliveryStatus.DELIVERED
     assert json.loads(receiver.received[0].body)["type"] == "webhook.test"
+
+
+def test_an_answer_with_nul_bytes_is_logged(receiver):
+    endpoint = endpoint_for(receiver)
+    receiver.answer(500, b"bad\x00answer\xff")
+    delivery = _ping(endpoint)
+
+    run_jobs()
+
+    (attempt,) = _reload(delivery).attempts
+    assert attempt.response_excerpt == "bad\ufffdanswer\ufffd"
