@@ -19,6 +19,7 @@ from app.webhooks import events, schedule, signing, states
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 MAX_URL_LENGTH = 2000
+MAX_DESCRIPTION_LENGTH = 200
 DELIVERY_LOG_LIMIT = 100
 Actor = object  # a signed-in User, or an API client (named in the audit entry by actor_label)
 
@@ -97,6 +98,12 @@ def check_event_types(event_types: Sequence[str]) -> list[str]:
     return [t for t in events.EVENT_TYPES if t in event_types]
 
 
+def check_description(description: str | None) -> str:
+    if len(description or "") > MAX_DESCRIPTION_LENGTH:
+        raise WebhookError(f"A description has at most {MAX_DESCRIPTION_LENGTH} characters.")
+    return description or ""
+
+
 def create_endpoint(
     org: Organization,
     url: str,
@@ -114,7 +121,7 @@ def create_endpoint(
         organization_id=org.id,
         url=check_url(url),
         event_types=check_event_types(event_types),
-        description=(description or "")[:200],
+        description=check_description(description),
         secret=secret,
     )
     db.session.add(endpoint)
@@ -138,7 +145,7 @@ def update_endpoint(
     if event_types is not None:
         endpoint.event_types = check_event_types(event_types)
     if description is not None:
-        endpoint.description = description[:200]
+        endpoint.description = check_description(description)
     after = {"url": endpoint.url, "events": list(endpoint.event_types)}
     _audit("webhook.updated", endpoint, actor, actor_label, before=before, after=after)
     return endpoint
