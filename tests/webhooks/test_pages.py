@@ -223,3 +223,21 @@ def test_only_admins_see_the_pages(client):
     db.session.commit()
     login(client, user.email, PASSWORD)
     assert client.get("/webhooks").status_code == 403
+
+
+def test_the_list_shows_only_own_endpoints_and_another_delivery_cannot_be_redelivered(
+    client, receiver
+):
+    theirs = endpoint_for(receiver, OrganizationFactory(partner=True))
+    their_delivery = services.ping(theirs)
+    org = OrganizationFactory(supplier=True)
+    _admin(client, org)
+    mine, _ = services.create_endpoint(org, "https://hooks.example.com/mine", ["invoice.paid"])
+    db.session.commit()
+
+    listing = client.get("/webhooks").get_data(as_text=True)
+    assert "hooks.example.com/mine" in listing
+    assert receiver.url not in listing
+    page = f"/webhooks/{mine.id}"
+    response = _post(client, f"{page}/deliveries/{their_delivery.id}/redeliver", page)
+    assert response.status_code == 404
