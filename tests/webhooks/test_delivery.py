@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from app.db import db, utcnow
-from app.jobs import redis_connection
+from app.jobs import QUEUE_NAMES, redis_connection
 from app.mail.models import DevMailMessage
 from app.orgs.roles import Role
 from app.webhooks import events, services
@@ -243,3 +244,23 @@ def test_an_answer_with_nul_bytes_is_logged(receiver):
 
     (attempt,) = _reload(delivery).attempts
     assert attempt.response_excerpt == "bad\ufffdanswer\ufffd"
+
+
+@pytest.mark.slow
+def test_the_scheduled_retry_is_made_by_a_worker_with_its_scheduler(receiver):
+    """The retry is a job RQ's scheduler enqueues when it is due (the worker runs with it)."""
+    endpoint = endpoint_for(receiver)
+    receiver.answer(500)
+    delivery = _ping(endpoint)
+    run_jobs()
+    due = _reload(delivery).next_attempt_at
+
+    time.sleep(max(0.0, (due - utcnow()).total_seconds()) + 0.5)
+    connection = redis_connection()
+    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    SimpleWorker(queues, connection=connection).work(burst=True, with_scheduler=True)
+
+    delivery = _reload(delivery)
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert [a.status_code for a in delivery.attempts] == [500, 200]
+    assert all(r.error is None for r in receiver.received)
