@@ -97,6 +97,9 @@ class Config:
     OUTBOUND_ALLOW_PRIVATE = _bool("OUTBOUND_ALLOW_PRIVATE", True)
     OUTBOUND_ALLOW_HTTP = _bool("OUTBOUND_ALLOW_HTTP", True)
 
+    # Webhooks: after a secret is rotated the old one keeps signing (beside the new one) this long.
+    WEBHOOK_SECRET_OVERLAP_HOURS = _int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+
     # Failed sign-ins allowed in LOGIN_WINDOW_SECONDS, per account and per client IP.
     LOGIN_MAX_FAILURES_PER_ACCOUNT = _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
     LOGIN_MAX_FAILURES_PER_IP = _int("LOGIN_MAX_FAILURES_PER_IP", 20)

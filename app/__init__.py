@@ -52,6 +52,7 @@ def _init_extensions(app: Flask) -> None:
     from app.extensions import csrf, db, login_manager, migrate
     from app.federation import sign_in as federation_sign_in
     from app.oauth import client_changes
+    from app.webhooks import events as webhook_events
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
@@ -63,6 +64,7 @@ def _init_extensions(app: Flask) -> None:
     throttling.init_app(app)
     client_changes.init_app(app)  # committed client changes reach every process's token check
     federation_sign_in.init_app(app)  # company sign-in on the accounts pages
+    webhook_events.init_app()  # document changes owe webhook messages (written in their transaction)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -72,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin.views import bp as admin_bp
     from app.api.docs import bp as api_docs_bp
     from app.api.views import bp as partner_api_bp
+    from app.api.webhooks import bp as webhooks_api_bp
     from app.federation.views import bp as federation_bp
     from app.finance.views import bp as finance_bp
     from app.holds.views import bp as holds_bp
@@ -85,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.ops.views import bp as ops_bp
     from app.suppliers.views import bp as suppliers_bp
     from app.throttling.views import bp as throttling_bp
+    from app.webhooks.views import bp as webhooks_bp
 
     errors.init_app(app)
     app.register_blueprint(throttling_bp)
@@ -98,6 +102,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(api_clients_bp)
     for blueprint in (onboarding_bp, onboarding_admin_bp, mail_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (webhooks_bp, webhooks_api_bp):
         app.register_blueprint(blueprint)
 
 

@@ -12,6 +12,7 @@ from app.erp.mock.catalog import NETWORK_NAME, VENDORS
 from app.oauth.scopes import SCOPES, SUPPLIER_DEFAULT_SCOPES
 from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind, OrgStatus
 from app.orgs.roles import Role
+from app.webhooks.demo import seed_webhooks
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed on purpose for the demo
 BUYER_DOMAIN = "hospital.example"
@@ -81,6 +82,7 @@ def seed_demo() -> int:
     for supplier in suppliers[:CONNECTED_SUPPLIERS]:
         _connect(partner, supplier)
     seed_invoices(suppliers)
+    seed_webhooks(partner)  # after the invoices: the demo log is history, not their events
     return created
 
 

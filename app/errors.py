@@ -32,6 +32,7 @@ from app.onboarding.errors import OnboardingError
 from app.problems import problem
 from app.throttling.body import BodyTooLarge, body_too_large
 from app.throttling.services import ThrottlingError
+from app.webhooks.services import WebhookError
 
 # Envelope codes that have a more precise status than 400.
 ENVELOPE_STATUS = {"unsupported_media_type": 415, "unsupported_encoding": 415, "too_large": 413}
@@ -103,6 +104,7 @@ DOMAIN_ERRORS: dict[type[Exception], Callable[[Any], Answer]] = {
     MfaError: _refused(400, "refused"),
     FlipError: _refused(400, "refused"),
     ToleranceTemplateError: _refused(400, "refused"),
+    WebhookError: _refused(400, "refused"),
 }
 
 

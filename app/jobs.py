@@ -39,7 +39,7 @@ def _pending(session: Session) -> list[tuple[str, Callable, tuple, dict]]:
 
 
 def enqueue_after_commit(
-    func: Callable,
+    func: Any,  # a callable or its dotted path, as RQ takes either
     *args: Any,
     queue_name: str = "default",
     job_id: str | None = None,

@@ -85,4 +85,5 @@ SWEEP_JOB = "app.documents.tasks.sweep"
 HOUSEKEEPING: dict[str, str] = {
     "purged_keys": "app.intake.idempotency.purge_expired",
     "rechecked_holds": "app.matching.services.revalidate_due",
+    "resent_webhooks": "app.webhooks.tasks.resend_due",
 }

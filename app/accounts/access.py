@@ -54,6 +54,9 @@ NAVIGATION = (
         frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN}),
     ),
     NavItem(
+        "Webhooks", "webhooks.list_endpoints", frozenset({Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN})
+    ),
+    NavItem(
         "Held invoices",
         "holds.queue",
         frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER}),

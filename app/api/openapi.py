@@ -18,6 +18,7 @@ from app.intake.idempotency import DEFAULT_RETENTION_HOURS
 from app.matching.findings import HoldCode
 from app.matching.models import HoldStatus
 from app.oauth.scopes import SCOPE_DESCRIPTIONS
+from app.webhooks.events import EVENT_TYPES, PING
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -47,13 +48,20 @@ def document() -> Spec:
         "info": _info(),
         "servers": [{"url": "/"}],
         "tags": TAGS,
-        "paths": {**_oauth_paths(), **_intake_paths(), **_reading_paths(), **_schema_paths()},
+        "paths": {
+            **_oauth_paths(),
+            **_intake_paths(),
+            **_reading_paths(),
+            **_schema_paths(),
+            **_webhook_paths(),
+        },
+        "webhooks": _webhooks(),
         "components": {
             "securitySchemes": SECURITY_SCHEMES,
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": _responses(),
-            "schemas": {**_canonical_schemas(), **API_SCHEMAS},
+            "schemas": {**_canonical_schemas(), **API_SCHEMAS, **WEBHOOK_SCHEMAS},
         },
     }
 
@@ -108,6 +116,10 @@ TAGS = [
     {"name": "Documents", "description": "Send invoices and acknowledgments; read them back."},
     {"name": "Purchase orders", "description": "Open purchase orders from the ERP."},
     {"name": "Schemas", "description": "The published canonical models and this document."},
+    {
+        "name": "Webhooks",
+        "description": "Signed event messages (Standard Webhooks) and their endpoints.",
+    },
 ]
 
 SECURITY_SCHEMES: Spec = {
@@ -233,6 +245,12 @@ PARAMETERS: Spec = {
         "updated_since",
         "Only documents changed at or after this time (RFC 3339).",
         {"type": "string", "format": "date-time"},
+    ),
+    "WebhookId": {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "DeliveryLimit": _query_param(
+        "limit",
+        "How many messages, newest first.",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
     ),
     "PoStatus": _query_param(
         "status",
@@ -741,6 +759,240 @@ API_SCHEMAS: Spec = {
             "document_types": {
                 "type": "array",
                 "items": {"enum": ["invoices", "acknowledgments", "purchase_orders"]},
+            },
+        }
+    ),
+}
+
+
+# -- webhooks (served by app/api/webhooks.py) --------------------------------------------------
+
+WEBHOOK_ERRORS = ("Unauthorized", "Forbidden", "TooManyRequests")
+
+
+def _webhook_operation(
+    summary: str,
+    answer: tuple[str, Spec],
+    *extra_errors: str,
+    body: Spec | None = None,
+    parameters: tuple[str, ...] = ("WebhookId",),
+) -> Spec:
+    status, response = answer
+    operation: Spec = {
+        "tags": ["Webhooks"],
+        "summary": summary,
+        "security": [{"oauth2": ["webhooks:manage"]}],
+        "parameters": _params(*parameters),
+        "responses": {status: response, **errors(*extra_errors, *WEBHOOK_ERRORS)},
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": body}},
+        }
+    return operation
+
+
+def _webhook_paths() -> Spec:
+    with_secret = json_body(
+        "WebhookEndpointWithSecret", "The endpoint and its signing secret, shown this once."
+    )
+    no_store = {"Cache-Control": {"description": "no-store", "schema": {"type": "string"}}}
+    return {
+        "/api/v1/webhooks": {
+            "get": _webhook_operation(
+                "Your webhook endpoints",
+                ("200", json_body("WebhookEndpointList", "Every endpoint of your organization.")),
+                parameters=(),
+            ),
+            "post": _webhook_operation(
+                "Subscribe an endpoint",
+                (
+                    "201",
+                    {
+                        **with_secret,
+                        "headers": {"Location": ref("headers", "Location"), **no_store},
+                    },
+                ),
+                "BadRequest",
+                body=schema_ref("WebhookEndpointCreate"),
+                parameters=(),
+            ),
+        },
+        "/api/v1/webhooks/{id}": {
+            "get": _webhook_operation(
+                "One endpoint",
+                ("200", json_body("WebhookEndpoint", "The endpoint (never its secret).")),
+                "NotFound",
+            ),
+            "patch": _webhook_operation(
+                "Change an endpoint: URL, events, description, enabled",
+                ("200", json_body("WebhookEndpoint", "The endpoint as changed.")),
+                "BadRequest",
+                "NotFound",
+                body=schema_ref("WebhookEndpointPatch"),
+            ),
+            "delete": _webhook_operation(
+                "Delete an endpoint and its delivery log",
+                ("204", {"description": "Deleted."}),
+                "NotFound",
+            ),
+        },
+        "/api/v1/webhooks/{id}/rotate-secret": {
+            "post": _webhook_operation(
+                "Make a new signing secret; the old one also signs for the overlap",
+                ("200", {**with_secret, "headers": no_store}),
+                "NotFound",
+            )
+        },
+        "/api/v1/webhooks/{id}/ping": {
+            "post": _webhook_operation(
+                "Send a test message (event webhook.test)",
+                ("202", json_body("WebhookDelivery", "The message, owed and about to be sent.")),
+                "BadRequest",
+                "NotFound",
+            )
+        },
+        "/api/v1/webhooks/{id}/deliveries": {
+            "get": _webhook_operation(
+                "The delivery log, newest first, with every attempt",
+                ("200", json_body("WebhookDeliveryList", "Messages and their attempts.")),
+                "BadRequest",
+                "NotFound",
+                parameters=("WebhookId", "DeliveryLimit"),
+            )
+        },
+    }
+
+
+def _webhooks() -> Spec:
+    """The messages the portal sends (OpenAPI 3.1 `webhooks`)."""
+    signed = [
+        _header_param("webhook-id", "The message id; the same for every attempt of it."),
+        _header_param("webhook-timestamp", "Unix time of this attempt."),
+        _header_param(
+            "webhook-signature",
+            'Space-separated `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per '
+            "secret in force (two while a secret rotates).",
+        ),
+    ]
+    return {
+        "documentEvent": {
+            "post": {
+                "tags": ["Webhooks"],
+                "summary": "A document changed (or a test message)",
+                "description": "Sent to each of your endpoints that subscribes to the event. "
+                "Verify the signature (Standard Webhooks), answer 2xx within 10 seconds, then "
+                "fetch the document from `data.href` with your token. Failed messages are "
+                "retried with backoff for three days (honouring `Retry-After`); `410 Gone` "
+                "disables the endpoint, and so do five days of failures.",
+                "parameters": signed,
+                "requestBody": json_body("WebhookEvent", "The thin event."),
+                "responses": {
+                    "200": {"description": "Received (any 2xx)."},
+                    "410": {"description": "Gone: the endpoint is disabled."},
+                },
+            }
+        }
+    }
+
+
+EVENT_TYPE = {"type": "string", "enum": [*EVENT_TYPES, PING]}
+WEBHOOK_SCHEMAS: Spec = {
+    "WebhookEndpoint": _obj(
+        {
+            "id": INTEGER,
+            "url": STRING,
+            "description": STRING,
+            "event_types": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(EVENT_TYPES)},
+            },
+            "enabled": {"type": "boolean"},
+            "disabled_reason": NULLABLE_STRING,
+            "created_at": TIME,
+            "previous_secret_expires_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "Until then the previous secret also signs",
+            },
+            "href": STRING,
+        }
+    ),
+    "WebhookEndpointWithSecret": {
+        "allOf": [
+            schema_ref("WebhookEndpoint"),
+            _obj({"secret": {"type": "string", "pattern": "^whsec_"}}),
+        ]
+    },
+    "WebhookEndpointList": _obj(
+        {"data": {"type": "array", "items": schema_ref("WebhookEndpoint")}}
+    ),
+    "WebhookEndpointCreate": _obj(
+        {
+            "url": {"type": "string", "maxLength": 2000, "description": "https; a public address"},
+            "event_types": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "enum": list(EVENT_TYPES)},
+            },
+            "description": {"type": "string", "maxLength": 200},
+        },
+        ["url", "event_types"],
+    ),
+    "WebhookEndpointPatch": _obj(
+        {
+            "url": {"type": "string", "maxLength": 2000},
+            "event_types": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "enum": list(EVENT_TYPES)},
+            },
+            "description": {"type": "string", "maxLength": 200},
+            "enabled": {"type": "boolean"},
+        },
+        [],
+        additionalProperties=False,
+    ),
+    "WebhookAttempt": _obj(
+        {
+            "number": INTEGER,
+            "at": TIME,
+            "status_code": {"type": ["integer", "null"]},
+            "duration_ms": INTEGER,
+            "response_excerpt": {"type": "string", "description": "The answer's first bytes"},
+            "error": NULLABLE_STRING,
+        }
+    ),
+    "WebhookDelivery": _obj(
+        {
+            "id": INTEGER,
+            "message_id": STRING,
+            "event_type": EVENT_TYPE,
+            "document_id": {"type": ["integer", "null"]},
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "created_at": TIME,
+            "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "attempts": {"type": "array", "items": schema_ref("WebhookAttempt")},
+        }
+    ),
+    "WebhookDeliveryList": _obj(
+        {"data": {"type": "array", "items": schema_ref("WebhookDelivery")}}
+    ),
+    "WebhookEvent": _obj(
+        {
+            "type": EVENT_TYPE,
+            "timestamp": TIME,
+            "data": {
+                "type": "object",
+                "description": "Empty for webhook.test",
+                "properties": {
+                    "document_id": INTEGER,
+                    "kind": KIND,
+                    "state": STATE,
+                    "previous_state": {"type": ["string", "null"]},
+                    "href": {"type": "string", "description": "Read the document here"},
+                },
             },
         }
     ),

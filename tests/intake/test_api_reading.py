@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -229,7 +230,7 @@ def test_openapi_describes_every_api_route_and_every_ref_resolves(app, client):
             node = node[part]
     documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
     served = {
-        (rule.rule.replace("<int:document_id>", "{id}"), method)
+        (re.sub(r"<int:\w+>", "{id}", rule.rule), method)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith(("/api/v1/", "/oauth/", "/.well-known/"))
         for method in rule.methods - {"HEAD", "OPTIONS"}

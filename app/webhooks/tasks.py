@@ -1,0 +1,52 @@
+"""RQ entry points of webhooks: thin, they take a message id and reload what they need."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from app.db import db
+from app.jobs import enqueue_now, job
+from app.webhooks import delivery, events, schedule
+from app.webhooks.models import DeliveryStatus, WebhookDelivery
+
+log = structlog.get_logger(__name__)
+
+# A due delivery this much overdue lost its job (Redis flushed, worker killed): send it again.
+LOST_AFTER = dt.timedelta(minutes=2)
+SWEEP_BATCH = 500
+
+
+@job
+def deliver(message_id: str) -> str:
+    return delivery.run(message_id)
+
+
+def resend_due(now: dt.datetime) -> int:
+    """Housekeeping of the periodic sweep: enqueue deliveries whose attempt is overdue."""
+    message_ids = db.session.scalars(
+        select(WebhookDelivery.message_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.next_attempt_at < now - LOST_AFTER,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(SWEEP_BATCH)
+    ).all()
+    sent = 0
+    for message_id in message_ids:
+        try:
+            enqueue_now(
+                events.DELIVER_JOB,
+                message_id,
+                job_id=events.job_id(message_id),
+                retry=schedule.JOB_RETRY,
+            )
+        except RedisError:
+            log.warning("webhook resend failed: Redis is not answering", sent=sent)
+            break
+        sent += 1
+    return sent
