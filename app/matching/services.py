@@ -57,13 +57,9 @@ BILLED = (
 def validate(document: Document) -> DocumentState:
     """NORMALIZED → VALIDATED, ON_HOLD or REJECTED; any other state is left alone (a repeated
     job). ErpError propagates when the ERP cannot answer: the job is retried, nothing changed."""
-    if document.state == DocumentState.NORMALIZED:
-        if document.kind == DocumentKind.INVOICE:
-            _validate_invoice(document)
-        else:
-            # Acknowledgments are matched against their PO by a later change; until then they
-            # pass as they are.
-            transition(document, DocumentState.VALIDATED, SYSTEM, "acknowledgment recorded")
+    # Acknowledgments have their own step (app.matching.acknowledgments, MATCH_ACK).
+    if document.state == DocumentState.NORMALIZED and document.kind == DocumentKind.INVOICE:
+        _validate_invoice(document)
     outbox.complete(document.id, VALIDATE)
     return document.state
 
@@ -199,7 +195,22 @@ def _supplier_facts(supplier: Organization) -> SupplierFacts:
         suspended=supplier.status == OrgStatus.SUSPENDED,
         verified_account=account.account_identifier if account else None,
         bank_changed_at=supplier.bank_changed_at,
+        erp_account=_erp_account(supplier) if account else None,
     )
+
+
+def _erp_account(supplier: Organization) -> str | None:
+    """The account the ERP's vendor record pays to ("" for none), asked only when the portal
+    has verified details to compare it with; None without a vendor number."""
+    if not supplier.erp_vendor_number:
+        return None
+    try:
+        vendor = get_erp().get_vendor(
+            supplier.erp_vendor_number, correlation_id=g.get("correlation_id")
+        )
+    except ErpNotFound:
+        return ""
+    return vendor.remit_to.account if vendor.remit_to else ""
 
 
 def _context(supplier: Organization, *, needs_cost_centres: bool) -> Context:
