@@ -145,6 +145,7 @@ def revalidate_due(now: dt.datetime) -> int:
         .join(Document, Document.id == Hold.document_id)
         .where(
             Document.state == DocumentState.ON_HOLD,
+            Document.kind == DocumentKind.INVOICE,  # a held acknowledgment waits for the buyer
             Hold.status == HoldStatus.OPEN,
             last <= now - dt.timedelta(minutes=minutes),
         )

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.db import db
+from app.db import db, utcnow
 from app.documents.models import DocumentState
 from app.erp import set_erp
 from app.erp.errors import ErpRejected, ErpUnavailable
@@ -21,6 +21,7 @@ from app.erp.interface import PoStatus, PurchaseOrder
 from app.holds import services as finance
 from app.matching.findings import HoldCode
 from app.matching.models import Hold, HoldStatus
+from app.matching.services import revalidate_due
 from app.orgs.models import Organization
 from app.orgs.roles import Role
 from tests.factories.accounts import UserFactory
@@ -117,6 +118,10 @@ def test_a_changed_price_quantity_and_date_are_held_for_the_buyer(client, keysto
     )
     assert price.amount_at_risk == Decimal(10) * (first.quantity + 1)
     assert not [a for a in erp.list_acknowledgments(order.number) if a.reference == "ACK-2"]
+
+    later = utcnow() + dt.timedelta(days=1)
+    assert revalidate_due(later) == 0  # the scheduled re-check is for invoices: it waits
+    assert document(document_id).state is DocumentState.ON_HOLD
 
     buyer = UserFactory(role=Role.FINANCE_MANAGER)
     holds = db.session.scalars(select(Hold).where(Hold.document_id == document_id)).all()
