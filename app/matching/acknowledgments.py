@@ -15,6 +15,7 @@ from typing import Any
 from flask import g
 from sqlalchemy import func, select
 
+from app.accounts.models import User
 from app.audit.services import record
 from app.canonical import Acknowledgment
 from app.db import db
@@ -26,7 +27,8 @@ from app.erp.errors import ErpNotFound, ErpRejected
 from app.matching import ack_rules
 from app.matching.facts import AckCase, AckFacts, PoFacts, SupplierFacts
 from app.matching.findings import Finding, HoldCode, Severity
-from app.matching.models import Hold
+from app.matching.models import Hold, HoldStatus, release_open
+from app.matching.queries import holds_of
 from app.matching.services import SYSTEM, purchase_order
 from app.orgs.models import Organization, OrgStatus
 from app.pipeline import APPLY_ACK, MATCH_ACK
@@ -219,4 +221,67 @@ def _refused(document: Document, reason: str) -> None:
         SYSTEM,
         "the ERP refused it",
         details={"holds": [HoldCode.ERP_REJECTED.value], "erp_reason": reason},
+    )
+
+
+# -- the buyer's decision on held changes -----------------------------------------------------
+
+
+class AckDecisionError(ValueError):
+    """A decision the buyer cannot take now; the message says why."""
+
+
+def held_acknowledgments() -> list[Document]:
+    """Acknowledgments waiting for the buyer, oldest first."""
+    query = (
+        select(Document)
+        .where(
+            Document.kind == DocumentKind.ACKNOWLEDGMENT,
+            Document.state == DocumentState.ON_HOLD,
+        )
+        .order_by(Document.id)
+        .limit(200)
+    )
+    return list(db.session.scalars(query))
+
+
+def held_acknowledgment(document_id: int) -> Document | None:
+    query = select(Document).where(
+        Document.id == document_id, Document.kind == DocumentKind.ACKNOWLEDGMENT
+    )
+    return db.session.scalar(query.with_for_update(of=Document))
+
+
+def accept_changes(document: Document, actor: User, reason: str) -> None:
+    """The buyer accepts the supplier's changes: every open hold is released (a conditional
+    update: of two buyers at once, one decides) and the acknowledgment goes on to be applied."""
+    if not reason.strip():
+        raise AckDecisionError("Say why the changes are accepted.")
+    if document.state != DocumentState.ON_HOLD:
+        raise AckDecisionError(f"This acknowledgment is {document.state.value} now, not held.")
+    open_ids = [h.id for h in holds_of(document.id) if h.status == HoldStatus.OPEN]
+    if release_open(open_ids, reason.strip(), released_by_id=actor.id) != len(open_ids):
+        raise AckDecisionError("Someone else decided on this acknowledgment a moment ago.")
+    _audit_decision("acknowledgment.changes_accepted", document, actor, reason)
+    transition(document, DocumentState.VALIDATED, actor, "the buyer accepted the changes")
+
+
+def reject_changes(document: Document, actor: User, note: str) -> None:
+    """The buyer refuses the changes: the acknowledgment goes back to the supplier with a note."""
+    if not note.strip():
+        raise AckDecisionError("Write a note for the supplier: it is what they will read.")
+    if document.state != DocumentState.ON_HOLD:
+        raise AckDecisionError(f"This acknowledgment is {document.state.value} now, not held.")
+    document.errors = [{"path": "$", "code": "CHANGES_REFUSED", "message": note.strip()}]
+    _audit_decision("acknowledgment.changes_refused", document, actor, note)
+    transition(document, DocumentState.REJECTED, actor, "the buyer did not accept the changes")
+
+
+def _audit_decision(action: str, document: Document, actor: User, reason: str) -> None:
+    record(
+        action,
+        actor=actor,
+        organization_id=document.supplier_org_id or document.sender_org_id,
+        target=document,
+        details={"reason": reason.strip(), "po_number": document.po_number},
     )

@@ -248,3 +248,91 @@ def test_an_erp_refusal_becomes_a_hold_with_its_reason(client, supplier, fake):
     assert document(document_id).state is DocumentState.APPLIED
     keys = [c.kwargs["idempotency_key"] for c in fake.calls_to("acknowledge_po")]
     assert keys == [f"ack-{document_id}", f"ack-{document_id}-1"]
+
+
+# -- the buyer's page -----------------------------------------------------------------------
+
+
+def held_ack(client, keystone, portal_erp, number: str) -> tuple[int, PurchaseOrder]:
+    order = open_po(portal_erp.client())
+    first = order.lines[0]
+    changes = {"status": "change", "changed_unit_price": str(first.unit_price + 5)}
+    document_id = send(client, keystone, ack_body(order, number, l1=changes))
+    run_jobs()
+    assert document(document_id).state is DocumentState.ON_HOLD
+    return document_id, order
+
+
+def buyer_post(browser, path: str, data: dict) -> str:
+    from tests.conftest import csrf_token
+
+    page = browser.get("/procurement/acknowledgments").get_data(as_text=True)
+    response = browser.post(path, data={**data, "csrf_token": csrf_token(page)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return browser.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def buyer(app):
+    from tests.onboarding.conftest import signed_in_browser
+
+    user = UserFactory(role=Role.PROCUREMENT_ADMIN)
+    return user, signed_in_browser(app, user)
+
+
+def test_the_buyer_accepts_the_changes_and_the_ack_reaches_the_erp(
+    app, client, keystone, portal_erp
+):
+    document_id, order = held_ack(client, keystone, portal_erp, "ACK-B1")
+    user, browser = buyer(app)
+    page = browser.get("/procurement/acknowledgments").get_data(as_text=True)
+    assert "ACK-B1" in page
+    assert "the supplier quotes" in page
+    page = buyer_post(
+        browser,
+        f"/procurement/acknowledgments/{document_id}/accept",
+        {"reason": "surcharge agreed"},
+    )
+    assert "Changes accepted: ACK-B1 goes on to the ERP." in page
+    run_jobs()
+    found = document(document_id)
+    assert found.state is DocumentState.APPLIED
+    assert any(e.actor_label == user.email for e in found.timeline)
+    applied = portal_erp.client().list_acknowledgments(order.number)
+    assert [a.reference for a in applied if a.reference == "ACK-B1"] == ["ACK-B1"]
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "acknowledgment.changes_accepted")
+    )
+    assert entry.details["reason"] == "surcharge agreed"
+
+
+def test_the_buyer_refuses_the_changes_and_the_supplier_reads_the_note(
+    app, client, keystone, portal_erp
+):
+    document_id, _ = held_ack(client, keystone, portal_erp, "ACK-B2")
+    _, browser = buyer(app)
+    page = buyer_post(
+        browser, f"/procurement/acknowledgments/{document_id}/refuse", {"note": "keep the PO price"}
+    )
+    assert "ACK-B2 was sent back to the supplier." in page
+    found = document(document_id)
+    assert found.state is DocumentState.REJECTED
+    assert found.errors == [
+        {"path": "$", "code": "CHANGES_REFUSED", "message": "keep the PO price"}
+    ]
+
+
+def test_only_procurement_decides_on_acknowledgments(app, client, keystone, portal_erp):
+    from tests.onboarding.conftest import signed_in_browser
+
+    document_id, _ = held_ack(client, keystone, portal_erp, "ACK-B3")
+    clerk = signed_in_browser(app, UserFactory(role=Role.FINANCE_CLERK))
+    assert clerk.get("/procurement/acknowledgments").status_code == 403
+    assert clerk.post(f"/procurement/acknowledgments/{document_id}/accept").status_code in (
+        400,
+        403,
+    )
+    supplier = signed_in_browser(
+        app, UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=keystone)
+    )
+    assert supplier.get("/procurement/acknowledgments").status_code == 403
+    assert document(document_id).state is DocumentState.ON_HOLD
