@@ -80,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.holds.views import bp as holds_bp
     from app.intake.views import bp as intake_bp
     from app.mail.views import bp as mail_bp
+    from app.matching.ack_views import bp as acknowledgments_bp
     from app.matching.views import bp as tolerances_bp
     from app.oauth.endpoints import bp as oauth_bp
     from app.oauth.views import bp as api_clients_bp
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (accounts_bp, ops_bp, admin_bp, finance_bp, holds_bp, suppliers_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(tolerances_bp)
+    app.register_blueprint(acknowledgments_bp)
     for blueprint in (mfa_bp, federation_bp):
         app.register_blueprint(blueprint)
     for blueprint in (intake_bp, partner_api_bp, api_docs_bp):

@@ -5,6 +5,8 @@ deterministic seed and submitted through the same submission service as any uplo
 then normalizes and validates them against the running mock ERP, so every hold the queue shows
 was raised by the real rules. Some invoices match cleanly; the others carry one kind of fault
 each (a price above the PO, more than was received, a number sent twice, an unknown PO).
+The first supplier also acknowledges two open POs: one as ordered (applied to the ERP PO), one
+with a higher price on a line (held for the buyer).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.documents.models import Channel, Document, DocumentKind
-from app.erp.interface import PoStatus, PurchaseOrder
+from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
 from app.intake import flip, services
 from app.orgs.models import Organization
@@ -41,6 +43,8 @@ def seed_invoices(suppliers: list[Organization]) -> int:
             sent += _submit(
                 supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index)
             )
+        if supplier is suppliers[0]:
+            sent += _acknowledge(supplier, orders)
     return sent
 
 
@@ -76,13 +80,57 @@ def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: 
     return invoice
 
 
-def _submit(supplier: Organization, invoice: dict) -> int:
+def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> int:
+    """One acknowledgment as ordered and one raising a line's price, on two POs the supplier
+    may still acknowledge (open ones first)."""
+    own = sorted(
+        (
+            po
+            for po in orders
+            if po.vendor_number == supplier.erp_vendor_number and po.status in OPEN_PO_STATUSES
+        ),
+        key=lambda po: (po.status != PoStatus.OPEN, po.number),
+    )
+    sent = 0
+    for seed_po, raise_price in zip(own[:2], (False, True), strict=False):
+        order = seed_po.as_purchase_order()
+        kind = DocumentKind.ACKNOWLEDGMENT
+        sent += _submit(supplier, _acknowledgment(order, raise_price), kind)
+    return sent
+
+
+def _acknowledgment(order: PurchaseOrder, raise_price: bool) -> dict:
+    lines: list[dict] = [
+        {"po_line": str(line.line_number), "status": "accept"} for line in order.lines
+    ]
+    if raise_price:
+        first = order.lines[0]
+        lines[0] = {
+            "po_line": str(first.line_number),
+            "status": "change",
+            "changed_unit_price": str(first.unit_price * Decimal("1.08")),
+            "reason": "raw material surcharge",
+        }
+    return {
+        "ack_number": f"ACK-{order.number}",
+        "po_number": order.number,
+        "issue_date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "status": "accepted_with_changes" if raise_price else "accepted",
+        "currency": order.currency,
+        "lines": lines,
+    }
+
+
+def _submit(
+    supplier: Organization, document: dict, kind: DocumentKind = DocumentKind.INVOICE
+) -> int:
+    number = document.get("invoice_number") or document["ack_number"]
     submission = services.Submission(
-        kind=DocumentKind.INVOICE,
-        body=json.dumps(invoice).encode(),
+        kind=kind,
+        body=json.dumps(document).encode(),
         content_type="application/json",
         sender=supplier,
         channel=Channel.UPLOAD,
-        filename=f"{invoice['invoice_number']}.json",
+        filename=f"{number}.json",
     )
     return len(services.submit(submission, lambda _: supplier, actor="demo data").documents)

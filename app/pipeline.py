@@ -8,7 +8,7 @@ the same work sent twice is one job. `Step` is the one source of a job's id, que
 schedule: the outbox, the sweeper and the job wrapper all read them from here.
 
 Later steps join the table as they are built: `document.validated` → post (ERP posting) for
-invoices or apply for acknowledgments, `document.posted` → sync payment. Anything else may listen to `document_transitioned`
+invoices (acknowledgments already apply there), `document.posted` → sync payment. Anything else may listen to `document_transitioned`
 (webhooks, metrics) without the pipeline knowing about it.
 """
 
@@ -56,15 +56,28 @@ class Step:
 
 
 NORMALIZE = Step("normalize", "app.normalize.tasks.normalize")
-# Acknowledgments wait at NORMALIZED until their matching against the PO is built.
 VALIDATE = Step("validate", "app.matching.tasks.validate", kinds=frozenset({"invoice"}))
+# An acknowledgment is matched against its PO, then applied to the PO in the ERP (APPLIED).
+MATCH_ACK = Step(
+    "match_ack", "app.matching.tasks.match_acknowledgment", kinds=frozenset({"acknowledgment"})
+)
+APPLY_ACK = Step(
+    "apply_ack",
+    "app.matching.tasks.apply_acknowledgment",
+    retry_intervals=(10, 60, 300, 900, 3600),
+    kinds=frozenset({"acknowledgment"}),
+)
 
-FLOW: dict[str, Step] = {
-    "document.received": NORMALIZE,
-    "document.normalized": VALIDATE,
+# Each event with the steps it may set off; a document takes the first one for its kind.
+FLOW: dict[str, tuple[Step, ...]] = {
+    "document.received": (NORMALIZE,),
+    "document.normalized": (VALIDATE, MATCH_ACK),
+    "document.validated": (APPLY_ACK,),
 }
 
-STEPS_BY_COMMAND: dict[str, Step] = {step.command: step for step in FLOW.values()}
+STEPS_BY_COMMAND: dict[str, Step] = {
+    step.command: step for steps in FLOW.values() for step in steps
+}
 
 
 def event_name(state: str) -> str:
@@ -74,8 +87,7 @@ def event_name(state: str) -> str:
 
 def next_step(event: str, kind: str) -> Step | None:
     """The work `event` makes due for a `kind` document, or None when it waits (or is done)."""
-    step = FLOW.get(event)
-    return step if step is not None and kind in step.kinds else None
+    return next((step for step in FLOW.get(event, ()) if kind in step.kinds), None)
 
 
 # The periodic sweep (`app.documents.sweeper`) re-sends lost work; each run also does the
@@ -86,4 +98,8 @@ HOUSEKEEPING: dict[str, str] = {
     "purged_keys": "app.intake.idempotency.purge_expired",
     "rechecked_holds": "app.matching.services.revalidate_due",
     "resent_webhooks": "app.webhooks.tasks.resend_due",
+    # Goods receipts the ERP reports re-check the held invoices on their PO at once.
+    "receipts_followed": "app.matching.receipts.follow_receipts",
+    # Approved bank changes the ERP's vendor record does not hold yet are sent again.
+    "bank_details_pushed": "app.onboarding.erp_push.push_due",
 }

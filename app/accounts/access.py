@@ -72,6 +72,7 @@ NAVIGATION = (
         frozenset({Role.FINANCE_CLERK, Role.FINANCE_MANAGER, Role.PROCUREMENT_ADMIN}),
     ),
     NavItem("Organizations", "admin.organizations", frozenset({Role.PROCUREMENT_ADMIN})),
+    NavItem("Acknowledgments", "acknowledgments.index", frozenset({Role.PROCUREMENT_ADMIN})),
     NavItem(
         "Company profile",
         "onboarding.my_profile",

@@ -27,6 +27,7 @@ from app.erp.interface import (
     Acknowledgment,
     ApInvoice,
     CostCentre,
+    ErpEvent,
     Facility,
     Item,
     Payload,
@@ -129,6 +130,23 @@ class ErpClient:
         )
         return _parse(Vendor, _json(response)), response.status_code == 201
 
+    def update_vendor(
+        self,
+        number: str,
+        payload: Payload,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Vendor:
+        response = self._call(
+            "PATCH",
+            f"/api/vendors/{_q(number)}",
+            payload=payload,
+            headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+            correlation_id=correlation_id,
+        )
+        return _parse(Vendor, _json(response))
+
     def list_facilities(self, *, correlation_id: str | None = None) -> list[Facility]:
         return self._list("/api/facilities", Facility, correlation_id=correlation_id)
 
@@ -210,6 +228,12 @@ class ErpClient:
             Acknowledgment,
             correlation_id=correlation_id,
         )
+
+    def list_events(
+        self, after: int = 0, limit: int = 100, *, correlation_id: str | None = None
+    ) -> list[ErpEvent]:
+        params = {"after": str(int(after)), "limit": str(int(limit))}
+        return self._list("/api/events", ErpEvent, params=params, correlation_id=correlation_id)
 
     # -- plumbing ---------------------------------------------------------------------------
 

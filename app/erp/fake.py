@@ -11,6 +11,7 @@ import hashlib
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,10 +25,12 @@ from app.erp.interface import (
     ApInvoice,
     ApInvoiceLine,
     CostCentre,
+    ErpEvent,
     Facility,
     Item,
     Payload,
     Payment,
+    PoStatus,
     PurchaseOrder,
     Receipt,
     RemitTo,
@@ -35,7 +38,13 @@ from app.erp.interface import (
 )
 from app.erp.mock import catalog, rules, seed
 from app.erp.mock.rules import BusinessError
-from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate, VendorCreate
+from app.erp.mock.schemas import (
+    AcknowledgmentCreate,
+    AddReceipt,
+    ApInvoiceCreate,
+    VendorCreate,
+    VendorUpdate,
+)
 
 ANY_METHOD = "*"
 
@@ -63,6 +72,7 @@ class RecordingErp:
         self.ap_invoices: dict[int, ApInvoice] = {}
         self.payments: dict[int, Payment] = {}
         self.acknowledgments: dict[str, list[Acknowledgment]] = defaultdict(list)
+        self.events: list[ErpEvent] = []
         self._answers: dict[tuple[str, str], tuple[str, Any]] = {}
         self._ids = itertools.count(1)
 
@@ -85,6 +95,44 @@ class RecordingErp:
                 "reference": reference,
             }
         )
+
+    def add_receipt(self, po_number: str, line_number: int, quantity: Decimal) -> Receipt:
+        """Receive goods on a PO line, as the mock ERP's admin endpoint does (with its event)."""
+        req = AddReceipt(line_number=line_number, quantity=quantity)
+        po = self._po_or_404(po_number)
+        line = next(line for line in po.lines if line.line_number == req.line_number)
+        receipt = Receipt(
+            receipt_number=f"GR{900_000 + sum(map(len, self.receipts.values())) + 1}",
+            po_number=po_number,
+            line_number=line.line_number,
+            item_number=line.item_number,
+            quantity=req.quantity,
+            received_on=dt.datetime.now(dt.UTC).date(),
+        )
+        self.receipts[po_number].append(receipt)
+        lines = tuple(
+            pl.model_copy(update={"quantity_received": pl.quantity_received + req.quantity})
+            if pl.line_number == line_number
+            else pl
+            for pl in po.lines
+        )
+        fully = all(pl.quantity_received >= pl.quantity for pl in lines)
+        status = PoStatus.RECEIVED if fully else PoStatus.PARTIALLY_RECEIVED
+        self.purchase_orders[po_number] = po.model_copy(update={"lines": lines, "status": status})
+        self.events.append(
+            ErpEvent(
+                id=len(self.events) + 1,
+                type="receipt.created",
+                po_number=po_number,
+                data={
+                    "receipt_number": receipt.receipt_number,
+                    "line_number": line_number,
+                    "quantity": str(req.quantity),
+                },
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        return receipt
 
     def _record(self, method: str, *args: Any, **kwargs: Any) -> None:
         self.calls.append(Call(method, args, kwargs))
@@ -119,6 +167,33 @@ class RecordingErp:
         vendor = _new_vendor(self._next_vendor_number(), req)
         self.vendors[vendor.number] = vendor
         return vendor, True
+
+    def update_vendor(
+        self,
+        number: str,
+        payload: Payload,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Vendor:
+        self._record(
+            "update_vendor",
+            number,
+            payload,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+        )
+        req = _validated(VendorUpdate, payload)
+        vendor = _found(self.vendors.get(number), f"No vendor {number}.")
+
+        def work() -> Vendor:
+            remit = RemitTo(**req.remit_to.model_dump())
+            self.vendors[number] = vendor.model_copy(update={"remit_to": remit})
+            return self.vendors[number]
+
+        if idempotency_key is None:
+            return work()
+        return self._once(f"vendor:{number}", idempotency_key, payload, work)
 
     def list_facilities(self, *, correlation_id: str | None = None) -> list[Facility]:
         self._record("list_facilities", correlation_id=correlation_id)
@@ -207,6 +282,12 @@ class RecordingErp:
         self._record("list_acknowledgments", po_number, correlation_id=correlation_id)
         self._po_or_404(po_number)
         return list(self.acknowledgments[po_number])
+
+    def list_events(
+        self, after: int = 0, limit: int = 100, *, correlation_id: str | None = None
+    ) -> list[ErpEvent]:
+        self._record("list_events", after, limit, correlation_id=correlation_id)
+        return [e for e in self.events if e.id > after][: max(limit, 1)]
 
     # -- behaviour shared with the mock ERP -------------------------------------------------
 

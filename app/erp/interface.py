@@ -166,6 +166,17 @@ class Acknowledgment(ErpRecord):
     received_at: dt.datetime
 
 
+class ErpEvent(ErpRecord):
+    """Something that happened in the ERP (a goods receipt); ids only grow, so the last id
+    read is a reader's cursor."""
+
+    id: int
+    type: str
+    po_number: str | None = None
+    data: Mapping[str, Any] = {}
+    created_at: dt.datetime
+
+
 Payload = Mapping[str, Any]
 
 
@@ -189,6 +200,17 @@ class ErpGateway(Protocol):
         self, payload: Payload, *, correlation_id: str | None = None
     ) -> tuple[Vendor, bool]:
         """The vendor with this tax id, created if none exists; the flag says it was created."""
+        ...
+
+    def update_vendor(
+        self,
+        number: str,
+        payload: Payload,
+        *,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Vendor:
+        """Change a vendor record (its `remit_to`); answers the vendor as the ERP now has it."""
         ...
 
     def list_facilities(self, *, correlation_id: str | None = None) -> list[Facility]: ...
@@ -237,3 +259,9 @@ class ErpGateway(Protocol):
     def list_acknowledgments(
         self, po_number: str, *, correlation_id: str | None = None
     ) -> list[Acknowledgment]: ...
+
+    def list_events(
+        self, after: int = 0, limit: int = 100, *, correlation_id: str | None = None
+    ) -> list[ErpEvent]:
+        """The ERP's events with an id above `after`, oldest first, at most `limit`."""
+        ...

@@ -100,6 +100,20 @@ STATE_WORDS = {
     DocumentState.APPLIED: "Applied to the purchase order.",
     DocumentState.DEAD: "Delayed on our side: the hospital's team is on it.",
 }
+# An acknowledgment's states read differently: it is matched and recorded, never paid.
+ACK_STATE_WORDS = STATE_WORDS | {
+    DocumentState.NORMALIZED: "Read: it is being matched against the purchase order.",
+    DocumentState.VALIDATED: "Accepted: it matches the purchase order and is being recorded "
+    "on it in the hospital's system.",
+    DocumentState.ON_HOLD: "With the buyer: your changes (listed below) wait for the buyer to "
+    "accept them. You need not do anything unless they ask.",
+    DocumentState.APPLIED: "Recorded on the purchase order in the hospital's system.",
+}
+
+
+def state_words(document: Document) -> str:
+    words = ACK_STATE_WORDS if document.kind == DocumentKind.ACKNOWLEDGMENT else STATE_WORDS
+    return words[document.state]
 
 
 @bp.get("/documents/<int:document_id>")
@@ -110,7 +124,7 @@ def document(document_id: int) -> str:
         "intake/document.html",
         document=found,
         payload=found.payload,
-        state_words=STATE_WORDS[found.state],
+        state_words=state_words(found),
         holds=holds_of(found.id),
     )
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.canonical import Invoice
+from app.canonical import Acknowledgment, Invoice
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.matching.tolerances import Tolerance
 
@@ -103,6 +103,7 @@ class PoLineFacts:
     quantity: Decimal
     unit_price: Decimal
     quantity_received: Decimal
+    need_by_date: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,11 @@ class PoFacts:
             total_amount=order.total_amount,
             lines={
                 line.line_number: PoLineFacts(
-                    line.line_number, line.quantity, line.unit_price, line.quantity_received
+                    line.line_number,
+                    line.quantity,
+                    line.unit_price,
+                    line.quantity_received,
+                    line.need_by_date,
                 )
                 for line in order.lines
             },
@@ -152,6 +157,8 @@ class SupplierFacts:
     suspended: bool = False
     verified_account: str | None = None
     bank_changed_at: dt.datetime | None = None
+    # The account the ERP's vendor record pays to ("" for none); None when it was not asked.
+    erp_account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,3 +180,60 @@ class Case:
     supplier: SupplierFacts
     context: Context
     history: History = History()
+
+
+# -- acknowledgments ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AckLineFacts:
+    """The supplier's answer for one PO line: accept, reject or change, and what it changed."""
+
+    po_line: int | None
+    status: str
+    reason: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    delivery_date: dt.date | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AckFacts:
+    number: str
+    po_number: str
+    status: str
+    currency: str | None
+    lines: tuple[AckLineFacts, ...]
+    reason: str | None = None
+
+    @classmethod
+    def from_acknowledgment(cls, ack: Acknowledgment) -> AckFacts:
+        return cls(
+            number=ack.ack_number,
+            po_number=ack.po_number,
+            status=ack.status,
+            currency=ack.currency,
+            reason=ack.reason,
+            lines=tuple(
+                AckLineFacts(
+                    po_line=int(line.po_line) if line.po_line.strip().isdigit() else None,
+                    status=line.status,
+                    reason=line.reason,
+                    quantity=line.changed_quantity,
+                    unit_price=line.changed_unit_price,
+                    delivery_date=line.changed_delivery_date,
+                    label=line.po_line,
+                )
+                for line in ack.lines
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AckCase:
+    """Everything one check of one acknowledgment reads."""
+
+    ack: AckFacts
+    po: PoFacts | None
+    supplier: SupplierFacts

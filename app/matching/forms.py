@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectField
-from wtforms.validators import DataRequired, Optional, ValidationError
+from wtforms import DecimalField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.matching.tolerance_templates import LIMITS, MAX_LIMIT, PLACES
 
@@ -79,3 +79,21 @@ class OverrideForm(LimitsForm):
 
 class RemoveForm(FlaskForm):
     """Only the CSRF token: the supplier is in the URL."""
+
+
+class AckAcceptForm(FlaskForm):
+    """The buyer accepts a supplier's changed acknowledgment."""
+
+    reason = TextAreaField(
+        "Why accept the changes",
+        validators=[DataRequired("Say why the changes are accepted."), Length(max=2000)],
+    )
+
+
+class AckRefuseForm(FlaskForm):
+    """The buyer refuses the changes; the note is what the supplier reads."""
+
+    note = TextAreaField(
+        "Note for the supplier",
+        validators=[DataRequired("Write a note for the supplier."), Length(max=2000)],
+    )

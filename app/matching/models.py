@@ -67,6 +67,17 @@ class Hold(Model):
     document: Mapped[Document] = relationship()
 
 
+class ErpCursor(Model):
+    """How far the portal has read one of the ERP's feeds (its events, by id): each poll reads
+    what came after and moves the position on in the same transaction as its work."""
+
+    __tablename__ = "erp_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 def release_open(hold_ids: list[int], reason: str, released_by_id: int | None = None) -> int:
     """Release those of `hold_ids` still open, in one conditional UPDATE: of two people (or a
     person and a re-check) acting at once, only one releases a hold. None means the system

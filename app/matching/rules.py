@@ -343,6 +343,20 @@ def bank_details(case: Case) -> list[Finding]:
                 amount_at_risk=inv.payable,
             )
         )
+    verified, erp = supplier.verified_account, supplier.erp_account
+    if verified and erp is not None and erp != verified:
+        findings.append(
+            _hold(
+                HoldCode.BANK_DETAILS,
+                "The ERP's vendor record pays to another account than the verified one: the "
+                "approved bank change has not reached the ERP yet.",
+                "Your new bank details are not yet in the hospital's payment system; we pay "
+                "once they are.",
+                expected=f"…{verified[-4:]}",
+                actual=f"…{erp[-4:]}" if erp else "no account",
+                amount_at_risk=inv.payable,
+            )
+        )
     changed = supplier.bank_changed_at
     if changed is not None and (ctx.today - changed.date()).days < ctx.bank_change_days:
         findings.append(

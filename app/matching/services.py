@@ -58,13 +58,9 @@ BILLED = (
 def validate(document: Document) -> DocumentState:
     """NORMALIZED → VALIDATED, ON_HOLD or REJECTED; any other state is left alone (a repeated
     job). ErpError propagates when the ERP cannot answer: the job is retried, nothing changed."""
-    if document.state == DocumentState.NORMALIZED:
-        if document.kind == DocumentKind.INVOICE:
-            _validate_invoice(document)
-        else:
-            # Acknowledgments are matched against their PO by a later change; until then they
-            # pass as they are.
-            transition(document, DocumentState.VALIDATED, SYSTEM, "acknowledgment recorded")
+    # Acknowledgments have their own step (app.matching.acknowledgments, MATCH_ACK).
+    if document.state == DocumentState.NORMALIZED and document.kind == DocumentKind.INVOICE:
+        _validate_invoice(document)
     outbox.complete(document.id, VALIDATE)
     return document.state
 
@@ -72,7 +68,7 @@ def validate(document: Document) -> DocumentState:
 def _validate_invoice(document: Document) -> None:
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
-    erp = _erp_facts(document)  # before the lock: no supplier waits on another's ERP call
+    erp = _erp_facts(document, supplier)  # before the lock: no supplier waits on another's ERP call
     _lock_supplier(supplier)
     _remember_identity(document, invoice)
     _conclude(document, _findings(document, invoice, supplier, erp))
@@ -82,15 +78,25 @@ def _validate_invoice(document: Document) -> None:
 class ErpFacts:
     order: PurchaseOrder | None
     cost_centres: frozenset[str]
+    verified_account: str | None
+    erp_account: str | None
 
 
-def _erp_facts(document: Document) -> ErpFacts:
-    """What the check reads from the ERP: the PO, and the cost centres only for an invoice
-    without a PO (the only rule that reads them), so a PO invoice costs one ERP call."""
+def _erp_facts(document: Document, supplier: Organization) -> ErpFacts:
+    """What the check reads from the ERP: the PO; the cost centres only for an invoice without
+    a PO (the only rule that reads them); the account the ERP's vendor record pays to only
+    when the portal has verified details to compare it with."""
     needs_cost_centres = document.po_number is None
+    account = db.session.scalar(
+        select(BankAccount).where(
+            BankAccount.organization_id == supplier.id, BankAccount.status == BankStatus.ACTIVE
+        )
+    )
     return ErpFacts(
         order=purchase_order(document.po_number),
         cost_centres=_cost_centres() if needs_cost_centres else frozenset(),
+        verified_account=account.account_identifier if account else None,
+        erp_account=_erp_account(supplier) if account else None,
     )
 
 
@@ -108,7 +114,7 @@ def _findings(
     case = Case(
         invoice=facts,
         po=PoFacts.from_erp(erp.order) if erp.order else None,
-        supplier=_supplier_facts(supplier),
+        supplier=_supplier_facts(supplier, erp),
         context=_context(supplier, erp.cost_centres),
         history=_history(document, supplier.id),
     )
@@ -127,7 +133,7 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
         return document.state
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
-    erp = _erp_facts(document)
+    erp = _erp_facts(document, supplier)
     _lock_supplier(supplier)
     findings = _findings(document, invoice, supplier, erp)
     failing = {finding.code for finding in findings}
@@ -177,6 +183,7 @@ def revalidate_due(now: dt.datetime) -> int:
         .join(Document, Document.id == Hold.document_id)
         .where(
             Document.state == DocumentState.ON_HOLD,
+            Document.kind == DocumentKind.INVOICE,  # a held acknowledgment waits for the buyer
             Hold.status == HoldStatus.OPEN,
             last <= now - dt.timedelta(minutes=minutes),
         )
@@ -215,19 +222,29 @@ def purchase_order(number: str | None) -> PurchaseOrder | None:
         return None
 
 
-def _supplier_facts(supplier: Organization) -> SupplierFacts:
-    account = db.session.scalar(
-        select(BankAccount).where(
-            BankAccount.organization_id == supplier.id, BankAccount.status == BankStatus.ACTIVE
-        )
-    )
+def _supplier_facts(supplier: Organization, erp: ErpFacts) -> SupplierFacts:
     return SupplierFacts(
         vendor_number=supplier.erp_vendor_number,
         active=supplier.is_active,
         suspended=supplier.status == OrgStatus.SUSPENDED,
-        verified_account=account.account_identifier if account else None,
+        verified_account=erp.verified_account,
         bank_changed_at=supplier.bank_changed_at,
+        erp_account=erp.erp_account,
     )
+
+
+def _erp_account(supplier: Organization) -> str | None:
+    """The account the ERP's vendor record pays to ("" for none), asked only when the portal
+    has verified details to compare it with; None without a vendor number."""
+    if not supplier.erp_vendor_number:
+        return None
+    try:
+        vendor = get_erp().get_vendor(
+            supplier.erp_vendor_number, correlation_id=g.get("correlation_id")
+        )
+    except ErpNotFound:
+        return ""
+    return vendor.remit_to.account if vendor.remit_to else ""
 
 
 def _context(supplier: Organization, cost_centres: frozenset[str]) -> Context:

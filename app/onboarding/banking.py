@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.crypto import mask
 from app.db import db, utcnow
-from app.onboarding import bank_states, notify, rules
+from app.onboarding import bank_states, erp_push, notify, rules
 from app.onboarding.enrollment import check_no_conflict
 from app.onboarding.errors import ConflictOfInterest, OnboardingError
 from app.onboarding.models import BankAccount, BankScheme, BankStatus
@@ -205,6 +205,7 @@ def _put_in_force(org: Organization, account: BankAccount, actor, now) -> None:
             "effective_at": now.isoformat(),
         },
     )
+    erp_push.push_after_commit(account)
     notify.tell_org(
         org, "Your new bank details are in force", "bank_change_approved", account=account
     )

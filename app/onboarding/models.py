@@ -130,6 +130,10 @@ class BankAccount(TimestampMixin, Model):
     # When these details came into force; invoice matching reads it (BANK_DETAILS hold).
     effective_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When the ERP's vendor record was seen holding these details (None: not there yet), and
+    # the ERP's last refusal, if it refused them (app.onboarding.erp_push).
+    erp_synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    erp_sync_error: Mapped[str | None] = mapped_column(Text)
 
     organization: Mapped[Organization] = relationship()
 

@@ -11,7 +11,7 @@ from app.audit.models import AuditEntry
 from app.db import db
 from app.documents.models import Document, DocumentEvent, OutboxEntry
 from app.ops.queues import JobStatus, job_statuses
-from app.pipeline import FLOW
+from app.pipeline import STEPS_BY_COMMAND
 
 MAX_ID = 2**31 - 1
 FOUND_SHOWN = 50
@@ -45,7 +45,11 @@ class Trail:
 def job_ids_of(document: Document, outbox: list[OutboxEntry]) -> list[str]:
     """Every job id the pipeline may have sent for it: the steps that apply to its kind (ids
     come from `Step.job_id`) and whatever its outbox recorded, each once."""
-    ids = [step.job_id(document.id) for step in FLOW.values() if document.kind in step.kinds]
+    ids = [
+        step.job_id(document.id)
+        for step in STEPS_BY_COMMAND.values()
+        if document.kind in step.kinds
+    ]
     ids += [entry.job_id for entry in outbox]
     return list(dict.fromkeys(ids))
 

@@ -67,11 +67,20 @@ def test_the_pipeline_sends_a_received_document_to_normalize():
     assert all(key.startswith("document.") for key in FLOW)
 
 
-def test_a_normalized_invoice_goes_to_validate_and_an_acknowledgment_waits():
+def test_a_normalized_invoice_goes_to_validate_and_an_acknowledgment_to_its_matching():
     step = next_step(event_name("NORMALIZED"), "invoice")
     assert step is not None
     assert step.job_id(7) == "validate-7"
-    assert next_step(event_name("NORMALIZED"), "acknowledgment") is None
+    ack_step = next_step(event_name("NORMALIZED"), "acknowledgment")
+    assert ack_step is not None
+    assert ack_step.job_id(7) == "match_ack-7"
+
+
+def test_a_validated_acknowledgment_is_applied_to_the_erp():
+    step = next_step(event_name("VALIDATED"), "acknowledgment")
+    assert step is not None
+    assert step.job_id(9) == "apply_ack-9"
+    assert next_step(event_name("APPLIED"), "acknowledgment") is None
 
 
 # -- PO flip ---------------------------------------------------------------------------------

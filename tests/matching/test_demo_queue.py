@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.db import db, unit_of_work
 from app.demo import seed_demo
-from app.documents.models import Document, DocumentState
+from app.documents.models import Document, DocumentKind, DocumentState
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from tests.intake.helpers import run_jobs
@@ -29,6 +29,15 @@ def test_the_demo_queue_holds_invoices_for_several_reasons(portal_erp):
         HoldCode.DUPLICATE,
         HoldCode.PO_NOT_FOUND,
     } <= codes
+    acknowledgments = db.session.scalars(
+        select(Document).where(Document.kind == DocumentKind.ACKNOWLEDGMENT)
+    ).all()
+    assert sorted(a.state.value for a in acknowledgments) == ["APPLIED", "ON_HOLD"]
+    held = next(a for a in acknowledgments if a.state is DocumentState.ON_HOLD)
+    assert set(db.session.scalars(select(Hold.code).where(Hold.document_id == held.id))) == {
+        HoldCode.PRICE
+    }
     before = db.session.scalar(select(func.count()).select_from(Document))
     seed_demo()  # again: nothing new
     assert db.session.scalar(select(func.count()).select_from(Document)) == before
+    portal_erp.reset()  # an acknowledgment was applied to the shared mock ERP

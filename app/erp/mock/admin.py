@@ -57,6 +57,12 @@ def add_receipt(number: str) -> Any:
         return render.receipt(services.add_receipt(session, number, req)), 201
 
 
+@bp.get("/vendors/<number>/changes")
+def vendor_changes(number: str) -> Any:
+    """The ERP's audit of a vendor's record: every remit-to change, account numbers masked."""
+    return {"items": [render.vendor_change(c) for c in services.vendor_changes(db(), number)]}
+
+
 @bp.post("/ap-invoices/<int:invoice_id>/pay")
 def mark_paid(invoice_id: int) -> Any:
     req = MarkPaid.model_validate(request.get_json(force=True))

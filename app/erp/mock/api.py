@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.erp.mock import models, render, seed, services
 from app.erp.mock.app import bearer_matches, db, error, state, unauthorized, unit_of_work
-from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate, VendorCreate
+from app.erp.mock.schemas import AcknowledgmentCreate, ApInvoiceCreate, VendorCreate, VendorUpdate
 
 bp = Blueprint("mock_erp_api", __name__, url_prefix="/api")
 
@@ -62,6 +62,33 @@ def create_vendor() -> Any:
     with unit_of_work(db()) as session:
         vendor, created = services.find_or_create_vendor(session, req)
         return render.vendor(vendor), 201 if created else 200
+
+
+@bp.route("/vendors/<number>", methods=["PUT", "PATCH"])
+def update_vendor(number: str) -> Any:
+    """Change the vendor's remit-to (an approved bank change); an Idempotency-Key, if sent,
+    makes a repeat answer the first result."""
+    raw = body()
+    req = VendorUpdate.model_validate(raw)
+
+    def work(session: Session) -> services.Answer:
+        return 200, render.vendor(services.update_vendor(session, number, req))
+
+    with unit_of_work(db()) as session:
+        services.get_vendor(session, number)  # 404 before any key is stored
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            status, answer = work(session)
+            return answer, status
+        return _run_once(session, f"vendor:{number}", key, raw, work)
+
+
+@bp.get("/events")
+def list_events() -> Response:
+    """What happened since the event id `after` (goods receipts), oldest first."""
+    after = request.args.get("after", default=0, type=int)
+    limit = min(request.args.get("limit", default=100, type=int), 500)
+    return items([render.event(e) for e in services.list_events(db(), after, max(limit, 1))])
 
 
 @bp.get("/facilities")

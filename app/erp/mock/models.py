@@ -225,6 +225,35 @@ class Acknowledgment(Base):
     purchase_order: Mapped[PurchaseOrder] = relationship(lazy="joined")
 
 
+class VendorChange(Base):
+    """The ERP's own audit of a vendor record edited through the API: who asked (the portal's
+    reference), what the remit-to was before and after (account numbers masked)."""
+
+    __tablename__ = "vendor_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"), index=True)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    vendor: Mapped[Vendor] = relationship(lazy="joined")
+
+
+class Event(Base):
+    """Something that happened in the ERP that integrations may follow (`GET /api/events`):
+    a goods receipt, say. Ids only grow, so a reader keeps the last id it saw as its cursor."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    po_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class IdempotencyRecord(Base):
     """The first answer given for an Idempotency-Key; the unique key serializes racing twins."""
 

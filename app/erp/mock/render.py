@@ -176,3 +176,24 @@ def acknowledgment(ack: models.Acknowledgment) -> dict[str, Any]:
         "lines": ack.lines,
         "received_at": ack.received_at.isoformat(),
     }
+
+
+def event(e: models.Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "type": e.type,
+        "po_number": e.po_number,
+        "data": e.data,
+        "created_at": e.created_at.isoformat(),
+    }
+
+
+def vendor_change(c: models.VendorChange) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "vendor_number": c.vendor.number,
+        "reference": c.reference,
+        "before": c.before,
+        "after": c.after,
+        "changed_at": c.changed_at.isoformat(),
+    }

@@ -37,6 +37,13 @@ class VendorCreate(_Request):
     remit_to: RemitToIn | None = None
 
 
+class VendorUpdate(_Request):
+    """A change to a vendor record: today its remit-to (an approved bank change)."""
+
+    remit_to: RemitToIn
+    reference: Annotated[str, Field(max_length=64)] | None = None
+
+
 class ApInvoiceLineIn(_Request):
     line_number: Annotated[int, Field(ge=1)]
     po_line_number: Annotated[int, Field(ge=1)] | None = None

@@ -23,6 +23,7 @@ from app.erp.mock.schemas import (
     ApInvoiceCreate,
     MarkPaid,
     VendorCreate,
+    VendorUpdate,
 )
 
 Answer = tuple[int, dict[str, Any]]
@@ -104,6 +105,50 @@ def _new_vendor(session: Session, req: VendorCreate) -> models.Vendor:
 
 
 # Purchase orders ---------------------------------------------------------------------------
+
+
+def update_vendor(session: Session, number: str, req: VendorUpdate) -> models.Vendor:
+    """Change a vendor's remit-to, keeping what it was and what it became in vendor_changes."""
+    vendor = get_vendor(session, number)
+    before = _masked_remit(vendor)
+    remit = req.remit_to
+    vendor.remit_bank_name, vendor.remit_scheme = remit.bank_name, remit.scheme
+    vendor.remit_bank_code, vendor.remit_account = remit.bank_code, remit.account
+    session.add(
+        models.VendorChange(
+            vendor=vendor, reference=req.reference, before=before, after=_masked_remit(vendor)
+        )
+    )
+    session.flush()
+    return vendor
+
+
+def vendor_changes(session: Session, number: str) -> list[models.VendorChange]:
+    vendor = get_vendor(session, number)
+    query = (
+        select(models.VendorChange)
+        .where(models.VendorChange.vendor_id == vendor.id)
+        .order_by(models.VendorChange.id)
+    )
+    return list(session.scalars(query))
+
+
+def _masked_remit(vendor: models.Vendor) -> dict[str, Any] | None:
+    if not vendor.remit_account:
+        return None
+    return {
+        "bank_name": vendor.remit_bank_name,
+        "scheme": vendor.remit_scheme,
+        "bank_code": vendor.remit_bank_code,
+        "account": "…" + vendor.remit_account[-4:],
+    }
+
+
+def list_events(session: Session, after: int, limit: int) -> list[models.Event]:
+    query = (
+        select(models.Event).where(models.Event.id > after).order_by(models.Event.id).limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 def get_purchase_order(session: Session, number: str) -> models.PurchaseOrder:
@@ -265,6 +310,17 @@ def add_receipt(session: Session, po_number: str, req: AddReceipt) -> models.Rec
         received_on=req.received_on or dt.datetime.now(dt.UTC).date(),
     )
     session.add(receipt)
+    session.add(
+        models.Event(
+            type="receipt.created",
+            po_number=po.number,
+            data={
+                "receipt_number": receipt.number,
+                "line_number": line.line_number,
+                "quantity": render.quantity(req.quantity),
+            },
+        )
+    )
     session.flush()  # the receipt joined line.receipts through the relationship's backref
     fully = all(sum(r.quantity for r in pl.receipts) >= pl.quantity for pl in po.lines)
     po.status = PoStatus.RECEIVED if fully else PoStatus.PARTIALLY_RECEIVED
