@@ -100,10 +100,10 @@ def checkpoint_audit() -> None:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(burst: bool) -> None:
-    """Run an RQ worker (with the scheduler) on the high, default and low queues."""
+    """Run an RQ worker (with the scheduler) on the high, default, erp and low queues."""
     from rq import Queue, Worker
 
-    from app.jobs import QUEUE_NAMES, redis_connection
+    from app.jobs import WORKER_QUEUES, redis_connection
 
     if current_app.config["QUEUE_BACKEND"] == "fake":
         raise click.ClickException(
@@ -114,7 +114,7 @@ def worker_command(burst: bool) -> None:
     connection = redis_connection()
     # Re-arm the periodic outbox sweep, also after Redis lost its data.
     sweeper.keep_scheduled()
-    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    queues = [Queue(name, connection=connection) for name in WORKER_QUEUES]
     Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)
 
 

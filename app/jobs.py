@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session
 from app.db import db, unit_of_work
 
 QUEUE_NAMES = ("high", "default", "low")
+# ERP-bound work (posting) has a queue of its own so a slow ERP never holds up intake; workers
+# take it after the stage queues (WORKER_QUEUES).
+ERP_QUEUE = "erp"
+WORKER_QUEUES = ("high", "default", ERP_QUEUE, "low")
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 log = structlog.get_logger(__name__)
 
@@ -184,7 +188,7 @@ def start_inprocess_worker(app: Flask) -> threading.Thread:
 
     def work() -> None:
         with app.app_context():
-            queues = [Queue(n, connection=redis_connection(app)) for n in QUEUE_NAMES]
+            queues = [Queue(n, connection=redis_connection(app)) for n in WORKER_QUEUES]
             SimpleWorker(queues, connection=redis_connection(app)).work(with_scheduler=True)
 
     thread = threading.Thread(target=work, name="inprocess-rq-worker", daemon=True)

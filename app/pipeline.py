@@ -59,9 +59,21 @@ NORMALIZE = Step("normalize", "app.normalize.tasks.normalize")
 # Acknowledgments wait at NORMALIZED until their matching against the PO is built.
 VALIDATE = Step("validate", "app.matching.tasks.validate", kinds=frozenset({"invoice"}))
 
+# Posting runs on its own queue, "erp" (app.jobs.ERP_QUEUE): a slow or failing ERP holds up only
+# ERP-bound work, never intake. Its retries are its own (backoff, breaker: app.posting), so RQ
+# retries only a crash of the job itself.
+POST = Step(
+    "post",
+    "app.posting.tasks.post",
+    queue="erp",
+    retry_intervals=(30, 120),
+    kinds=frozenset({"invoice"}),
+)
+
 FLOW: dict[str, Step] = {
     "document.received": NORMALIZE,
     "document.normalized": VALIDATE,
+    "document.validated": POST,
 }
 
 STEPS_BY_COMMAND: dict[str, Step] = {step.command: step for step in FLOW.values()}
@@ -85,4 +97,6 @@ SWEEP_JOB = "app.documents.tasks.sweep"
 HOUSEKEEPING: dict[str, str] = {
     "purged_keys": "app.intake.idempotency.purge_expired",
     "rechecked_holds": "app.matching.services.revalidate_due",
+    "synced_payments": "app.posting.payments.sync_due",
+    "reconciled": "app.posting.reconciler.reconcile_due",
 }

@@ -95,11 +95,19 @@ STATE_WORDS = {
     "(why is listed below). You need not do anything unless they ask.",
     DocumentState.REJECTED: "Rejected: see why below, then send a corrected document.",
     DocumentState.POSTING: "Approved: being entered in the hospital's accounts.",
-    DocumentState.POSTED: "Entered in the hospital's accounts: waiting for the payment run.",
+    DocumentState.POSTED: "Posted to the hospital's ledger: waiting for the payment run.",
     DocumentState.PAID: "Paid.",
     DocumentState.APPLIED: "Applied to the purchase order.",
     DocumentState.DEAD: "Delayed on our side: the hospital's team is on it.",
 }
+
+
+def state_words(document: Document) -> str:
+    """What the state means to the supplier; a paid invoice says when and with what reference."""
+    if document.state == DocumentState.PAID and document.paid_on is not None:
+        reference = document.payment_reference or "none given"
+        return f"Paid on {document.paid_on.isoformat()}, reference {reference}."
+    return STATE_WORDS[document.state]
 
 
 @bp.get("/documents/<int:document_id>")
@@ -110,7 +118,7 @@ def document(document_id: int) -> str:
         "intake/document.html",
         document=found,
         payload=found.payload,
-        state_words=STATE_WORDS[found.state],
+        state_words=state_words(found),
         holds=holds_of(found.id),
     )
 

@@ -21,6 +21,7 @@ WATCHED = frozenset({"state", "status"})
 OWNERS = {
     "documents/transitions.py": "Document.state",
     "onboarding/states.py": "Organization.status",
+    "posting/attempts.py": "PostingAttempt.state",
 }
 # Life cycles changed through app/lifecycle.py (which sets the attribute it is given): each
 # owner declares its Lifecycle once, and nothing else may assign the attribute.
