@@ -124,9 +124,7 @@ def claim_attempt(document_id: int) -> tuple[Claim | None, str]:
     return claim, "claimed"
 
 
-def _nothing_to_do(
-    document: Document, last: PostingAttempt | None, now: dt.datetime
-) -> str | None:
+def _nothing_to_do(document: Document, last: PostingAttempt | None, now: dt.datetime) -> str | None:
     """Why this document must not be sent now, or None when it must."""
     if document.state not in (S.VALIDATED, S.POSTING):
         outbox.complete(document.id, POST)  # held, dead, posted: nothing owed now
@@ -134,8 +132,10 @@ def _nothing_to_do(
     if has_open_holds(document.id):
         log.warning("held invoice not posted", document_id=document.id)
         return "held"
-    if last is None:
-        return None
+    return _last_attempt_says(document, last, now) if last is not None else None
+
+
+def _last_attempt_says(document: Document, last: PostingAttempt, now: dt.datetime) -> str | None:
     if last.state == AttemptState.SENDING and last.lease_until > now:
         return "busy"  # another worker is on it; its own settle finishes the work
     if last.retry_at is not None and last.retry_at > now + EARLY:
