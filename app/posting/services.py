@@ -313,7 +313,7 @@ def _failed(
     document: Document, attempt: PostingAttempt, outcome: Outcome, now: dt.datetime
 ) -> tuple[str, float | None]:
     config = current_app.config
-    failures = failures_since_entering_posting(document.id)
+    failures = failures_since_last_death(document.id)
     if failures >= int(config["POSTING_MAX_ATTEMPTS"]):
         transition(
             document,
@@ -334,20 +334,20 @@ def _failed(
     return "retry", wait
 
 
-def failures_since_entering_posting(document_id: int) -> int:
-    """Failed or unknown attempts since the document last entered POSTING (a replay starts
-    the count afresh)."""
-    entered = db.session.scalar(
+def failures_since_last_death(document_id: int) -> int:
+    """Failed or unknown attempts since the document last went DEAD (a replay starts the
+    count afresh; every attempt before a death started before it)."""
+    died = db.session.scalar(
         select(func.max(DocumentEvent.at)).where(
-            DocumentEvent.document_id == document_id, DocumentEvent.to_state == S.POSTING
+            DocumentEvent.document_id == document_id, DocumentEvent.to_state == S.DEAD
         )
     )
     query = select(func.count()).where(
         PostingAttempt.document_id == document_id,
         PostingAttempt.state.in_((AttemptState.FAILED, AttemptState.UNKNOWN)),
     )
-    if entered is not None:
-        query = query.where(PostingAttempt.started_at >= entered)
+    if died is not None:
+        query = query.where(PostingAttempt.started_at > died)
     return db.session.scalar(query) or 0
 
 
