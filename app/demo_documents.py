@@ -5,6 +5,8 @@ deterministic seed and submitted through the same submission service as any uplo
 then normalizes and validates them against the running mock ERP, so every hold the queue shows
 was raised by the real rules. Some invoices match cleanly; the others carry one kind of fault
 each (a price above the PO, more than was received, a number sent twice, an unknown PO).
+Clean invoices go on to the ERP; two of the first supplier's are taken there at once, to show
+one PAID and one DEAD waiting for replay.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.erp.interface import PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
 from app.intake import flip, services
 from app.orgs.models import Organization
+from app.posting import demo as posting_demo
 
 SUPPLIERS_WITH_INVOICES = 3
 # How each demo invoice of a supplier is bent, in order, one per received PO of the supplier.
@@ -37,10 +40,15 @@ def seed_invoices(suppliers: list[Organization]) -> int:
         own = [
             po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
         ]
+        clean = []
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
-            sent += _submit(
-                supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index)
-            )
+            ids = _submit(supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
+            sent += len(ids)
+            clean += ids if variant == "clean" else []
+        if supplier is suppliers[0] and len(clean) >= 2:
+            # The first supplier's clean invoices go through posting at once: one PAID, one
+            # DEAD waiting for replay (only when the mock ERP answers; see app.posting.demo).
+            posting_demo.settle(clean[0], clean[1])
     return sent
 
 
@@ -76,7 +84,7 @@ def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: 
     return invoice
 
 
-def _submit(supplier: Organization, invoice: dict) -> int:
+def _submit(supplier: Organization, invoice: dict) -> list[int]:
     submission = services.Submission(
         kind=DocumentKind.INVOICE,
         body=json.dumps(invoice).encode(),
@@ -85,4 +93,5 @@ def _submit(supplier: Organization, invoice: dict) -> int:
         channel=Channel.UPLOAD,
         filename=f"{invoice['invoice_number']}.json",
     )
-    return len(services.submit(submission, lambda _: supplier, actor="demo data").documents)
+    submitted = services.submit(submission, lambda _: supplier, actor="demo data")
+    return [document.id for document in submitted.documents]

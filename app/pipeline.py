@@ -7,9 +7,10 @@ is `<command>-<document id>` (`normalize-42`: RQ allows only letters, digits, `_
 the same work sent twice is one job. `Step` is the one source of a job's id, queue and retry
 schedule: the outbox, the sweeper and the job wrapper all read them from here.
 
-Later steps join the table as they are built: `document.validated` → post (ERP posting) for
-invoices or apply for acknowledgments, `document.posted` → sync payment. Anything else may listen to `document_transitioned`
-(webhooks, metrics) without the pipeline knowing about it.
+`document.validated` → post (ERP posting, app.posting) for invoices; acknowledgments' apply joins
+the table when it is built. Payment sync and the reconciler are periodic (HOUSEKEEPING), not
+steps. Anything else may listen to `document_transitioned` (webhooks, metrics) without the
+pipeline knowing about it.
 """
 
 from __future__ import annotations

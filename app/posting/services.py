@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import socket
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -34,6 +35,7 @@ from app.documents.queries import locked_document
 from app.documents.transitions import transition
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound, ErpRejected, ErpUnavailable
+from app.erp.interface import ApInvoice
 from app.jobs import queue
 from app.matching.findings import HoldCode, Severity
 from app.matching.models import Hold, HoldStatus
@@ -238,7 +240,7 @@ def call_erp(claim: Claim) -> Outcome:
             found = erp.find_ap_invoice(
                 body["vendor_number"], body["invoice_number"], correlation_id=claim.correlation_id
             )
-            if found is not None:
+            if found is not None and _same_invoice(found, body):
                 return Outcome(AttemptState.POSTED, ap_invoice_id=found.id, resolved_by="lookup")
         booked = erp.create_ap_invoice(body, claim.key, correlation_id=claim.correlation_id)
         return Outcome(AttemptState.POSTED, ap_invoice_id=booked.id)
@@ -250,6 +252,14 @@ def call_erp(claim: Claim) -> Outcome:
         return Outcome(AttemptState.REJECTED, error=exc.message, code=code)
     except ErpError as exc:
         return Outcome(AttemptState.FAILED, error=f"{type(exc).__name__}: {exc.message}")
+
+
+def _same_invoice(found: ApInvoice, body: dict[str, Any]) -> bool:
+    """The booked invoice is this one, not an earlier one of the same number (a duplicate that
+    finance let through would then be refused by the ERP, not taken for posted)."""
+    return found.total_amount == Decimal(body["total_amount"]) and (
+        found.invoice_date.isoformat() == body["invoice_date"]
+    )
 
 
 def _report_to_breaker(outcome: Outcome) -> None:
