@@ -161,6 +161,8 @@ class Config:
     # The reconciler re-enqueues a document not at an end state, with no live job, once it has
     # not moved for this long.
     RECONCILE_AFTER_SECONDS = _int("RECONCILE_AFTER_SECONDS", 300)
+    # A document sent on this many times from the same state is left for ops (its job fails).
+    RECONCILE_MAX_RESENDS = _int("RECONCILE_MAX_RESENDS", 5)
 
     # API throttling (tiers live in the database; these tune the counting itself).
     THROTTLE_ENABLED = _bool("THROTTLE_ENABLED", True)

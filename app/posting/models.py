@@ -81,3 +81,17 @@ class ReconcileRun(Model):
     checked: Mapped[int] = mapped_column(Integer, default=0)
     requeued: Mapped[list[int]] = mapped_column(JSON, default=list)
     trigger: Mapped[str] = mapped_column(String(16))  # "schedule" or "cli"
+
+
+class ReconciledDocument(Model):
+    """How often the reconciler sent a document on from the state it is stuck in: a document
+    whose job keeps failing (a poison message) is left for ops after RECONCILE_MAX_RESENDS."""
+
+    __tablename__ = "reconciled_documents"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    stuck_in: Mapped[str] = mapped_column(String(16))  # the state it was sent on from
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

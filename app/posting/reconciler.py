@@ -28,7 +28,7 @@ from app.documents.models import Document, DocumentState
 from app.documents.sweeper import job_is_live
 from app.jobs import enqueue_now, redis_connection
 from app.pipeline import POST, Step, event_name, next_step
-from app.posting.models import PostingAttempt, ReconcileRun
+from app.posting.models import PostingAttempt, ReconciledDocument, ReconcileRun
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +53,8 @@ def reconcile(now: dt.datetime | None = None, *, trigger: str = "cli") -> Reconc
             if _in_flight(document.id, now) or job_is_live(
                 redis_connection(), step.job_id(document.id)
             ):
+                continue
+            if not _count_resend(document, now):
                 continue
             _resend(document, step)
             requeued.append(document.id)
@@ -106,6 +108,24 @@ def _in_flight(document_id: int, now: dt.datetime) -> bool:
     return (lease_until is not None and lease_until > now) or (
         retry_at is not None and retry_at + grace > now
     )
+
+
+def _count_resend(document: Document, now: dt.datetime) -> bool:
+    """Count one more resend from the document's state; False once it had its share."""
+    tally = db.session.get(ReconciledDocument, document.id)
+    if tally is None:
+        tally = ReconciledDocument(
+            document_id=document.id, stuck_in=document.state.value, resends=0
+        )
+        db.session.add(tally)
+    elif tally.stuck_in != document.state.value:
+        tally.stuck_in, tally.resends = document.state.value, 0  # it moved since: a fresh count
+    if tally.resends >= int(current_app.config["RECONCILE_MAX_RESENDS"]):
+        log.warning("document left for ops: its job keeps failing", document_id=document.id)
+        return False
+    tally.resends += 1
+    tally.last_at = now
+    return True
 
 
 def _resend(document: Document, step: Step) -> None:

@@ -1,4 +1,4 @@
-"""posting: the attempts ledger, the breaker's history, reconciler runs, payment on documents
+"""posting: the attempts ledger, the breaker's history, reconciler runs and resends, payment on documents
 
 Revision ID: 0015_posting
 Revises: 0014_tolerance_templates
@@ -71,6 +71,18 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_reconcile_runs')),
     )
     op.create_index(op.f('ix_reconcile_runs_started_at'), 'reconcile_runs', ['started_at'])
+    op.create_table(
+        'reconciled_documents',
+        sa.Column('document_id', sa.Integer(), nullable=False),
+        sa.Column('stuck_in', sa.String(length=16), nullable=False),
+        sa.Column('resends', sa.Integer(), nullable=False),
+        sa.Column('last_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['document_id'], ['documents.id'], ondelete='CASCADE',
+            name=op.f('fk_reconciled_documents_document_id_documents'),
+        ),
+        sa.PrimaryKeyConstraint('document_id', name=op.f('pk_reconciled_documents')),
+    )
     op.add_column('documents', sa.Column('paid_on', sa.Date(), nullable=True))
     op.add_column(
         'documents', sa.Column('payment_reference', sa.String(length=200), nullable=True)
@@ -80,6 +92,7 @@ def upgrade():
 def downgrade():
     op.drop_column('documents', 'payment_reference')
     op.drop_column('documents', 'paid_on')
+    op.drop_table('reconciled_documents')
     op.drop_index(op.f('ix_reconcile_runs_started_at'), table_name='reconcile_runs')
     op.drop_table('reconcile_runs')
     op.drop_index(op.f('ix_breaker_events_endpoint'), table_name='breaker_events')

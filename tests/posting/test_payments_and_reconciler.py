@@ -145,3 +145,16 @@ def test_the_reconcile_command_runs_with_the_sweep_and_by_hand(app, settings):
     assert {"reconciled", "synced_payments"} <= set(done)
     runs = db.session.scalars(select(ReconcileRun.trigger).order_by(ReconcileRun.id)).all()
     assert runs == ["cli", "schedule"]
+
+
+def test_a_document_whose_job_keeps_failing_is_left_for_ops(
+    client, lakeside, fake_portal_erp, settings, monkeypatch
+):
+    monkeypatch.setitem(settings, "RECONCILE_MAX_RESENDS", 2)
+    document_id = validated_invoice(client, lakeside, fake_portal_erp)
+    make_stale(document_id)
+    sent = []
+    for _ in range(3):
+        erp_queue().empty()  # the job was lost (or failed) again
+        sent.append(reconciler.reconcile(trigger="schedule").requeued)
+    assert sent == [[document_id], [document_id], []]
