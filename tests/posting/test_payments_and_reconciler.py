@@ -17,7 +17,7 @@ from app.posting import payments, reconciler
 from app.posting.models import PostingAttempt, ReconcileRun
 from tests.conftest import login
 from tests.factories.accounts import PASSWORD, UserFactory
-from tests.intake.helpers import document
+from tests.intake.helpers import bearer, document
 from tests.posting.conftest import run_erp_jobs, validated_invoice
 
 
@@ -48,6 +48,9 @@ def test_a_paid_invoice_becomes_paid_with_date_and_reference(
     assert (found.paid_on, found.payment_reference) == (dt.date(2026, 12, 1), "ACH-7731")
     assert found.timeline[-1].reason == "paid on 2026-12-01, reference ACH-7731"
     assert document(unpaid).state is DocumentState.POSTED
+    shown = client.get(f"/api/v1/documents/{paid}", headers=bearer(lakeside)).json
+    assert shown["state"] == "PAID"
+    assert shown["payment"] == {"paid_on": "2026-12-01", "reference": "ACH-7731"}
     # Asked a moment ago: the next sweep leaves it alone until PAYMENT_SYNC_MINUTES pass.
     assert payments.sync_due(utcnow()) == 0
 
