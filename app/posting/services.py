@@ -86,6 +86,8 @@ def post(document_id: int) -> str:
     if claim is None:
         if decision.probe:
             breaker.release_probe(ENDPOINT)
+        if why in ("busy", "waiting"):
+            _come_back(document_id)
         return why
     outcome = call_erp(claim)
     with unit_of_work():
@@ -375,6 +377,24 @@ def defer(document_id: int, retry_at: float, why: str) -> None:
     seconds = max(retry_at - utcnow().timestamp(), 0.5)
     _enqueue_later(document_id, f"{POST.job_id(document_id)}-at-{int(retry_at)}", seconds)
     log.info("posting deferred", document_id=document_id, seconds=round(seconds, 1), why=why)
+
+
+def _come_back(document_id: int) -> None:
+    """Another attempt holds the lease, or its backoff runs: make sure a job comes back when
+    the lease ends (its worker may be dead) or the retry is due (its job may be lost). The job
+    ids are the attempt's, so asking twice schedules one job."""
+    attempt = latest_attempt(document_id)
+    if attempt is None:
+        return
+    now = utcnow()
+    if attempt.state == AttemptState.SENDING:
+        seconds = (attempt.lease_until - now).total_seconds() + 1
+        _enqueue_later(
+            document_id, f"{POST.job_id(document_id)}-lease-{attempt.attempt_no}", seconds
+        )
+    elif attempt.retry_at is not None:
+        seconds = (attempt.retry_at - now).total_seconds()
+        schedule_retry(document_id, attempt.attempt_no, max(seconds, 0.5))
 
 
 def _enqueue_later(document_id: int, job_id: str, seconds: float) -> None:

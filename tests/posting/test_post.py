@@ -4,11 +4,14 @@ and a held invoice never sent."""
 
 from __future__ import annotations
 
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from app.db import db
 from app.documents.models import DocumentState
 from app.erp.errors import ErpRejected, ErpUnavailable
+from app.jobs import ERP_QUEUE, redis_connection
 from app.matching.findings import HoldCode, Severity
 from app.matching.models import Hold, HoldStatus
 from app.posting import services
@@ -150,6 +153,9 @@ def test_a_worker_lost_mid_call_leaves_an_unknown_outcome_that_is_looked_up(
     document_id = validated_invoice(client, lakeside, fake_portal_erp)
     claim, _ = services.claim_attempt(document_id)  # a worker claimed it, then died
     assert services.post(document_id) == "busy"  # its lease still runs
+    # A job comes back when the lease ends, in case the claiming worker is dead.
+    scheduled = ScheduledJobRegistry(queue=Queue(ERP_QUEUE, connection=redis_connection()))
+    assert f"post-{document_id}-lease-1" in scheduled.get_job_ids()
     attempt = db.session.get(PostingAttempt, claim.attempt_id)
     attempt.lease_until = attempt.started_at
     db.session.flush()
