@@ -225,3 +225,15 @@ def test_an_invoice_on_hold_is_not_posted(client, lakeside, fake_portal_erp, set
     fake_portal_erp.calls.clear()
     assert services.post(document_id) == "ON_HOLD"
     assert erp_methods(fake_portal_erp) == []
+
+
+def test_a_recheck_never_releases_an_erp_rejected_hold(client, lakeside, fake_portal_erp, settings):
+    from app.matching.services import revalidate
+
+    document_id = validated_invoice(client, lakeside, fake_portal_erp)
+    fake_portal_erp.fail_next(ErpRejected("PO_CLOSED", "closed"), "create_ap_invoice")
+    services.post(document_id)
+    # Every rule passes on a re-check, but only a person may release what the ERP refused.
+    assert revalidate(document(document_id)) is DocumentState.ON_HOLD
+    hold = db.session.scalar(select(Hold).where(Hold.document_id == document_id))
+    assert hold.status is HoldStatus.OPEN
