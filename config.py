@@ -152,6 +152,29 @@ class Config:
     # An invoice dated more than this many days back is held (DATE) for a person to look at.
     MATCHING_MAX_AGE_DAYS = _int("MATCHING_MAX_AGE_DAYS", 365)
 
+    # Posting to the ERP (app/posting): attempts before DEAD, and the full-jitter backoff
+    # between them (seconds: attempt n waits up to min(cap, base * 2**(n-1))).
+    POSTING_MAX_ATTEMPTS = _int("POSTING_MAX_ATTEMPTS", 6)
+    POSTING_BACKOFF_BASE = float(_env("POSTING_BACKOFF_BASE", "5"))  # type: ignore[arg-type]
+    POSTING_BACKOFF_CAP = float(_env("POSTING_BACKOFF_CAP", "600"))  # type: ignore[arg-type]
+    # How long a claimed attempt is a worker's own; past it, an unfinished attempt is an
+    # unknown outcome (longer than a lookup plus a create at the ERP's timeouts).
+    POSTING_LEASE_SECONDS = _int("POSTING_LEASE_SECONDS", 60)
+    # The ERP circuit breaker (shared through Redis): opens after this many failures within
+    # the window, lets one probe through after the open period.
+    BREAKER_FAILURE_THRESHOLD = _int("BREAKER_FAILURE_THRESHOLD", 5)
+    BREAKER_WINDOW_SECONDS = _int("BREAKER_WINDOW_SECONDS", 30)
+    BREAKER_OPEN_SECONDS = _int("BREAKER_OPEN_SECONDS", 15)
+    # Payment sync asks the ERP about this many posted invoices per sweep, each at most this
+    # often (minutes).
+    PAYMENT_SYNC_BATCH = _int("PAYMENT_SYNC_BATCH", 50)
+    PAYMENT_SYNC_MINUTES = _int("PAYMENT_SYNC_MINUTES", 10)
+    # The reconciler re-enqueues a document not at an end state, with no live job, once it has
+    # not moved for this long.
+    RECONCILE_AFTER_SECONDS = _int("RECONCILE_AFTER_SECONDS", 300)
+    # A document sent on this many times from the same state is left for ops (its job fails).
+    RECONCILE_MAX_RESENDS = _int("RECONCILE_MAX_RESENDS", 5)
+
     # API throttling (tiers live in the database; these tune the counting itself).
     THROTTLE_ENABLED = _bool("THROTTLE_ENABLED", True)
     THROTTLE_REDIS_URL = _env("THROTTLE_REDIS_URL")  # unset: REDIS_URL

@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.onboarding.admin_views import bp as onboarding_admin_bp
     from app.onboarding.views import bp as onboarding_bp
     from app.ops.views import bp as ops_bp
+    from app.posting.views import bp as posting_bp
     from app.suppliers.views import bp as suppliers_bp
     from app.throttling.views import bp as throttling_bp
     from app.webhooks.views import bp as webhooks_bp
@@ -103,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(api_clients_bp)
-    for blueprint in (onboarding_bp, onboarding_admin_bp, mail_bp):
+    for blueprint in (onboarding_bp, onboarding_admin_bp, mail_bp, posting_bp):
         app.register_blueprint(blueprint)
     for blueprint in (webhooks_bp, webhooks_api_bp):
         app.register_blueprint(blueprint)
@@ -116,8 +117,10 @@ def _register_cli(app: Flask) -> None:
     from app.keys_cli import keys_cli
     from app.oauth import cli as oauth_cli
     from app.onboarding import cli as onboarding_cli
+    from app.posting import cli as posting_cli
 
-    for module in (cli, onboarding_cli, oauth_cli, documents_cli):
+    # posting_cli adds `reconcile` to the documents group, so it is imported before adding it.
+    for module in (cli, onboarding_cli, oauth_cli, posting_cli, documents_cli):
         for command in module.COMMANDS:
             app.cli.add_command(command)
     # The shared `keys` group last, after every module that adds to it was imported.

@@ -109,11 +109,11 @@ def checkpoint_audit() -> None:
     "--queue",
     "queue_names",
     multiple=True,
-    help="A queue to work on (repeatable; default high, default and low, in that order).",
+    help="A queue to work on (repeatable; default high, default, erp and low, in that order).",
 )
 def worker_command(burst: bool, processes: int | None, queue_names: tuple[str, ...]) -> None:
     """Run supervised RQ workers (with the scheduler): see app/workers.py."""
-    from app.jobs import QUEUE_NAMES, redis_connection
+    from app.jobs import WORKER_QUEUES, redis_connection
     from app.workers import supervise
 
     config = current_app.config
@@ -128,7 +128,7 @@ def worker_command(burst: bool, processes: int | None, queue_names: tuple[str, .
     try:
         supervise(
             redis_connection(),
-            queue_names or QUEUE_NAMES,
+            queue_names or WORKER_QUEUES,
             processes=processes or config["WORKER_PROCESSES"],
             kind=config["WORKER_CLASS"],
             max_jobs=config["WORKER_MAX_JOBS"],

@@ -7,6 +7,8 @@ was raised by the real rules. Some invoices match cleanly; the others carry one 
 each (a price above the PO, more than was received, a number sent twice, an unknown PO).
 The first supplier also acknowledges two open POs: one as ordered (applied to the ERP PO), one
 with a higher price on a line (held for the buyer).
+Clean invoices go on to the ERP; two of the first supplier's are taken there at once, to show
+one PAID and one DEAD waiting for replay.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
 from app.intake import flip, services
 from app.orgs.models import Organization
+from app.posting import demo as posting_demo
 
 SUPPLIERS_WITH_INVOICES = 3
 # How each demo invoice of a supplier is bent, in order, one per received PO of the supplier.
@@ -39,10 +42,15 @@ def seed_invoices(suppliers: list[Organization]) -> int:
         own = [
             po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
         ]
+        clean = []
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
-            sent += _submit(
-                supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index)
-            )
+            ids = _submit(supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
+            sent += len(ids)
+            clean += ids if variant == "clean" else []
+        if supplier is suppliers[0] and len(clean) >= 2:
+            # The first supplier's clean invoices go through posting at once: one PAID, one
+            # DEAD waiting for replay (only when the mock ERP answers; see app.posting.demo).
+            posting_demo.settle(clean[0], clean[1])
         if supplier is suppliers[0]:
             sent += _acknowledge(supplier, orders)
     return sent
@@ -95,7 +103,7 @@ def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> int:
     for seed_po, raise_price in zip(own[:2], (False, True), strict=False):
         order = seed_po.as_purchase_order()
         kind = DocumentKind.ACKNOWLEDGMENT
-        sent += _submit(supplier, _acknowledgment(order, raise_price), kind)
+        sent += len(_submit(supplier, _acknowledgment(order, raise_price), kind))
     return sent
 
 
@@ -123,7 +131,7 @@ def _acknowledgment(order: PurchaseOrder, raise_price: bool) -> dict:
 
 def _submit(
     supplier: Organization, document: dict, kind: DocumentKind = DocumentKind.INVOICE
-) -> int:
+) -> list[int]:
     number = document.get("invoice_number") or document["ack_number"]
     submission = services.Submission(
         kind=kind,
@@ -133,4 +141,5 @@ def _submit(
         channel=Channel.UPLOAD,
         filename=f"{number}.json",
     )
-    return len(services.submit(submission, lambda _: supplier, actor="demo data").documents)
+    submitted = services.submit(submission, lambda _: supplier, actor="demo data")
+    return [document.id for document in submitted.documents]

@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session
 from app.db import db, unit_of_work
 
 QUEUE_NAMES = ("high", "default", "low")
+# ERP-bound work (posting) has a queue of its own so a slow ERP never holds up intake; workers
+# take it after the stage queues (WORKER_QUEUES).
+ERP_QUEUE = "erp"
+WORKER_QUEUES = ("high", "default", ERP_QUEUE, "low")
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 log = structlog.get_logger(__name__)
 
@@ -133,7 +137,7 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
         and _chained.get() is None
         and current_app.config.get("PIPELINE_CHAIN_STAGES", True)
     )
-    token = _chained.set(Chain(seen={current.id})) if starts_chain and current else None
+    token = _chained.set(Chain(current.origin, {current.id})) if starts_chain and current else None
     job_id = current.id if current else None
     log.info("job.started", job_id=job_id, func=func.__qualname__)
     try:
@@ -168,6 +172,7 @@ CHAIN_LIMIT = 8  # stages run in one job at most; the rest go through Redis
 
 @dataclass
 class Chain:
+    queue: str  # only work of the first job's queue is chained: another queue has its workers
     seen: set[str]
     due: list[tuple[str, Callable, tuple, dict]] = field(default_factory=list)
 
@@ -176,11 +181,17 @@ _chained: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("chained
 
 
 def _held_for_chain(job: tuple[str, Callable, tuple, dict], chain: Chain) -> bool:
-    """Keep a chainable job for this worker to run next, unless it already ran in this chain
-    (a stage that defers itself goes through Redis) or the chain is long enough."""
-    options = job[3]["_rq"]
+    """Keep a chainable job for this worker to run next, unless it belongs to another queue
+    (posting has its own, so a slow ERP holds up only ERP work), already ran in this chain (a
+    stage that defers itself goes through Redis) or the chain is long enough."""
+    queue_name, options = job[0], job[3]["_rq"]
     job_id = options.get("job_id")
-    if not options.get("_chain") or job_id in chain.seen or len(chain.seen) >= CHAIN_LIMIT:
+    if (
+        not options.get("_chain")
+        or queue_name != chain.queue
+        or job_id in chain.seen
+        or len(chain.seen) >= CHAIN_LIMIT
+    ):
         return False
     chain.seen.add(job_id)
     chain.due.append(job)
@@ -273,7 +284,7 @@ def start_inprocess_worker(app: Flask) -> threading.Thread:
 
     def work() -> None:
         with app.app_context():
-            queues = [Queue(n, connection=redis_connection(app)) for n in QUEUE_NAMES]
+            queues = [Queue(n, connection=redis_connection(app)) for n in WORKER_QUEUES]
             SimpleWorker(queues, connection=redis_connection(app)).work(with_scheduler=True)
 
     thread = threading.Thread(target=work, name="inprocess-rq-worker", daemon=True)

@@ -7,9 +7,10 @@ is `<command>-<document id>` (`normalize-42`: RQ allows only letters, digits, `_
 the same work sent twice is one job. `Step` is the one source of a job's id, queue and retry
 schedule: the outbox, the sweeper and the job wrapper all read them from here.
 
-Later steps join the table as they are built: `document.validated` → post (ERP posting) for
-invoices (acknowledgments already apply there), `document.posted` → sync payment. Anything else may listen to `document_transitioned`
-(webhooks, metrics) without the pipeline knowing about it.
+`document.validated` → post (ERP posting, app.posting) for invoices, apply (to the ERP's PO)
+for acknowledgments. Payment sync and the reconciler are periodic (HOUSEKEEPING), not steps.
+Anything else may listen to `document_transitioned` (webhooks, metrics) without the pipeline
+knowing about it.
 """
 
 from __future__ import annotations
@@ -68,11 +69,22 @@ APPLY_ACK = Step(
     kinds=frozenset({"acknowledgment"}),
 )
 
+# Posting runs on its own queue, "erp" (app.jobs.ERP_QUEUE): a slow or failing ERP holds up only
+# ERP-bound work, never intake. Its retries are its own (backoff, breaker: app.posting), so RQ
+# retries only a crash of the job itself.
+POST = Step(
+    "post",
+    "app.posting.tasks.post",
+    queue="erp",
+    retry_intervals=(30, 120),
+    kinds=frozenset({"invoice"}),
+)
+
 # Each event with the steps it may set off; a document takes the first one for its kind.
 FLOW: dict[str, tuple[Step, ...]] = {
     "document.received": (NORMALIZE,),
     "document.normalized": (VALIDATE, MATCH_ACK),
-    "document.validated": (APPLY_ACK,),
+    "document.validated": (POST, APPLY_ACK),
 }
 
 STEPS_BY_COMMAND: dict[str, Step] = {
@@ -102,4 +114,6 @@ HOUSEKEEPING: dict[str, str] = {
     "receipts_followed": "app.matching.receipts.follow_receipts",
     # Approved bank changes the ERP's vendor record does not hold yet are sent again.
     "bank_details_pushed": "app.onboarding.erp_push.push_due",
+    "synced_payments": "app.posting.payments.sync_due",
+    "reconciled": "app.posting.reconciler.reconcile_due",
 }

@@ -656,6 +656,18 @@ API_SCHEMAS: Spec = {
                         "description": "Why an invoice is ON_HOLD, as the supplier may see it "
                         "(never finance's internal notes); released holds stay listed",
                     },
+                    "payment": {
+                        "oneOf": [
+                            _obj(
+                                {
+                                    "paid_on": {"type": "string", "format": "date"},
+                                    "reference": NULLABLE_STRING,
+                                }
+                            ),
+                            {"type": "null"},
+                        ],
+                        "description": "A PAID invoice's payment date and reference, from the ERP",
+                    },
                     "document": {
                         "oneOf": [
                             schema_ref("Invoice"),

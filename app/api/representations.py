@@ -87,8 +87,16 @@ def document_detail(document: Document, holds: Sequence[Hold]) -> dict[str, Any]
         "errors": document.errors,
         "timeline": [timeline_entry(event) for event in document.timeline],
         "holds": [supplier_hold(hold) for hold in holds],
+        "payment": _payment(document),
         "document": document.canonical,
     }
+
+
+def _payment(document: Document) -> dict[str, Any] | None:
+    """When and how the hospital paid the invoice, once payment sync saw it paid."""
+    if document.paid_on is None:
+        return None
+    return {"paid_on": document.paid_on.isoformat(), "reference": document.payment_reference}
 
 
 def supplier_hold(hold: Hold) -> dict[str, Any]:

@@ -127,6 +127,9 @@ class Document(TimestampMixin, Model):
     # A server default too: intake's one-statement insert names its columns and not this one.
     is_credit: Mapped[bool] = mapped_column(default=False, server_default=false())
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Filled by payment sync when the ERP reports the invoice paid (the supplier sees them).
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    payment_reference: Mapped[str | None] = mapped_column(String(200))
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
     payload: Mapped[RawPayload] = relationship()

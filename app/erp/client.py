@@ -198,6 +198,15 @@ class ErpClient:
             f"/api/ap-invoices/{int(ap_invoice_id)}", ApInvoice, correlation_id=correlation_id
         )
 
+    def find_ap_invoice(
+        self, vendor_number: str, invoice_number: str, *, correlation_id: str | None = None
+    ) -> ApInvoice | None:
+        params = {"vendor_number": vendor_number, "invoice_number": invoice_number}
+        found = self._list(
+            "/api/ap-invoices", ApInvoice, params=params, correlation_id=correlation_id
+        )
+        return found[0] if found else None
+
     def get_payment(self, ap_invoice_id: int, *, correlation_id: str | None = None) -> Payment:
         return self._one(
             f"/api/ap-invoices/{int(ap_invoice_id)}/payment", Payment, correlation_id=correlation_id

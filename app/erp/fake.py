@@ -247,6 +247,19 @@ class RecordingErp:
         self._record("get_ap_invoice", ap_invoice_id, correlation_id=correlation_id)
         return _found(self.ap_invoices.get(ap_invoice_id), f"No AP invoice {ap_invoice_id}.")
 
+    def find_ap_invoice(
+        self, vendor_number: str, invoice_number: str, *, correlation_id: str | None = None
+    ) -> ApInvoice | None:
+        self._record(
+            "find_ap_invoice", vendor_number, invoice_number, correlation_id=correlation_id
+        )
+        found = [
+            i
+            for i in self.ap_invoices.values()
+            if i.vendor_number == vendor_number and i.invoice_number == invoice_number
+        ]
+        return found[0] if found else None
+
     def get_payment(self, ap_invoice_id: int, *, correlation_id: str | None = None) -> Payment:
         self._record("get_payment", ap_invoice_id, correlation_id=correlation_id)
         return _found(self.payments.get(ap_invoice_id), f"No AP invoice {ap_invoice_id}.")

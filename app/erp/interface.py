@@ -245,6 +245,13 @@ class ErpGateway(Protocol):
         self, ap_invoice_id: int, *, correlation_id: str | None = None
     ) -> ApInvoice: ...
 
+    def find_ap_invoice(
+        self, vendor_number: str, invoice_number: str, *, correlation_id: str | None = None
+    ) -> ApInvoice | None:
+        """The vendor's AP invoice with this number, or None: how an unknown outcome (a timeout
+        after sending) is resolved before anything is sent again."""
+        ...
+
     def get_payment(self, ap_invoice_id: int, *, correlation_id: str | None = None) -> Payment: ...
 
     def acknowledge_po(

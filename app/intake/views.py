@@ -95,7 +95,7 @@ STATE_WORDS = {
     "(why is listed below). You need not do anything unless they ask.",
     DocumentState.REJECTED: "Rejected: see why below, then send a corrected document.",
     DocumentState.POSTING: "Approved: being entered in the hospital's accounts.",
-    DocumentState.POSTED: "Entered in the hospital's accounts: waiting for the payment run.",
+    DocumentState.POSTED: "Posted to the hospital's ledger: waiting for the payment run.",
     DocumentState.PAID: "Paid.",
     DocumentState.APPLIED: "Applied to the purchase order.",
     DocumentState.DEAD: "Delayed on our side: the hospital's team is on it.",
@@ -112,6 +112,10 @@ ACK_STATE_WORDS = STATE_WORDS | {
 
 
 def state_words(document: Document) -> str:
+    """What the state means to the supplier; a paid invoice says when and with what reference."""
+    if document.state == DocumentState.PAID and document.paid_on is not None:
+        reference = document.payment_reference or "none given"
+        return f"Paid on {document.paid_on.isoformat()}, reference {reference}."
     words = ACK_STATE_WORDS if document.kind == DocumentKind.ACKNOWLEDGMENT else STATE_WORDS
     return words[document.state]
 

@@ -31,7 +31,7 @@ from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
-from app.matching.findings import Finding, Severity
+from app.matching.findings import Finding, HoldCode, Severity
 from app.matching.models import BilledLine, Hold, HoldStatus, release_open
 from app.matching.queries import holds_of
 from app.matching.tolerance_templates import template_for
@@ -138,8 +138,10 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
     findings = _findings(document, invoice, supplier, erp)
     failing = {finding.code for finding in findings}
     holds = holds_of(document.id)
-    passed = [h for h in holds if h.status == HoldStatus.OPEN and h.code not in failing]
-    still = [h for h in holds if h.status == HoldStatus.OPEN and h.code in failing]
+    # The rules cannot judge an ERP_REJECTED hold (the ERP raised it): only a person releases it.
+    judged = {code for code in HoldCode if code is not HoldCode.ERP_REJECTED}
+    passed = [h for h in holds if h.status == HoldStatus.OPEN and h.code in judged - failing]
+    still = [h for h in holds if h.status == HoldStatus.OPEN and h not in passed]
     _release_passed(document, passed)
     _mark_checked(still)
     settled = {h.code for h in holds if h.status == HoldStatus.RELEASED and h.released_by_id}

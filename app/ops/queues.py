@@ -20,7 +20,7 @@ from rq.registry import (
 )
 from rq.worker import BaseWorker
 
-from app.jobs import QUEUE_NAMES, redis_connection
+from app.jobs import WORKER_QUEUES, redis_connection
 
 FAILED_SHOWN = 20
 
@@ -88,7 +88,7 @@ def fresh_snapshot() -> QueueSnapshot:
 
 def _read() -> QueueSnapshot:
     connection = redis_connection()
-    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    queues = [Queue(name, connection=connection) for name in WORKER_QUEUES]
     depths = tuple(_depth(q) for q in queues)
     workers = tuple(_worker(w) for w in Worker.all(connection=connection))
     failed = tuple(_failed(queues))

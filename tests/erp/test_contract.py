@@ -101,6 +101,16 @@ def test_ap_invoice_is_created_once_per_key(gateway: ErpGateway) -> None:
     assert first.status == "OPEN"
 
 
+def test_an_ap_invoice_is_found_by_vendor_and_number(gateway: ErpGateway) -> None:
+    payload = invoice_for(open_po(gateway))
+    booked = gateway.create_ap_invoice(payload, unique("key"))
+    found = gateway.find_ap_invoice(payload["vendor_number"], payload["invoice_number"])
+    assert found is not None
+    assert found.id == booked.id
+    assert gateway.find_ap_invoice(payload["vendor_number"], unique("INV")) is None
+    assert gateway.find_ap_invoice("V1002", payload["invoice_number"]) is None
+
+
 def test_reused_key_with_another_body_is_rejected(gateway: ErpGateway) -> None:
     payload = invoice_for(open_po(gateway))
     key = unique("key")

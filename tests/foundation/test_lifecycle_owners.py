@@ -22,6 +22,7 @@ OWNERS = {
     "documents/transitions.py": "Document.state",
     "onboarding/states.py": "Organization.status",
     "webhooks/states.py": "WebhookDelivery.status",
+    "posting/attempts.py": "PostingAttempt.state",
 }
 # Life cycles changed through app/lifecycle.py (which sets the attribute it is given): each
 # owner declares its Lifecycle once, and nothing else may assign the attribute.

@@ -187,7 +187,9 @@ def _run_once(
 
 @bp.get("/ap-invoices")
 def list_ap_invoices() -> Response:
-    invoices = services.list_ap_invoices(db(), request.args.get("vendor_number"))
+    invoices = services.list_ap_invoices(
+        db(), request.args.get("vendor_number"), request.args.get("invoice_number")
+    )
     return items([render.ap_invoice(i) for i in invoices])
 
 

@@ -287,10 +287,14 @@ def _invoice_row(
     )
 
 
-def list_ap_invoices(session: Session, vendor_number: str | None) -> list[models.ApInvoice]:
+def list_ap_invoices(
+    session: Session, vendor_number: str | None, invoice_number: str | None = None
+) -> list[models.ApInvoice]:
     query = select(models.ApInvoice).order_by(models.ApInvoice.id)
     if vendor_number:
         query = query.join(models.ApInvoice.vendor).where(models.Vendor.number == vendor_number)
+    if invoice_number:
+        query = query.where(models.ApInvoice.invoice_number == invoice_number)
     return list(session.scalars(query).unique())
 
 

@@ -1,0 +1,148 @@
+"""DEAD invoices replayed by ops (page, CLI, function) through the same idempotent path: an
+invoice the ERP had booked before its worker gave up is found, never booked twice. The ops
+pages: dead letters with why, the breaker and the reconciler."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.audit.models import AuditEntry
+from app.db import db
+from app.documents.models import DocumentState
+from app.erp.errors import ErpUnavailable
+from app.orgs.roles import Role
+from app.posting import services
+from app.posting.models import AttemptState, PostingAttempt
+from app.posting.replay import replay
+from tests.conftest import csrf_token, login
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.intake.helpers import document
+from tests.posting.conftest import run_erp_jobs, validated_invoice
+
+
+def timeout() -> ErpUnavailable:
+    return ErpUnavailable("The ERP did not answer in time.", reason="read_timeout")
+
+
+def dead_invoice(client, lakeside, fake) -> int:
+    """An invoice that went DEAD after three unknown outcomes, the ERP having in fact booked
+    it at the last one."""
+    document_id = validated_invoice(client, lakeside, fake)
+    fake.fail_next(timeout(), "create_ap_invoice", times=3)
+    assert [services.post(document_id) for _ in range(3)] == ["retry", "retry", "dead"]
+    last = db.session.scalars(
+        select(PostingAttempt).order_by(PostingAttempt.attempt_no.desc())
+    ).first()
+    fake.create_ap_invoice(last.payload, last.idempotency_key)  # it got there after all
+    fake.calls.clear()
+    return document_id
+
+
+def test_replay_never_double_posts(client, lakeside, fake_portal_erp, settings):
+    document_id = dead_invoice(client, lakeside, fake_portal_erp)
+    assert replay([document_id], actor="ops@example.com", reason="ERP back") == [document_id]
+    assert document(document_id).state is DocumentState.POSTING
+    assert run_erp_jobs() == 1
+    assert document(document_id).state is DocumentState.POSTED
+    assert [c.method for c in fake_portal_erp.calls] == ["find_ap_invoice"]
+    assert len(fake_portal_erp.ap_invoices) == 1
+    # Replaying again is a no-op: it is no longer DEAD.
+    assert replay([document_id], actor="ops@example.com", reason="again") == []
+    audit = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "posting.replayed")
+    ).all()
+    assert [(a.target_id, a.details["reason"]) for a in audit] == [(str(document_id), "ERP back")]
+
+
+def test_a_replay_that_fails_again_gets_a_fresh_set_of_attempts(
+    client, lakeside, fake_portal_erp, settings
+):
+    document_id = validated_invoice(client, lakeside, fake_portal_erp)
+    fake_portal_erp.fail_next(timeout(), "create_ap_invoice", times=3)
+    for _ in range(3):
+        services.post(document_id)
+    replay([document_id], actor="ops", reason="try again")
+    fake_portal_erp.fail_next(timeout(), "find_ap_invoice")
+    assert services.post(document_id) == "retry"  # not DEAD at once: the count restarted
+    assert services.post(document_id) == "posted"
+    states = db.session.scalars(
+        select(PostingAttempt.state).order_by(PostingAttempt.attempt_no)
+    ).all()
+    assert states == [AttemptState.UNKNOWN] * 4 + [AttemptState.POSTED]
+
+
+def ops_client(client):
+    UserFactory(email="olive@hospital.example", role=Role.OPS)
+    login(client, "olive@hospital.example", PASSWORD)
+    return client
+
+
+def test_ops_replay_many_dead_letters_from_the_page(client, lakeside, fake_portal_erp, settings):
+    first = dead_invoice(client, lakeside, fake_portal_erp)
+    second = dead_invoice(client, lakeside, fake_portal_erp)
+    ops_client(client)
+    page = client.get("/ops/dead-letters").get_data(as_text=True)
+    assert "gave up after 3 attempts" in page
+    assert "read_timeout: The ERP did not answer in time." in page
+    assert f'value="{first}"' in page
+    assert f'value="{second}"' in page
+    answer = client.post(
+        "/ops/dead-letters/replay",
+        data={
+            "document_ids": [first, second],
+            "reason": "ERP fixed",
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert answer.status_code == 302
+    assert document(first).state is DocumentState.POSTING
+    assert document(second).state is DocumentState.POSTING
+    assert "No dead letter" in client.get("/ops/dead-letters").get_data(as_text=True)
+
+
+def test_a_replay_needs_a_reason_and_a_csrf_token(client, lakeside, fake_portal_erp, settings):
+    document_id = dead_invoice(client, lakeside, fake_portal_erp)
+    ops_client(client)
+    page = client.get("/ops/dead-letters").get_data(as_text=True)
+    no_reason = client.post(
+        "/ops/dead-letters/replay",
+        data={"document_ids": [document_id], "reason": "", "csrf_token": csrf_token(page)},
+    )
+    assert no_reason.status_code == 400
+    forged = client.post(
+        "/ops/dead-letters/replay", data={"document_ids": [document_id], "reason": "x"}
+    )
+    assert forged.status_code == 400
+    assert document(document_id).state is DocumentState.DEAD
+
+
+def test_the_posting_pages_are_for_ops_only(client):
+    UserFactory(email="fin@hospital.example", role=Role.FINANCE_CLERK)
+    login(client, "fin@hospital.example", PASSWORD)
+    assert client.get("/ops/dead-letters").status_code == 403
+    assert client.get("/ops/erp").status_code == 403
+
+
+def test_the_erp_page_shows_the_breaker_and_the_reconcilers_last_run(client, app, settings):
+    from app.posting import breaker, reconciler
+
+    app.config["BREAKER_FAILURE_THRESHOLD"] = 1
+    breaker.record_failure("ap-invoices", "connection_refused: The ERP refused the connection.")
+    reconciler.reconcile(trigger="cli")
+    db.session.flush()
+    ops_client(client)
+    page = client.get("/ops/erp").get_data(as_text=True)
+    assert "badge-open" in page
+    assert "connection_refused: The ERP refused the connection." in page
+    assert "Documents looked at" in page
+
+
+def test_the_cli_replays_with_a_reason(app, client, lakeside, fake_portal_erp, settings):
+    document_id = dead_invoice(client, lakeside, fake_portal_erp)
+    result = app.test_cli_runner().invoke(
+        args=["posting", "replay", str(document_id), "999999", "--reason", "ERP fixed"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"replayed 1: [{document_id}]" in result.output
+    assert "skipped (not DEAD invoices): [999999]" in result.output
+    assert document(document_id).state is DocumentState.POSTING
