@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import functools
 import os
 import threading
@@ -138,7 +139,9 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
         and current_app.config.get("PIPELINE_CHAIN_STAGES", True)
     )
     token = _chained.set(Chain(current.origin, {current.id})) if starts_chain and current else None
-    job_id = current.id if current else None
+    chain = _chained.get()
+    # A chained stage logs under its own job id, though it runs inside the first job.
+    job_id = chain.running if chain and chain.running else (current.id if current else None)
     log.info("job.started", job_id=job_id, func=func.__qualname__)
     try:
         try:
@@ -175,6 +178,7 @@ class Chain:
     queue: str  # only work of the first job's queue is chained: another queue has its workers
     seen: set[str]
     due: list[tuple[str, Callable, tuple, dict]] = field(default_factory=list)
+    running: str | None = None  # the id of the chained job running now
 
 
 _chained: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("chained", default=None)
@@ -202,21 +206,29 @@ def _run_chained(chain: Chain | None) -> None:
     while chain is not None and chain.due:
         queue_name, func, args, kwargs = chain.due.pop(0)
         options = kwargs.pop("_rq")
+        chain.running = options["job_id"]
         try:
             func(*args, **kwargs)
         except Exception:
             log.exception(
-                "chained stage failed; sending it through the queue", job=options["job_id"]
+                "chained stage failed; it goes to the queue for its retries", job=chain.running
             )
-            _send_unchained(queue_name, func, args, kwargs, options)
+            _retry_later(queue_name, func, args, kwargs, options)
+        finally:
+            chain.running = None
 
 
-def _send_unchained(
-    queue_name: str, func: Callable, args: tuple, kwargs: dict, options: dict
-) -> None:
+def _retry_later(queue_name: str, func: Callable, args: tuple, kwargs: dict, options: dict) -> None:
+    """A chained stage that failed counts as the job's first failed attempt: it goes to the
+    queue after the step's first retry interval, with the retries that are left."""
     options.pop("_chain", None)
+    retry: Retry | None = options.pop("retry", None)
+    intervals = list(retry.intervals) if retry else []
+    if retry is not None and retry.max > 1:
+        options["retry"] = Retry(max=retry.max - 1, interval=intervals[1:] or intervals[:1])
+    delay = dt.timedelta(seconds=intervals[0] if intervals else 0)
     try:
-        queue(queue_name).enqueue(func, *args, **kwargs, **options)
+        queue(queue_name).enqueue_in(delay, func, *args, **kwargs, **options)
     except Exception:
         # Redis is gone too: the stage's open outbox entry brings it back with the sweeper.
         log.exception("could not enqueue a chained stage", job=options["job_id"])
