@@ -1,0 +1,86 @@
+"""What a document's state means to the supplier who sent it, in plain words.
+
+One entry per state in STATE_WORDS, each a function of the document (so a state can name its
+reason, its date or its payment reference). SITUATIONS come first: a situation that applies
+(an open question from accounts payable, say) speaks instead of the state's entry; another
+capability adds its own with `situation`. Nothing here reads finance's internal wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.documents.models import Document, DocumentEvent, DocumentState
+
+Words = Callable[[Document], str]
+# A situation answers None when it does not apply to the document.
+Situation = Callable[[Document], str | None]
+
+SITUATIONS: list[Situation] = []
+
+
+def situation(check: Situation) -> Situation:
+    """Register a situation that, when it applies, describes a document instead of its state."""
+    SITUATIONS.append(check)
+    return check
+
+
+def _entered(document: Document, state: DocumentState) -> DocumentEvent | None:
+    """The timeline entry that brought the document into `state` (the latest one)."""
+    return next((e for e in reversed(document.timeline) if e.to_state == state), None)
+
+
+def _rejected(document: Document) -> str:
+    reasons = [error["message"] for error in document.errors if error.get("message")]
+    if not reasons and (event := _entered(document, DocumentState.REJECTED)) and event.reason:
+        reasons = [event.reason]
+    why = "; ".join(reasons) if reasons else "see the timeline below"
+    what = (
+        "send a corrected invoice or a credit note for it (the buttons below)"
+        if document.kind.value == "invoice" and document.canonical
+        else "correct the document and send it again"
+    )
+    return f"Rejected: {why}. What to do: {what}."
+
+
+def _paid(document: Document) -> str:
+    event = _entered(document, DocumentState.PAID)
+    if event is None:
+        return "Paid."
+    reference = f" ({event.reason})" if event.reason else ""
+    return f"Paid on {event.at.date().isoformat()}{reference}."
+
+
+def _posted(document: Document) -> str:
+    event = _entered(document, DocumentState.POSTED)
+    when = f" on {event.at.date().isoformat()}" if event else ""
+    return f"Approved and entered in the hospital's accounts{when}: waiting for the payment run."
+
+
+STATE_WORDS: dict[DocumentState, Words] = {
+    DocumentState.RECEIVED: lambda _: "Received: we are reading it.",
+    DocumentState.NORMALIZED: lambda _: "Received: it is being checked against the purchase order.",
+    DocumentState.VALIDATED: lambda d: (
+        "Approved: it matches the purchase order and goes on to payment."
+        if d.kind.value == "invoice"
+        else "Accepted: it matches the purchase order and is being applied to it."
+    ),
+    DocumentState.ON_HOLD: lambda _: (
+        "In review: the hospital's accounts payable team is looking at it (why is listed "
+        "below). You need not do anything unless they ask."
+    ),
+    DocumentState.REJECTED: _rejected,
+    DocumentState.POSTING: lambda _: "Approved: being entered in the hospital's accounts.",
+    DocumentState.POSTED: _posted,
+    DocumentState.PAID: _paid,
+    DocumentState.APPLIED: lambda _: "Applied to the purchase order.",
+    DocumentState.DEAD: lambda _: "Approved, delayed on our side: the hospital's team is on it.",
+}
+
+
+def state_words(document: Document) -> str:
+    """The one sentence the supplier reads at the top of the document's page."""
+    for check in SITUATIONS:
+        if (words := check(document)) is not None:
+            return words
+    return STATE_WORDS[document.state](document)
