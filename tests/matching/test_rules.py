@@ -281,6 +281,20 @@ def test_the_same_number_written_another_way_is_a_duplicate(written):
     assert "already sent" in finding.supplier
 
 
+@pytest.mark.parametrize("written", ["a7-0042", "A7 42", "A7/00042"])
+def test_padding_after_a_digit_and_a_separator_is_the_same_number(written):
+    # Found by the labelled corpus: zeros were stripped only after the punctuation was gone,
+    # so `A7-0042` kept them (`A70042`) while `A7 42` became `A742`.
+    assert normalize_number(written) == "A742"
+    (finding,) = duplicates(written, D(1), TODAY, False, [earlier("A7-42", days_ago=3)])
+    assert finding.code == HoldCode.DUPLICATE
+
+
+def test_zeros_inside_a_group_are_kept():
+    assert normalize_number("INV10042") == "INV10042"
+    assert normalize_number("2024-0007") == "20247"
+
+
 def test_a_likely_duplicate_needs_similar_number_same_amount_and_a_near_date():
     assert duplicates("INV-1043", D("500.00"), TODAY, False, [earlier("INV-1042", days_ago=7)])
     assert not duplicates("INV-1043", D("500.01"), TODAY, False, [earlier("INV-1042")])
