@@ -240,7 +240,7 @@ def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> Hi
     amount = Decimal(0)
     for other in earlier:
         facts = InvoiceFacts.from_invoice(Invoice.model_validate(other.canonical))
-        sign = -1 if facts.is_credit else 1
+        sign = facts.billed_sign
         amount += sign * facts.line_total
         for line in facts.lines:
             if line.po_line is not None:

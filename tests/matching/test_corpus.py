@@ -323,3 +323,34 @@ def test_every_clean_invoice_validates_and_every_fault_is_held_with_its_own_code
     assert not_carried == NOT_CARRIED
     misses = {key: got for key, got in results.items() if key not in NOT_CARRIED and got != key[1]}
     assert misses == {}, json.dumps({f"{k[0]} {k[1]}": v for k, v in misses.items()}, indent=1)
+
+
+# -- credit notes ----------------------------------------------------------------------------
+
+
+def test_a_credit_note_in_every_format_gives_back_what_it_credits(client, orders, capsys):
+    """Every received unit invoiced, one unit credited (UBL and JSON state credits positive,
+    cXML, X12 and CSV negative), then that unit invoiced again: the credit note is validated
+    with no hold and the unit it gave back can be billed again without a 3-way hold."""
+    sender = Sender(client)
+    results = {}
+    for fmt in WRITERS:
+        po = orders.take(lambda po: bool(_received(po)))
+        supplier = orders.supplier(po.vendor_number)
+        number = _number(f"credit-{fmt}")
+        invoice = _spec(number, po, _clean_lines(po), supplier)
+        first = invoice.lines[0]
+        one = (dataclasses.replace(first, quantity=Decimal(1)),)
+        credit = _spec(f"CN-{number}", po, one, supplier, credit=True, billing_reference=number)
+        again = _spec(f"{number}-B", po, one, supplier)
+        outcomes = [
+            _outcome(sender.send(supplier, "json", invoice)),
+            _outcome(sender.send(supplier, fmt, credit)),
+            _outcome(sender.send(supplier, "json", again)),
+        ]
+        results[fmt] = outcomes
+    with capsys.disabled():
+        print("\nInvoice, credit note in each format, the credited unit invoiced again:")
+        for fmt, outcomes in results.items():
+            print(f"  {fmt:<5} " + " | ".join(outcomes))
+    assert results == {fmt: [CLEAN, CLEAN, CLEAN] for fmt in WRITERS}

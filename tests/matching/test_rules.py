@@ -305,3 +305,15 @@ def test_a_likely_duplicate_needs_similar_number_same_amount_and_a_near_date():
 def test_a_credit_note_is_never_a_duplicate_of_its_invoice():
     assert duplicates("INV-42", D("500.00"), TODAY, True, [earlier("INV-42")]) == []
     assert duplicates("INV-42", D("500.00"), TODAY, False, [earlier("INV-42", credit=True)]) == []
+
+
+def test_a_credit_note_takes_off_what_it_credits_whichever_sign_it_is_written_in():
+    # Found by the labelled corpus: a cXML, X12 or CSV credit note states negative figures,
+    # and counting it as "minus a negative" added the credited units to what was billed.
+    positive = invoice(is_credit=True)
+    negative = invoice(
+        LineFacts("1", D(-10), D("50.00"), D("-500.00"), 1), is_credit=True, payable=D("-500.00")
+    )
+    assert positive.billed_sign * positive.lines[0].quantity == D(-10)
+    assert negative.billed_sign * negative.lines[0].quantity == D(-10)
+    assert invoice().billed_sign == 1

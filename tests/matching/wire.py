@@ -61,6 +61,10 @@ class Spec:
     payable: Decimal | None = None
     iban: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # A credit note: UBL and canonical JSON state it in positive figures, cXML, X12 and CSV
+    # in negative ones (their own conventions); `billing_reference` names the invoice credited.
+    credit: bool = False
+    billing_reference: str | None = None
 
     @property
     def line_total(self) -> Decimal:
@@ -78,12 +82,18 @@ class Spec:
     def stated_payable(self) -> Decimal:
         return self.payable if self.payable is not None else self.line_total + self.stated_tax
 
+    def signed(self, value: Decimal) -> Decimal:
+        """As formats that write credits negative state `value`."""
+        return -value if self.credit else value
+
 
 # -- canonical JSON --------------------------------------------------------------------------
 
 
 def to_json(spec: Spec) -> bytes:
     invoice = {
+        "document_type": "credit_note" if spec.credit else "invoice",
+        "billing_references": [spec.billing_reference] if spec.billing_reference else [],
         "invoice_number": spec.number,
         "issue_date": spec.issue_date.isoformat(),
         "currency": spec.currency,
@@ -124,18 +134,21 @@ def _amount(tag: str, value: Decimal, currency: str) -> str:
     return f'<cbc:{tag} currencyID="{currency}">{value}</cbc:{tag}>'
 
 
-def _ubl_line(line: Line, currency: str) -> str:
+def _ubl_line(line: Line, currency: str, credit: bool) -> str:
+    tag, quantity = (
+        ("CreditNoteLine", "CreditedQuantity") if credit else ("InvoiceLine", "InvoicedQuantity")
+    )
     reference = ""
     if line.po_line is not None:
         reference = f"<cac:OrderLineReference><cbc:LineID>{line.po_line}</cbc:LineID></cac:OrderLineReference>"
     return (
-        f"<cac:InvoiceLine><cbc:ID>{escape(line.line_id)}</cbc:ID>"
-        f'<cbc:InvoicedQuantity unitCode="{line.unit_code}">{line.quantity}</cbc:InvoicedQuantity>'
+        f"<cac:{tag}><cbc:ID>{escape(line.line_id)}</cbc:ID>"
+        f'<cbc:{quantity} unitCode="{line.unit_code}">{line.quantity}</cbc:{quantity}>'
         f"{_amount('LineExtensionAmount', line.net, currency)}{reference}"
         f"<cac:Item><cbc:Name>{escape(line.description)}</cbc:Name>"
         f"<cac:ClassifiedTaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>{line.tax_rate}</cbc:Percent>"
         "<cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:ClassifiedTaxCategory></cac:Item>"
-        f"<cac:Price>{_amount('PriceAmount', line.unit_price, currency)}</cac:Price></cac:InvoiceLine>"
+        f"<cac:Price>{_amount('PriceAmount', line.unit_price, currency)}</cac:Price></cac:{tag}>"
     )
 
 
@@ -167,15 +180,28 @@ def to_ubl(spec: Spec) -> bytes:
         "<cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal>"
         for rate in rates
     )
+    root = "CreditNote" if spec.credit else "Invoice"
+    type_code = (
+        "<cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>"
+        if spec.credit
+        else "<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>"
+    )
+    billing = (
+        "<cac:BillingReference><cac:InvoiceDocumentReference>"
+        f"<cbc:ID>{escape(spec.billing_reference)}</cbc:ID>"
+        "</cac:InvoiceDocumentReference></cac:BillingReference>"
+        if spec.billing_reference
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        '<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"'
+        f'<{root} xmlns="urn:oasis:names:specification:ubl:schema:xsd:{root}-2"'
         ' xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"'
         ' xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">'
         "<cbc:CustomizationID>urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0</cbc:CustomizationID>"
         f"<cbc:ID>{escape(spec.number)}</cbc:ID><cbc:IssueDate>{spec.issue_date.isoformat()}</cbc:IssueDate>"
-        f"<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode><cbc:DocumentCurrencyCode>{cur}</cbc:DocumentCurrencyCode>"
-        f"{order}"
+        f"{type_code}<cbc:DocumentCurrencyCode>{cur}</cbc:DocumentCurrencyCode>"
+        f"{order}{billing}"
         "<cac:AccountingSupplierParty><cac:Party>"
         f"<cac:PartyName><cbc:Name>{escape(spec.supplier_name)}</cbc:Name></cac:PartyName>"
         "</cac:Party></cac:AccountingSupplierParty>"
@@ -189,8 +215,8 @@ def to_ubl(spec: Spec) -> bytes:
         + _amount("TaxInclusiveAmount", spec.line_total + spec.stated_tax, cur)
         + _amount("PayableAmount", spec.stated_payable, cur)
         + "</cac:LegalMonetaryTotal>"
-        + "".join(_ubl_line(line, cur) for line in spec.lines)
-        + "</Invoice>"
+        + "".join(_ubl_line(line, cur, spec.credit) for line in spec.lines)
+        + f"</{root}>"
     ).encode()
 
 
@@ -201,18 +227,18 @@ def _money(value: Decimal, currency: str) -> str:
     return f'<Money currency="{currency}">{value}</Money>'
 
 
-def _cxml_item(line: Line, currency: str) -> str:
+def _cxml_item(line: Line, currency: str, sign: Decimal) -> str:
     po_line = f" lineNumber={quoteattr(str(line.po_line))}" if line.po_line is not None else ""
     return (
-        f'<InvoiceDetailItem invoiceLineNumber={quoteattr(line.line_id)} quantity="{line.quantity}">'
+        f'<InvoiceDetailItem invoiceLineNumber={quoteattr(line.line_id)} quantity="{sign * line.quantity}">'
         f"<UnitOfMeasure>{line.unit_code}</UnitOfMeasure>"
         f"<UnitPrice>{_money(line.unit_price, currency)}</UnitPrice>"
         f'<InvoiceDetailItemReference{po_line}><Description xml:lang="en">{escape(line.description)}</Description>'
         "</InvoiceDetailItemReference>"
-        f"<SubtotalAmount>{_money(line.net, currency)}</SubtotalAmount>"
-        f'<Tax>{_money(line.tax, currency)}<Description xml:lang="en">VAT</Description>'
+        f"<SubtotalAmount>{_money(sign * line.net, currency)}</SubtotalAmount>"
+        f'<Tax>{_money(sign * line.tax, currency)}<Description xml:lang="en">VAT</Description>'
         f'<TaxDetail category="vat" percentageRate="{line.tax_rate}">'
-        f"<TaxAmount>{_money(line.tax, currency)}</TaxAmount></TaxDetail></Tax>"
+        f"<TaxAmount>{_money(sign * line.tax, currency)}</TaxAmount></TaxDetail></Tax>"
         "</InvoiceDetailItem>"
     )
 
@@ -230,14 +256,15 @@ def _cxml_orders(spec: Spec) -> str:
         )
         orders.append(
             f"<InvoiceDetailOrder><InvoiceDetailOrderInfo>{reference}</InvoiceDetailOrderInfo>"
-            + "".join(_cxml_item(line, spec.currency) for line in lines)
+            + "".join(_cxml_item(line, spec.currency, spec.signed(Decimal(1))) for line in lines)
             + "</InvoiceDetailOrder>"
         )
     return "".join(orders)
 
 
 def to_cxml(spec: Spec) -> bytes:
-    cur = spec.currency
+    cur, sign = spec.currency, spec.signed(Decimal(1))
+    purpose = '"creditMemo"' if spec.credit else '"standard"'
     remit = (
         f'<InvoicePartner><Contact role="remitTo"><Name xml:lang="en">{escape(spec.supplier_name)}</Name></Contact>'
         f'<IdReference identifier="{spec.iban}" domain="ibanID"/></InvoicePartner>'
@@ -252,7 +279,7 @@ def to_cxml(spec: Spec) -> bytes:
         '<Sender><Credential domain="DUNS"><Identity>123456789</Identity></Credential>'
         "<UserAgent>corpus</UserAgent></Sender></Header>"
         "<Request><InvoiceDetailRequest>"
-        f'<InvoiceDetailRequestHeader invoiceID={quoteattr(spec.number)} purpose="standard" '
+        f"<InvoiceDetailRequestHeader invoiceID={quoteattr(spec.number)} purpose={purpose} "
         f'operation="new" invoiceDate="{spec.issue_date.isoformat()}T12:00:00+00:00">'
         "<InvoiceDetailHeaderIndicator/><InvoiceDetailLineIndicator/>"
         f'<InvoicePartner><Contact role="issuerOfInvoice"><Name xml:lang="en">{escape(spec.supplier_name)}</Name>'
@@ -261,11 +288,11 @@ def to_cxml(spec: Spec) -> bytes:
         "</InvoiceDetailRequestHeader>"
         f"{_cxml_orders(spec)}"
         "<InvoiceDetailSummary>"
-        f"<SubtotalAmount>{_money(spec.line_total, cur)}</SubtotalAmount>"
-        f'<Tax>{_money(spec.stated_tax, cur)}<Description xml:lang="en">VAT</Description></Tax>'
-        f"<GrossAmount>{_money(spec.line_total + spec.stated_tax, cur)}</GrossAmount>"
-        f"<NetAmount>{_money(spec.line_total + spec.stated_tax, cur)}</NetAmount>"
-        f"<DueAmount>{_money(spec.stated_payable, cur)}</DueAmount>"
+        f"<SubtotalAmount>{_money(sign * spec.line_total, cur)}</SubtotalAmount>"
+        f'<Tax>{_money(sign * spec.stated_tax, cur)}<Description xml:lang="en">VAT</Description></Tax>'
+        f"<GrossAmount>{_money(sign * (spec.line_total + spec.stated_tax), cur)}</GrossAmount>"
+        f"<NetAmount>{_money(sign * (spec.line_total + spec.stated_tax), cur)}</NetAmount>"
+        f"<DueAmount>{_money(sign * spec.stated_payable, cur)}</DueAmount>"
         "</InvoiceDetailSummary></InvoiceDetailRequest></Request></cXML>"
     ).encode()
 
@@ -287,7 +314,8 @@ def to_x12(spec: Spec) -> bytes:
         raise NotCarried("an 810's tax total is the sum of its TXI segments, never stated apart")
     body = [
         "ST|810|0001",
-        f"BIG|{spec.issue_date:%Y%m%d}|{spec.number}||{spec.po_number or ''}",
+        f"BIG|{spec.issue_date:%Y%m%d}|{spec.number}||{spec.po_number or ''}|||"
+        + ("CR" if spec.credit else "DI"),
         f"CUR|SE|{spec.currency}",
         f"N1|SU|{spec.supplier_name}",
     ]
@@ -297,12 +325,13 @@ def to_x12(spec: Spec) -> bytes:
         ids = "|VN|" + line.line_id
         if line.po_number:
             ids += f"|PO|{line.po_number}"
-        body.append(f"IT1|{line.line_id}|{line.quantity}|{line.unit_code}|{line.unit_price}|{ids}")
+        quantity = spec.signed(line.quantity)
+        body.append(f"IT1|{line.line_id}|{quantity}|{line.unit_code}|{line.unit_price}|{ids}")
         if line.po_line is not None:
             body.append(f"REF|LI|{line.po_line}")
         body.append(f"PID|F||||{line.description}")
-        body.append(f"TXI|VA|{line.tax}|{line.tax_rate}")
-    body.append(f"TDS|{_cents(spec.stated_payable)}")
+        body.append(f"TXI|VA|{spec.signed(line.tax)}|{line.tax_rate}")
+    body.append(f"TDS|{_cents(spec.signed(spec.stated_payable))}")
     body.append(f"CTT|{len(spec.lines)}")
     body.append(f"SE|{len(body) + 1}|0001")
     segments = [
@@ -318,7 +347,7 @@ def to_x12(spec: Spec) -> bytes:
 # -- CSV -------------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "invoice_number", "issue_date", "currency", "supplier_name", "po_number", "iban",
+    "document_type", "invoice_number", "issue_date", "currency", "supplier_name", "po_number", "iban",
     "line_id", "description", "quantity", "unit_code", "unit_price", "line_amount",
     "tax_category", "tax_rate", "line_tax_amount", "line_po_number", "po_line",
     "line_total", "tax_total", "payable_amount",
@@ -332,6 +361,7 @@ def to_csv(spec: Spec) -> bytes:
     for line in spec.lines:
         writer.writerow(
             [
+                "credit_note" if spec.credit else "invoice",
                 spec.number,
                 spec.issue_date.isoformat(),
                 spec.currency,
@@ -340,18 +370,18 @@ def to_csv(spec: Spec) -> bytes:
                 spec.iban or "",
                 line.line_id,
                 line.description,
-                line.quantity,
+                spec.signed(line.quantity),
                 line.unit_code,
                 line.unit_price,
-                line.net,
+                spec.signed(line.net),
                 "S",
                 line.tax_rate,
-                line.tax,
+                spec.signed(line.tax),
                 line.po_number or "",
                 "" if line.po_line is None else line.po_line,
-                spec.line_total,
-                spec.stated_tax,
-                spec.stated_payable,
+                spec.signed(spec.line_total),
+                spec.signed(spec.stated_tax),
+                spec.signed(spec.stated_payable),
             ]
         )
     return out.getvalue().encode()
