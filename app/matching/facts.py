@@ -71,7 +71,8 @@ class InvoiceFacts:
             prepaid=totals.prepaid,
             tax_total=totals.tax_total,
             tax_breakdown=_tax_breakdown(invoice),
-            cost_centre=cost_centre,
+            # A correction finance made wins over what the document says.
+            cost_centre=cost_centre or invoice.accounting_cost,
             remit_account=_remit_account(invoice),
         )
 

@@ -65,6 +65,7 @@ class Spec:
     # in negative ones (their own conventions); `billing_reference` names the invoice credited.
     credit: bool = False
     billing_reference: str | None = None
+    cost_centre: str | None = None  # the buyer's accounting reference, for a non-PO invoice
 
     @property
     def line_total(self) -> Decimal:
@@ -99,6 +100,7 @@ def to_json(spec: Spec) -> bytes:
         "currency": spec.currency,
         "supplier": {"name": spec.supplier_name},
         "po_number": spec.po_number,
+        "accounting_cost": spec.cost_centre,
         "lines": [
             {
                 "line_id": line.line_id,
@@ -201,7 +203,12 @@ def to_ubl(spec: Spec) -> bytes:
         "<cbc:CustomizationID>urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0</cbc:CustomizationID>"
         f"<cbc:ID>{escape(spec.number)}</cbc:ID><cbc:IssueDate>{spec.issue_date.isoformat()}</cbc:IssueDate>"
         f"{type_code}<cbc:DocumentCurrencyCode>{cur}</cbc:DocumentCurrencyCode>"
-        f"{order}{billing}"
+        + (
+            f"<cbc:AccountingCost>{escape(spec.cost_centre)}</cbc:AccountingCost>"
+            if spec.cost_centre
+            else ""
+        )
+        + f"{order}{billing}"
         "<cac:AccountingSupplierParty><cac:Party>"
         f"<cac:PartyName><cbc:Name>{escape(spec.supplier_name)}</cbc:Name></cac:PartyName>"
         "</cac:Party></cac:AccountingSupplierParty>"
@@ -263,6 +270,8 @@ def _cxml_orders(spec: Spec) -> str:
 
 
 def to_cxml(spec: Spec) -> bytes:
+    if spec.cost_centre:
+        raise NotCarried("the portal reads no cost centre from cXML Accounting segments")
     cur, sign = spec.currency, spec.signed(Decimal(1))
     purpose = '"creditMemo"' if spec.credit else '"standard"'
     remit = (
@@ -308,6 +317,8 @@ def _cents(value: Decimal) -> str:
 
 
 def to_x12(spec: Spec) -> bytes:
+    if spec.cost_centre:
+        raise NotCarried("the portal reads no cost centre from an 810")
     if spec.iban:
         raise NotCarried("an 810 carries no remit-to bank account here")
     if spec.tax_total is not None and spec.tax_total != spec.tax_breakdown:
@@ -347,7 +358,8 @@ def to_x12(spec: Spec) -> bytes:
 # -- CSV -------------------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "document_type", "invoice_number", "issue_date", "currency", "supplier_name", "po_number", "iban",
+    "document_type", "invoice_number", "issue_date", "currency", "supplier_name", "po_number",
+    "cost_centre", "iban",
     "line_id", "description", "quantity", "unit_code", "unit_price", "line_amount",
     "tax_category", "tax_rate", "line_tax_amount", "line_po_number", "po_line",
     "line_total", "tax_total", "payable_amount",
@@ -367,6 +379,7 @@ def to_csv(spec: Spec) -> bytes:
                 spec.currency,
                 spec.supplier_name,
                 spec.po_number or "",
+                spec.cost_centre or "",
                 spec.iban or "",
                 line.line_id,
                 line.description,
