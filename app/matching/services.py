@@ -226,7 +226,8 @@ def _history(document: Document, supplier_id: int) -> History:
 
 def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> History:
     """What the supplier's invoices on a PO billed so far (credit notes subtract), per PO line
-    and in all; `excluding` leaves out the invoice being checked."""
+    and in all; `excluding` leaves out the invoice being checked. A credit note for invoices
+    that were rejected takes nothing off: what they billed never counted."""
     query = select(Document).where(
         Document.supplier_org_id == supplier_id,
         Document.po_number == po_number,
@@ -235,11 +236,19 @@ def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> Hi
     )
     if excluding is not None:
         query = query.where(Document.id != excluding)
-    earlier = db.session.scalars(query)
+    earlier = [Invoice.model_validate(other.canonical) for other in db.session.scalars(query)]
+    counted = {
+        duplicates.normalize_number(invoice.invoice_number)
+        for invoice in earlier
+        if invoice.document_type != "credit_note"
+    }
+    uncounted = _rejected_numbers(supplier_id, po_number) - counted
     quantities: dict[int, Decimal] = {}
     amount = Decimal(0)
-    for other in earlier:
-        facts = InvoiceFacts.from_invoice(Invoice.model_validate(other.canonical))
+    for invoice in earlier:
+        if _credits_only(invoice, uncounted):
+            continue
+        facts = InvoiceFacts.from_invoice(invoice)
         sign = facts.billed_sign
         amount += sign * facts.line_total
         for line in facts.lines:
@@ -248,6 +257,28 @@ def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> Hi
                     quantities.get(line.po_line, Decimal(0)) + sign * line.quantity
                 )
     return History(quantities, amount)
+
+
+def _rejected_numbers(supplier_id: int, po_number: str) -> set[str]:
+    """The normalized numbers of the supplier's rejected invoices on the PO (normalized here,
+    not read from `number_key`, so a change of normalization needs no data migration)."""
+    numbers = db.session.scalars(
+        select(Document.document_number).where(
+            Document.supplier_org_id == supplier_id,
+            Document.po_number == po_number,
+            Document.kind == DocumentKind.INVOICE,
+            Document.state == DocumentState.REJECTED,
+            Document.is_credit.is_(False),
+            Document.document_number.is_not(None),
+        )
+    )
+    return {duplicates.normalize_number(number) for number in numbers if number}
+
+
+def _credits_only(invoice: Invoice, numbers: set[str]) -> bool:
+    """A credit note whose billing references all name one of `numbers`."""
+    references = {duplicates.normalize_number(ref) for ref in invoice.billing_references}
+    return invoice.document_type == "credit_note" and bool(references) and references <= numbers
 
 
 def _duplicates(document: Document, invoice: Invoice, supplier_id: int) -> list[Finding]:

@@ -316,6 +316,13 @@ def test_a_credit_note_for_a_rejected_invoice_names_it_and_is_no_duplicate(
     assert credit.state is DocumentState.VALIDATED
     shown = client.get(f"/documents/{credit.id}").get_data(as_text=True)
     assert "<dt>Corrects</dt><dd>LK-R1</dd>" in shown
+    # The rejected invoice never counted as billed, so its credit note takes nothing off.
+    po_page = client.get(f"/purchase-orders/{order.number}").get_data(as_text=True)
+    for line in order.lines:
+        assert (
+            f'<td class="num">{line.quantity_received}</td><td class="num">0</td>'
+            f'<td class="num">{line.quantity_received}</td>'
+        ) in po_page
 
 
 def test_a_corrected_invoice_at_the_po_price_is_validated(client, lakeside, portal_erp):
