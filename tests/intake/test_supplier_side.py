@@ -391,3 +391,13 @@ def test_the_api_shows_holds_only_to_their_supplier(client, lakeside, portal_erp
     assert theirs.status_code == 404
     assert theirs.mimetype == "application/problem+json"
     assert "holds" not in theirs.json
+
+
+def test_the_openapi_document_says_holds_are_shown_as_the_supplier_may_see_them(client):
+    spec = client.get("/api/openapi.json").json
+    reading = spec["paths"]["/api/v1/documents/{id}"]["get"]
+    assert "as the supplier may see them" in reading["description"]
+    assert "never returned" in reading["description"]
+    assert "404" in reading["responses"]
+    hold = spec["components"]["schemas"]["Hold"]
+    assert set(hold["properties"]) == {"code", "status", "message", "line"}
