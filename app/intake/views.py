@@ -20,13 +20,15 @@ from app.formats import EnvelopeError
 from app.intake import correction, flip, services
 from app.intake.forms import CorrectionForm, FlipForm, UploadForm
 from app.intake.portal import form_submission, receive_own, sent
-from app.intake.words import state_words
+from app.intake.words import state_label, state_words
 from app.matching.queries import holds_of
 from app.matching.services import billed
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
 
 bp = Blueprint("intake", __name__)
+# The supplier's lists (documents, a PO's invoices) say each state in the supplier's words.
+bp.add_app_template_filter(state_label, "state_label")
 
 READERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
 SENDERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from app.documents.models import Document, DocumentEvent, DocumentState
 
 Words = Callable[[Document], str]
-# A situation answers None when it does not apply to the document.
-Situation = Callable[[Document], str | None]
+# A situation answers (short label, sentence) when it applies to the document, else None; e.g.
+# an open question from accounts payable: ("needs your answer", "Needs your answer: ...").
+Situation = Callable[[Document], tuple[str, str] | None]
 
 SITUATIONS: list[Situation] = []
 
@@ -23,6 +24,21 @@ def situation(check: Situation) -> Situation:
     """Register a situation that, when it applies, describes a document instead of its state."""
     SITUATIONS.append(check)
     return check
+
+
+# The state in two or three words, for lists (the issue's vocabulary for suppliers).
+STATE_LABELS: dict[DocumentState, str] = {
+    DocumentState.RECEIVED: "received",
+    DocumentState.NORMALIZED: "received",
+    DocumentState.VALIDATED: "approved",
+    DocumentState.ON_HOLD: "in review",
+    DocumentState.REJECTED: "rejected",
+    DocumentState.POSTING: "approved",
+    DocumentState.POSTED: "posted",
+    DocumentState.PAID: "paid",
+    DocumentState.APPLIED: "applied",
+    DocumentState.DEAD: "approved, delayed",
+}
 
 
 def _entered(document: Document, state: DocumentState) -> DocumentEvent | None:
@@ -78,9 +94,17 @@ STATE_WORDS: dict[DocumentState, Words] = {
 }
 
 
+def _situation(document: Document) -> tuple[str, str] | None:
+    return next((said for check in SITUATIONS if (said := check(document)) is not None), None)
+
+
 def state_words(document: Document) -> str:
     """The one sentence the supplier reads at the top of the document's page."""
-    for check in SITUATIONS:
-        if (words := check(document)) is not None:
-            return words
-    return STATE_WORDS[document.state](document)
+    said = _situation(document)
+    return said[1] if said else STATE_WORDS[document.state](document)
+
+
+def state_label(document: Document) -> str:
+    """The state in a few words, for the supplier's lists."""
+    said = _situation(document)
+    return said[0] if said else STATE_LABELS[document.state]

@@ -19,8 +19,8 @@ from app.holds.services import reject
 from app.matching.findings import HoldCode
 from app.orgs.models import Organization
 from app.orgs.roles import Role
-from tests.conftest import csrf_token
-from tests.factories.accounts import UserFactory
+from tests.conftest import csrf_token, login
+from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.orgs import OrganizationFactory
 from tests.intake.helpers import bearer, document, run_jobs
 from tests.intake.test_portal import _signed_in
@@ -80,6 +80,8 @@ def test_held_approved_posted_and_paid_read_in_plain_words(client, lakeside, por
     assert "In review: the hospital&#39;s accounts payable team is looking at it" in page
     assert "higher than the purchase order" in page  # the hold, in the supplier's words
     assert "beyond tolerance" not in page  # never finance's wording
+    listing = client.get("/documents").get_data(as_text=True)
+    assert 'badge-on_hold">in review</span>' in listing
 
     other_order = _received_pos(portal_erp)[1]  # the held invoice counts as billed on `order`
     paid = send(client, lakeside, invoice_for(lakeside, other_order, "LK-P"))
@@ -151,7 +153,7 @@ def test_the_po_page_lists_its_invoices_and_what_is_left_counting_credit_notes(
     assert f'href="/documents/{invoiced}">LK-10</a>' in page
     assert f'href="/documents/{credit}">CN-10</a>' in page
     assert "credit note" in page
-    assert "validated" in page
+    assert 'badge-validated">approved</span>' in page  # the state in the supplier's words
     # Line 1: everything received was invoiced, then one unit credited: one is left now.
     row = (
         f"<tr><td>{first.line_number}</td><td>{first.description}</td>"
@@ -401,3 +403,36 @@ def test_the_openapi_document_says_holds_are_shown_as_the_supplier_may_see_them(
     assert "404" in reading["responses"]
     hold = spec["components"]["schemas"]["Hold"]
     assert set(hold["properties"]) == {"code", "status", "message", "line"}
+
+
+def test_staff_cannot_use_the_supplier_po_and_correction_pages(client, lakeside, portal_erp):
+    order = received_po(portal_erp)
+    rejected_id = _rejected_by_finance(client, lakeside, order)
+    UserFactory(email="clerk2@hospital.example", role=Role.FINANCE_CLERK)
+    login(client, "clerk2@hospital.example", PASSWORD)
+    token = csrf_token(client.get("/finance/holds").get_data(as_text=True))
+    assert client.get(f"/purchase-orders/{order.number}").status_code == 403
+    assert (
+        client.post(
+            f"/purchase-orders/{order.number}/acknowledgment", data={"csrf_token": token}
+        ).status_code
+        == 403
+    )
+    assert client.get(f"/documents/{rejected_id}/correct").status_code == 403
+
+
+def test_a_situation_another_capability_registers_speaks_before_the_state(
+    client, lakeside, portal_erp, monkeypatch
+):
+    from app.intake import words
+
+    document_id = _rejected_by_finance(client, lakeside, received_po(portal_erp))
+    found = document(document_id)
+    assert words.state_label(found) == "rejected"
+    monkeypatch.setattr(
+        words,
+        "SITUATIONS",
+        [lambda d: ("needs your answer", "Needs your answer: see the question below.")],
+    )
+    assert words.state_label(found) == "needs your answer"
+    assert words.state_words(found) == "Needs your answer: see the question below."
