@@ -80,10 +80,14 @@ def purchase_order(po_number: str):
 
 def _po_page(order: PurchaseOrder, form: AckForm, status: int = 200):
     org = current_user.organization
+    try:
+        receipts = get_erp().list_receipts(order.number, correlation_id=g.correlation_id)
+    except ErpError:
+        abort(503, "The hospital's ERP is not answering right now. Try again in a few minutes.")
     return render_template(
         "suppliers/purchase_order.html",
         order=order,
-        receipts=get_erp().list_receipts(order.number, correlation_id=g.correlation_id),
+        receipts=receipts,
         invoices=queries.invoices_on_po(org.id, order.number),
         left=queries.left_to_invoice(org.id, order),
         form=form,

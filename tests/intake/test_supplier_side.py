@@ -436,3 +436,15 @@ def test_a_situation_another_capability_registers_speaks_before_the_state(
     )
     assert words.state_label(found) == "needs your answer"
     assert words.state_words(found) == "Needs your answer: see the question below."
+
+
+def test_with_the_erp_down_the_po_page_says_so(client, lakeside, portal_erp):
+    order = received_po(portal_erp)
+    _signed_in(client, lakeside)
+    portal_erp.set_faults(error_rate=1.0)
+    try:
+        answer = client.get(f"/purchase-orders/{order.number}")
+    finally:
+        portal_erp.clear_faults()
+    assert answer.status_code == 503
+    assert "not answering right now" in answer.get_data(as_text=True)
