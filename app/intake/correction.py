@@ -13,8 +13,17 @@ from typing import Any
 from app.intake.flip import amount
 
 INVOICE, CREDIT_NOTE = "invoice", "credit_note"
-# Server-set or per-document fields never copied from the rejected invoice.
-NOT_COPIED = ("source_format", "parser_version", "billing_references", "notes", "due_date")
+# Server-set or per-document fields never copied from the rejected invoice. The remit-to
+# account is not copied either: payment goes to the verified bank details on record, and a
+# remit-to that differed from them may be why the invoice was rejected.
+NOT_COPIED = (
+    "source_format",
+    "parser_version",
+    "billing_references",
+    "notes",
+    "due_date",
+    "remit_to",
+)
 
 
 @dataclass(frozen=True)

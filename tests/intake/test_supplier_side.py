@@ -5,6 +5,7 @@ page refuses another supplier's PO or invoice and every form its missing CSRF to
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -448,3 +449,49 @@ def test_with_the_erp_down_the_po_page_says_so(client, lakeside, portal_erp):
         portal_erp.clear_faults()
     assert answer.status_code == 503
     assert "not answering right now" in answer.get_data(as_text=True)
+
+
+def test_a_correction_keeps_the_lines_and_drops_the_old_remit_to_and_figures():
+    from app.intake.correction import CorrectedLine, correction_of
+
+    rejected = {
+        "schema_version": "1",
+        "invoice_number": "R-1",
+        "issue_date": "2026-01-02",
+        "currency": "USD",
+        "supplier": {"name": "Lakeside"},
+        "remit_to": {"iban": "DE89370400440532013000"},
+        "po_number": "PO-1",
+        "lines": [
+            {"line_id": "1", "quantity": "3", "unit_price": "9.00", "tax_amount": "1.35",
+             "line_extension_amount": "27.00", "po_number": "PO-1", "po_line": "2"},
+            {"line_id": "2", "quantity": "1", "unit_price": "5.00",
+             "line_extension_amount": "5.00", "po_number": "PO-1", "po_line": "3"},
+        ],
+        "tax_subtotals": [{"tax_amount": "1.35"}],
+        "totals": {"line_total": "32.00", "tax_total": "1.35", "payable": "33.35"},
+        "source_format": "ubl",
+        "parser_version": "ubl-1.1.0",
+    }  # fmt: skip
+    corrected = correction_of(
+        rejected,
+        [
+            CorrectedLine("1", Decimal(3), Decimal("8.00")),
+            CorrectedLine("2", Decimal(0), Decimal(5)),
+        ],
+        document_type="invoice",
+        invoice_number="R-1",
+        issue_date=dt.date(2026, 1, 5),
+    )
+    assert corrected["billing_references"] == ["R-1"]
+    assert "remit_to" not in corrected
+    assert "source_format" not in corrected
+    assert corrected["tax_subtotals"] == []
+    (line,) = corrected["lines"]  # a quantity of 0 leaves the line out
+    assert (line["po_line"], line["line_extension_amount"], line.get("tax_amount")) == (
+        "2",
+        "24.00",
+        None,
+    )
+    assert corrected["totals"]["payable"] == "24.00"
+    Invoice.model_validate({**corrected, "source_format": "json", "parser_version": "json-1.0.0"})
