@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.documents.models import Document, DocumentEvent, DocumentState
+from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
 
 Words = Callable[[Document], str]
 # A situation answers (short label, sentence) when it applies to the document, else None; e.g.
@@ -53,7 +53,7 @@ def _rejected(document: Document) -> str:
     why = "; ".join(reasons) if reasons else "see the timeline below"
     what = (
         "send a corrected invoice or a credit note for it (the buttons below)"
-        if document.kind.value == "invoice" and document.canonical
+        if document.kind == DocumentKind.INVOICE and document.canonical
         else "correct the document and send it again"
     )
     return f"Rejected: {why}. What to do: {what}."
@@ -70,16 +70,14 @@ def _paid(document: Document) -> str:
 def _posted(document: Document) -> str:
     event = _entered(document, DocumentState.POSTED)
     when = f" on {event.at.date().isoformat()}" if event else ""
-    return f"Approved and entered in the hospital's accounts{when}: waiting for the payment run."
+    return f"Posted to the hospital's ledger{when}: waiting for the payment run."
 
 
 STATE_WORDS: dict[DocumentState, Words] = {
     DocumentState.RECEIVED: lambda _: "Received: we are reading it.",
     DocumentState.NORMALIZED: lambda _: "Received: it is being checked against the purchase order.",
-    DocumentState.VALIDATED: lambda d: (
+    DocumentState.VALIDATED: lambda _: (
         "Approved: it matches the purchase order and goes on to payment."
-        if d.kind.value == "invoice"
-        else "Accepted: it matches the purchase order and is being applied to it."
     ),
     DocumentState.ON_HOLD: lambda _: (
         "In review: the hospital's accounts payable team is looking at it (why is listed "
@@ -98,13 +96,39 @@ def _situation(document: Document) -> tuple[str, str] | None:
     return next((said for check in SITUATIONS if (said := check(document)) is not None), None)
 
 
+# An acknowledgment's states read differently: it is matched and recorded, never paid.
+ACK_STATE_WORDS: dict[DocumentState, Words] = STATE_WORDS | {
+    DocumentState.NORMALIZED: lambda _: "Read: it is being matched against the purchase order.",
+    DocumentState.VALIDATED: lambda _: (
+        "Accepted: it matches the purchase order and is being recorded on it in the "
+        "hospital's system."
+    ),
+    DocumentState.ON_HOLD: lambda _: (
+        "With the buyer: your changes (listed below) wait for the buyer to accept them. You "
+        "need not do anything unless they ask."
+    ),
+    DocumentState.APPLIED: lambda _: "Recorded on the purchase order in the hospital's system.",
+}
+ACK_STATE_LABELS = STATE_LABELS | {
+    DocumentState.VALIDATED: "accepted",
+    DocumentState.ON_HOLD: "with the buyer",
+    DocumentState.APPLIED: "recorded",
+}
+
+
 def state_words(document: Document) -> str:
     """The one sentence the supplier reads at the top of the document's page."""
     said = _situation(document)
-    return said[1] if said else STATE_WORDS[document.state](document)
+    if said:
+        return said[1]
+    words = ACK_STATE_WORDS if document.kind == DocumentKind.ACKNOWLEDGMENT else STATE_WORDS
+    return words[document.state](document)
 
 
 def state_label(document: Document) -> str:
     """The state in a few words, for the supplier's lists."""
     said = _situation(document)
-    return said[0] if said else STATE_LABELS[document.state]
+    if said:
+        return said[0]
+    labels = ACK_STATE_LABELS if document.kind == DocumentKind.ACKNOWLEDGMENT else STATE_LABELS
+    return labels[document.state]
