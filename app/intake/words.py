@@ -60,6 +60,12 @@ def _rejected(document: Document) -> str:
 
 
 def _paid(document: Document) -> str:
+    # Payment sync records the ERP's payment date and reference on the document (the posting
+    # change adds `paid_on` and `payment_reference`); without them the timeline says when.
+    paid_on = getattr(document, "paid_on", None)
+    if paid_on is not None:
+        reference = getattr(document, "payment_reference", None) or "none given"
+        return f"Paid on {paid_on.isoformat()}, reference {reference}."
     event = _entered(document, DocumentState.PAID)
     if event is None:
         return "Paid."
