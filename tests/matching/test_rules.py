@@ -317,3 +317,18 @@ def test_a_credit_note_takes_off_what_it_credits_whichever_sign_it_is_written_in
     assert positive.billed_sign * positive.lines[0].quantity == D(-10)
     assert negative.billed_sign * negative.lines[0].quantity == D(-10)
     assert invoice().billed_sign == 1
+
+
+def test_the_number_key_migration_rekeys_as_validation_now_keys():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "migrations/versions/0018_number_keys.py"
+    spec = importlib.util.spec_from_file_location("number_keys_migration", path)
+    assert spec is not None
+    assert spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    for number in ("A7-0042", "inv-00042", "2024/0007", "INV10042", "x 0 0"):
+        assert migration._new_key(number) == normalize_number(number)
+    assert migration._old_key("A7-0042") == "A70042"
