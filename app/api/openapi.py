@@ -475,7 +475,12 @@ def _reading_paths() -> Spec:
         "/api/v1/documents/{id}": {
             "get": {
                 "tags": ["Documents"],
-                "summary": "One document: state, errors, timeline and canonical content",
+                "summary": "One document: state, errors, holds, timeline and canonical content",
+                "description": "An invoice ON_HOLD lists its holds as the supplier may see them: "
+                "the hold code, its status, the message written for the supplier and the invoice "
+                "line it concerns. Finance's own wording, expected and actual figures, amounts "
+                "at risk, internal notes and comments are never returned. A document of another "
+                "organization answers 404, exactly like one that does not exist.",
                 "security": [{"oauth2": ["documents:read"]}],
                 "parameters": _params("DocumentId"),
                 "responses": {
@@ -620,8 +625,12 @@ API_SCHEMAS: Spec = {
                 "type": "string",
                 "description": "What is wrong and what to do, written for the supplier",
             },
-            "line": NULLABLE_STRING,
-        }
+            "line": {
+                "type": ["string", "null"],
+                "description": "The invoice line the hold concerns; null for the whole invoice",
+            },
+        },
+        description="Why an invoice is held, as its supplier may see it",
     ),
     "DocumentSummary": _obj(
         {

@@ -101,6 +101,11 @@ class Invoice(CanonicalModel):
     remit_to: BankAccount | None = None
     payment_terms: PaymentTerms | None = None
     po_number: Identifier | None = Field(default=None, description="Header purchase order")
+    accounting_cost: Identifier | None = Field(
+        default=None,
+        description="The buyer's accounting reference, e.g. the cost centre a non-PO invoice is "
+        "charged to (UBL cbc:AccountingCost, EN 16931 BT-19)",
+    )
     billing_references: list[Identifier] = Field(
         default_factory=list, description="Earlier invoices this one corrects or credits"
     )

@@ -58,6 +58,8 @@ class Channel(enum.StrEnum):
     API = "api"
     UPLOAD = "upload"
     PO_FLIP = "po_flip"
+    # Filled in on a portal page: an acknowledgment from the PO page, a corrected invoice.
+    FORM = "form"
 
 
 class RawPayload(Model):

@@ -12,7 +12,7 @@ from app.canonical.field_errors import FieldError
 from app.formats.base import Kind, RawDocument, add, bank_account_id, negate, prune, scheme_id
 from app.formats.errors import EnvelopeError
 
-VERSION = "csv-1.0.0"
+VERSION = "csv-1.1.0"
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
 # fmt: off
@@ -20,7 +20,7 @@ MAX_CSV_BYTES = 20 * 1024 * 1024
 HEADER_COLUMNS = (
     "document_type", "invoice_number", "issue_date", "due_date", "tax_point_date", "currency",
     "supplier_name", "supplier_tax_id", "supplier_tax_scheme", "supplier_erp_vendor_number",
-    "supplier_portal_id", "buyer_name", "ship_to_name", "ship_to_id", "po_number",
+    "supplier_portal_id", "buyer_name", "ship_to_name", "ship_to_id", "po_number", "cost_centre",
     "payment_terms", "net_days", "iban", "bic", "account_number", "routing_number",
     "line_total", "allowance_total", "charge_total", "tax_total", "prepaid_amount",
     "payable_amount", "notes",
@@ -181,6 +181,7 @@ def _invoice(head: dict[str, str], lines: list[dict[str, Any]]) -> dict[str, Any
         "remit_to": {**bank, **account},
         "payment_terms": {"text": head.get("payment_terms"), "net_days": head.get("net_days")},
         "po_number": head.get("po_number"),
+        "accounting_cost": head.get("cost_centre"),
         "lines": lines,
         "totals": _totals(head, lines),
         "notes": [head.get("notes")],

@@ -11,7 +11,7 @@ from app.formats.base import Kind, RawDocument, bank_account_id, prune, scheme_i
 from app.formats.errors import EnvelopeError, not_accepted
 from app.formats.xml_safety import local_name, namespace, parse_xml
 
-VERSION = "ubl-1.0.0"
+VERSION = "ubl-1.1.0"
 
 NS = {
     "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
@@ -236,6 +236,7 @@ def _invoice(root: etree._Element) -> dict[str, Any]:
         "remit_to": _remit_to(root),
         "payment_terms": {"text": _text(root, "cac:PaymentTerms/cbc:Note")},
         "po_number": _text(root, "cac:OrderReference/cbc:ID"),
+        "accounting_cost": _text(root, "cbc:AccountingCost"),
         "billing_references": _texts(
             root, "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"
         ),

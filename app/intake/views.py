@@ -3,30 +3,32 @@ timelines; sending a file; and invoicing an open purchase order ("PO flip")."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import PurePath
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, render_template, request
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.accounts.access import require_role
 from app.documents import queries
 from app.documents.models import Channel, Document, DocumentKind, DocumentState
-from app.documents.transitions import Received
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.formats import EnvelopeError
-from app.intake import flip, services
-from app.intake.forms import FlipForm, UploadForm
+from app.intake import correction, flip, services
+from app.intake.forms import CorrectionForm, FlipForm, UploadForm
+from app.intake.portal import form_submission, receive_own, sent
+from app.intake.words import state_label, state_words
 from app.matching.queries import holds_of
 from app.matching.services import billed
 from app.orgs.models import Organization, OrgKind
 from app.orgs.roles import Role
 
 bp = Blueprint("intake", __name__)
+# The supplier's lists (documents, a PO's invoices) say each state in the supplier's words.
+bp.add_app_template_filter(state_label, "state_label")
 
 READERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN, Role.PARTNER_ADMIN)
 SENDERS = (Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN)
@@ -86,40 +88,6 @@ def _visible(document_id: int) -> Document:
     return document
 
 
-# What each state means to the people who sent the document, in their words.
-STATE_WORDS = {
-    DocumentState.RECEIVED: "Received: we are reading it.",
-    DocumentState.NORMALIZED: "Read: it is being checked against the purchase order.",
-    DocumentState.VALIDATED: "Approved: it matches the purchase order and goes on to payment.",
-    DocumentState.ON_HOLD: "In review: the hospital's accounts payable team is looking at it "
-    "(why is listed below). You need not do anything unless they ask.",
-    DocumentState.REJECTED: "Rejected: see why below, then send a corrected document.",
-    DocumentState.POSTING: "Approved: being entered in the hospital's accounts.",
-    DocumentState.POSTED: "Posted to the hospital's ledger: waiting for the payment run.",
-    DocumentState.PAID: "Paid.",
-    DocumentState.APPLIED: "Applied to the purchase order.",
-    DocumentState.DEAD: "Delayed on our side: the hospital's team is on it.",
-}
-# An acknowledgment's states read differently: it is matched and recorded, never paid.
-ACK_STATE_WORDS = STATE_WORDS | {
-    DocumentState.NORMALIZED: "Read: it is being matched against the purchase order.",
-    DocumentState.VALIDATED: "Accepted: it matches the purchase order and is being recorded "
-    "on it in the hospital's system.",
-    DocumentState.ON_HOLD: "With the buyer: your changes (listed below) wait for the buyer to "
-    "accept them. You need not do anything unless they ask.",
-    DocumentState.APPLIED: "Recorded on the purchase order in the hospital's system.",
-}
-
-
-def state_words(document: Document) -> str:
-    """What the state means to the supplier; a paid invoice says when and with what reference."""
-    if document.state == DocumentState.PAID and document.paid_on is not None:
-        reference = document.payment_reference or "none given"
-        return f"Paid on {document.paid_on.isoformat()}, reference {reference}."
-    words = ACK_STATE_WORDS if document.kind == DocumentKind.ACKNOWLEDGMENT else STATE_WORDS
-    return words[document.state]
-
-
 @bp.get("/documents/<int:document_id>")
 @require_role(*READERS)
 def document(document_id: int) -> str:
@@ -129,6 +97,7 @@ def document(document_id: int) -> str:
         document=found,
         payload=found.payload,
         state_words=state_words(found),
+        can_correct=_correctable(found) and current_user.has_role(*SENDERS),
         holds=holds_of(found.id),
     )
 
@@ -173,28 +142,11 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
         correlation_id=g.correlation_id,
     )
     try:
-        documents = _receive(submission, org)
+        documents = receive_own(submission, org)
     except EnvelopeError as error:
         form.file.errors = [str(error)]
         return render_template("intake/upload.html", form=form), 400
-    return _sent(documents)
-
-
-def _receive(submission: services.Submission, supplier: Organization) -> list[Received]:
-    """A supplier sends for itself: every document in the payload is its own."""
-    return services.submit(submission, lambda _: supplier, actor=current_user).documents
-
-
-def _sent(documents: list[Received]) -> WerkzeugResponse:
-    count = len(documents)
-    flash(
-        f"Received {count} document{'s' if count != 1 else ''}; "
-        "they are being checked now and their state updates on this page.",
-        "success",
-    )
-    if count == 1:
-        return redirect(url_for("intake.document", document_id=documents[0].id))
-    return redirect(url_for("intake.documents"))
+    return sent(documents)
 
 
 # -- invoicing a purchase order --------------------------------------------------------------
@@ -249,7 +201,7 @@ def flip_po(po_number: str) -> str | WerkzeugResponse | tuple[str, int]:
         except flip.FlipError as error:
             flash(str(error).capitalize() + ".", "error")
         else:
-            return _sent(_receive(_flip_submission(invoice, org), org))
+            return sent(receive_own(_flip_submission(invoice, org), org))
     return render_template(
         "intake/flip.html", form=form, order=order, lines=_form_lines(form, order)
     ), (400 if request.method == "POST" else 200)
@@ -295,13 +247,83 @@ def _flipped_invoice(form: FlipForm, order: PurchaseOrder, org: Organization) ->
 
 
 def _flip_submission(invoice: dict, org: Organization) -> services.Submission:
-    return services.Submission(
-        kind=DocumentKind.INVOICE,
-        body=json.dumps(invoice).encode(),
-        content_type="application/json",
-        sender=org,
-        channel=Channel.PO_FLIP,
-        user=current_user,
-        filename=f"{invoice['po_number']}-{invoice['invoice_number']}.json",
-        correlation_id=g.correlation_id,
+    return form_submission(invoice, org, invoice["po_number"], channel=Channel.PO_FLIP)
+
+
+# -- correcting or crediting a rejected invoice ----------------------------------------------
+
+
+def _correctable(document: Document) -> bool:
+    """A rejected invoice that was read (its lines are known) can be corrected or credited."""
+    return (
+        document.kind == DocumentKind.INVOICE
+        and document.state == DocumentState.REJECTED
+        and bool(document.canonical)
+    )
+
+
+def _own_rejected(document_id: int, org: Organization) -> Document:
+    found = _visible(document_id)
+    if found.supplier_org_id != org.id:
+        abort(404, "No such document.")
+    if not _correctable(found):
+        abort(409, "Only a rejected invoice can be corrected or credited here.")
+    return found
+
+
+@bp.route("/documents/<int:document_id>/correct", methods=["GET", "POST"])
+@require_role(*SENDERS)
+def correct(document_id: int) -> str | WerkzeugResponse | tuple[str, int]:
+    org = _active_supplier()
+    rejected = _own_rejected(document_id, org)
+    canonical = rejected.canonical or {}
+    form = CorrectionForm()
+    if request.method == "GET":
+        _prefill_correction(form, canonical, request.args.get("as", correction.INVOICE))
+    elif form.validate_on_submit():
+        try:
+            corrected = _corrected(form, canonical)
+        except correction.CorrectionError as error:
+            flash(str(error).capitalize() + ".", "error")
+        else:
+            return sent(receive_own(form_submission(corrected, org, "correction"), org))
+    lines = {str(line["line_id"]): line for line in canonical.get("lines", [])}
+    return render_template(
+        "intake/correct.html",
+        form=form,
+        rejected=rejected,
+        lines=[(lines.get(entry.line_id.data, {}), entry) for entry in form.lines],
+    ), (400 if request.method == "POST" else 200)
+
+
+def _prefill_correction(form: CorrectionForm, canonical: dict, document_type: str) -> None:
+    credit = document_type == correction.CREDIT_NOTE
+    form.document_type.data = correction.CREDIT_NOTE if credit else correction.INVOICE
+    number = canonical.get("invoice_number", "")
+    # A corrected invoice may reuse the number (the rejected one is no duplicate); a credit
+    # note needs its own.
+    form.invoice_number.data = f"CN-{number}" if credit else number
+    form.tax_total.data = Decimal(str((canonical.get("totals") or {}).get("tax_total") or 0))
+    for line in canonical.get("lines", []):
+        form.lines.append_entry(
+            {
+                "line_id": str(line["line_id"]),
+                "quantity": Decimal(str(line["quantity"])).copy_abs(),
+                "unit_price": Decimal(str(line.get("unit_price") or 0)),
+            }
+        )
+
+
+def _corrected(form: CorrectionForm, canonical: dict) -> dict:
+    return correction.correction_of(
+        canonical,
+        [
+            correction.CorrectedLine(entry.line_id.data, entry.quantity.data, entry.unit_price.data)
+            for entry in form.lines
+        ],
+        document_type=form.document_type.data,
+        invoice_number=form.invoice_number.data,
+        issue_date=form.issue_date.data,
+        tax_total=form.tax_total.data or Decimal(0),
+        note=form.note.data or None,
     )

@@ -33,8 +33,10 @@ class Earlier:
 
 
 def normalize_number(number: str) -> str:
-    """`inv-00042 ` → `INV42`: how people write one invoice number many ways."""
-    return _LEADING_ZEROS.sub("", _NOT_ALNUM.sub("", number.upper()))
+    """`inv-00042 ` → `INV42`, `A7-0042` → `A742`: how people write one invoice number many
+    ways. Each group's leading zeros go before the punctuation does, so a group that follows a
+    digit (`7-0042`) loses its padding as one that follows a letter does."""
+    return _NOT_ALNUM.sub("", _LEADING_ZEROS.sub("", number.upper()))
 
 
 def similarity(a: str, b: str) -> float:

@@ -45,6 +45,15 @@ class InvoiceFacts:
     cost_centre: str | None = None
     remit_account: str | None = None
 
+    @property
+    def billed_sign(self) -> int:
+        """How the document's figures count toward what was billed: an invoice adds them; a
+        credit note takes them off, whether it states them positive (UBL, canonical JSON) or
+        negative (cXML credit memos, X12 810 credits, CSV)."""
+        if not self.is_credit:
+            return 1
+        return 1 if self.payable < 0 or self.line_total < 0 else -1
+
     @classmethod
     def from_invoice(cls, invoice: Invoice, cost_centre: str | None = None) -> InvoiceFacts:
         totals = invoice.totals
@@ -62,7 +71,8 @@ class InvoiceFacts:
             prepaid=totals.prepaid,
             tax_total=totals.tax_total,
             tax_breakdown=_tax_breakdown(invoice),
-            cost_centre=cost_centre,
+            # A correction finance made wins over what the document says.
+            cost_centre=cost_centre or invoice.accounting_cost,
             remit_account=_remit_account(invoice),
         )
 

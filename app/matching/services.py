@@ -110,7 +110,7 @@ def _findings(
     document: Document, invoice: Invoice, supplier: Organization, erp: ErpFacts
 ) -> list[Finding]:
     facts = InvoiceFacts.from_invoice(invoice)
-    _remember_billing(document, facts)
+    _remember_billing(document, invoice, facts)
     case = Case(
         invoice=facts,
         po=PoFacts.from_erp(erp.order) if erp.order else None,
@@ -296,12 +296,13 @@ def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> Hi
     return History(quantities, amount)
 
 
-def _remember_billing(document: Document, facts: InvoiceFacts) -> None:
+def _remember_billing(document: Document, invoice: Invoice, facts: InvoiceFacts) -> None:
     """Write what this invoice bills per PO line (replacing what an earlier check wrote: a
-    correction may have changed its lines)."""
-    sign = -1 if facts.is_credit else 1
+    correction may have changed its lines). A credit note for invoices that were rejected
+    takes nothing off: what they billed never counted."""
+    sign = facts.billed_sign
     db.session.execute(delete(BilledLine).where(BilledLine.document_id == document.id))
-    if not facts.lines:
+    if not facts.lines or _credits_only_rejected(document, invoice):
         return
     db.session.execute(
         insert(BilledLine),
@@ -315,6 +316,53 @@ def _remember_billing(document: Document, facts: InvoiceFacts) -> None:
             for line in facts.lines
         ],
     )
+
+
+def _rejected_numbers(supplier_id: int, po_number: str) -> set[str]:
+    """The normalized numbers of the supplier's rejected invoices on the PO (normalized here,
+    not read from `number_key`, so a change of normalization needs no data migration)."""
+    numbers = db.session.scalars(
+        select(Document.document_number).where(
+            Document.supplier_org_id == supplier_id,
+            Document.po_number == po_number,
+            Document.kind == DocumentKind.INVOICE,
+            Document.state == DocumentState.REJECTED,
+            Document.is_credit.is_(False),
+            Document.document_number.is_not(None),
+        )
+    )
+    return {duplicates.normalize_number(number) for number in numbers if number}
+
+
+def _counted_numbers(supplier_id: int, po_number: str) -> set[str]:
+    """The normalized numbers of the supplier's invoices on the PO that count as billed."""
+    numbers = db.session.scalars(
+        select(Document.document_number).where(
+            Document.supplier_org_id == supplier_id,
+            Document.po_number == po_number,
+            Document.kind == DocumentKind.INVOICE,
+            Document.state.in_(BILLED),
+            Document.is_credit.is_(False),
+            Document.document_number.is_not(None),
+        )
+    )
+    return {duplicates.normalize_number(number) for number in numbers if number}
+
+
+def _credits_only_rejected(document: Document, invoice: Invoice) -> bool:
+    """A credit note whose billing references all name rejected invoices on its PO."""
+    if invoice.document_type != "credit_note" or not invoice.billing_references:
+        return False
+    supplier_id = document.supplier_org_id or document.sender_org_id
+    po_number = document.po_number or ""
+    uncounted = _rejected_numbers(supplier_id, po_number) - _counted_numbers(supplier_id, po_number)
+    return _credits_only(invoice, uncounted)
+
+
+def _credits_only(invoice: Invoice, numbers: set[str]) -> bool:
+    """A credit note whose billing references all name one of `numbers`."""
+    references = {duplicates.normalize_number(ref) for ref in invoice.billing_references}
+    return invoice.document_type == "credit_note" and bool(references) and references <= numbers
 
 
 def _duplicates(document: Document, invoice: Invoice, supplier_id: int) -> list[Finding]:

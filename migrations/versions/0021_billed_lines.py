@@ -50,7 +50,11 @@ def _existing_billing():
     ))
     for document_id, canonical in rows:
         invoice = json.loads(canonical) if isinstance(canonical, str) else canonical
-        sign = -1 if invoice.get('document_type') == 'credit_note' else 1
+        # As InvoiceFacts.billed_sign: a credit note takes its figures off, whether it states
+        # them positive or (cXML, X12, CSV) negative.
+        totals = invoice.get('totals', {})
+        negative = any(Decimal(str(totals.get(k) or 0)) < 0 for k in ('payable', 'line_total'))
+        sign = -1 if invoice.get('document_type') == 'credit_note' and not negative else 1
         for line in invoice.get('lines', []):
             po_line = (line.get('po_line') or '').strip()
             yield {

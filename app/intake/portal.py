@@ -1,0 +1,55 @@
+"""What the supplier's portal pages share when they send a document: a document filled in on a
+page as canonical JSON, received for the signed-in supplier, and the answer the browser gets."""
+
+from __future__ import annotations
+
+import json
+
+from flask import flash, g, redirect, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from app.documents.models import Channel, DocumentKind
+from app.documents.transitions import Received
+from app.intake import services
+from app.orgs.models import Organization
+
+
+def form_submission(
+    document: dict,
+    org: Organization,
+    prefix: str,
+    *,
+    kind: DocumentKind = DocumentKind.INVOICE,
+    channel: Channel = Channel.FORM,
+) -> services.Submission:
+    """A document the supplier filled in on a portal page, as canonical JSON."""
+    number = document.get("invoice_number") or document.get("ack_number")
+    return services.Submission(
+        kind=kind,
+        body=json.dumps(document).encode(),
+        content_type="application/json",
+        sender=org,
+        channel=channel,
+        user=current_user,
+        filename=f"{prefix}-{number}.json",
+        correlation_id=g.correlation_id,
+    )
+
+
+def receive_own(submission: services.Submission, supplier: Organization) -> list[Received]:
+    """A supplier sends for itself: every document in the payload is its own."""
+    return services.submit(submission, lambda _: supplier, actor=current_user).documents
+
+
+def sent(documents: list[Received]) -> WerkzeugResponse:
+    """Tell the supplier what arrived and show it (the one document, or the list)."""
+    count = len(documents)
+    flash(
+        f"Received {count} document{'s' if count != 1 else ''}; "
+        "they are being checked now and their state updates on this page.",
+        "success",
+    )
+    if count == 1:
+        return redirect(url_for("intake.document", document_id=documents[0].id))
+    return redirect(url_for("intake.documents"))
