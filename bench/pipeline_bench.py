@@ -322,8 +322,13 @@ def memory(procs: Processes, web_url: str, token: str, setup: dict, total: int) 
     workers = procs.start(
         "workers-memory", [str(BIN / "flask"), "--app", "wsgi", "worker", "--processes", "1"]
     )
-    time.sleep(3)
-    (worker,) = Worker.all(connection=Redis.from_url(REDIS_URL))
+    redis = Redis.from_url(REDIS_URL)
+    deadline = time.monotonic() + 120
+    while not (workers_up := Worker.all(connection=redis)):
+        if time.monotonic() > deadline:
+            raise SystemExit("the worker did not start")
+        time.sleep(0.5)
+    (worker,) = workers_up
     first = total // 10
     done = 0
     figures = []
