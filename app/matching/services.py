@@ -290,10 +290,16 @@ def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> Hi
     quantities: dict[int, Decimal] = {}
     amount = Decimal(0)
     for po_line, quantity, line_amount in db.session.execute(query):
-        amount += Decimal(line_amount or 0)
+        amount += _plain(line_amount)
         if po_line is not None:
-            quantities[po_line] = Decimal(quantity or 0)
-    return History(quantities, amount)
+            quantities[po_line] = _plain(quantity)
+    return History(quantities, _plain(amount))
+
+
+def _plain(stored: Decimal | None) -> Decimal:
+    """A sum as the documents wrote it, without the column's trailing zeros (4, not 4.000000)."""
+    value = Decimal(stored or 0)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 def _remember_billing(document: Document, invoice: Invoice, facts: InvoiceFacts) -> None:
