@@ -218,8 +218,8 @@ def test_no_operation_lets_a_caller_act_for_an_organization_not_its_own(
                     method,
                     caller,
                     operation,
-                    body,
-                    {**headers, "On-Behalf-Of": str(owner.organization_id)},
+                    body=body,
+                    headers={**headers, "On-Behalf-Of": str(owner.organization_id)},
                 )
                 _assert_documented_refusal(response, operation, (403,), f"{method} {path}")
                 checked += 1
