@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from bs4 import BeautifulSoup
 
+from app.demo import ROLE_LABELS, demo_logins
 from app.orgs.models import OrgStatus
 from app.orgs.roles import Role
 from tests.conftest import csrf_token, login
@@ -95,3 +97,15 @@ def test_favicon_ico_is_answered(client):
     assert answer.status_code == 200
     assert answer.mimetype == "image/svg+xml"
     assert body.startswith(b"<svg")
+
+
+@pytest.mark.no_db
+def test_make_run_prints_the_url_and_one_line_per_demo_login_with_its_role():
+    from scripts.run_all import banner
+
+    printed = banner().splitlines()
+    assert any("Supplier Portal is up: http://127.0.0.1:" in line for line in printed)
+    for email, role in demo_logins():
+        (line,) = [line for line in printed if f" {email} " in line]
+        assert ROLE_LABELS[Role(role)] in line
+    assert sum("@" in line for line in printed) == len(demo_logins())
