@@ -56,6 +56,9 @@ class Config:
     # falls back to it when no Redis server can be had).
     QUEUE_BACKEND = _env("QUEUE_BACKEND", "redis")
 
+    # Another ERP adapter, "package.module:Class" (satisfies app.erp.interface.ErpGateway and
+    # has from_config(config)); unset: the HTTP ErpClient on ERP_URL.
+    ERP_GATEWAY = _env("ERP_GATEWAY")
     ERP_URL = _env("ERP_URL", "http://127.0.0.1:5001")
     ERP_API_KEY = _env("ERP_API_KEY", "mock-erp-dev-key")
     ERP_CONNECT_TIMEOUT = float(_env("ERP_CONNECT_TIMEOUT", "2.0"))  # type: ignore[arg-type]
