@@ -75,7 +75,10 @@ def test_compose_builds_from_the_repository_and_runs_its_own_commands():
             assert "worker" in cli.list_commands(None)  # type: ignore[arg-type]
         if "gunicorn wsgi:app" in command:
             assert "gunicorn" in (ROOT / "pyproject.toml").read_text()
+    # The worker starts once web has migrated: web is healthy by the image's HEALTHCHECK.
+    assert compose["services"]["worker"]["depends_on"]["web"] == {"condition": "service_healthy"}
     dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "HEALTHCHECK" in dockerfile
     for copied in re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", dockerfile, re.MULTILINE):
         for path in copied.split():
             if not path.startswith("/"):
