@@ -89,9 +89,10 @@ def example(fmt: str) -> Response:
 
 
 def curl_example(op: dict[str, Any], base: str) -> str:
-    """A curl command for one operation, with $TOKEN, $CLIENT_ID/$CLIENT_SECRET, $DOCUMENT_ID
-    and a file from the examples standing in for what the caller has."""
-    path = re.sub(r"\{(\w+)\}", lambda m: f"$DOCUMENT_{m.group(1).upper()}", op["path"])
+    """A curl command for one operation, with $TOKEN, $CLIENT_ID/$CLIENT_SECRET, an id
+    variable per path parameter ($DOCUMENT_ID for /documents/{id}) and a file from the
+    examples standing in for what the caller has."""
+    path = _PATH_PARAMETER.sub(_id_variable, op["path"])
     parts = ["curl", "-sS"]
     if op["method"] != "GET":
         parts += ["-X", op["method"]]
@@ -103,6 +104,18 @@ def curl_example(op: dict[str, Any], base: str) -> str:
     parts += _body_arguments(op)
     parts.append(f'"{base}{path}"')
     return " ".join(parts)
+
+
+_PATH_PARAMETER = re.compile(r"(?:/([\w-]+))?/\{(\w+)\}")
+
+
+def _id_variable(match: re.Match[str]) -> str:
+    """`/documents/{id}` -> `/documents/$DOCUMENT_ID`; `/{endpoint_id}` -> `/$ENDPOINT_ID`."""
+    collection, name = match.group(1) or "", match.group(2)
+    prefix = f"/{collection}" if collection else ""
+    if name == "id" and collection:
+        name = collection.removesuffix("s").replace("-", "_") + "_id"
+    return f"{prefix}/${name.upper()}"
 
 
 def _body_arguments(op: dict[str, Any]) -> list[str]:
