@@ -64,6 +64,9 @@ class Config:
     # A stage job runs the stage it makes due next in the same worker (app/jobs.py).
     PIPELINE_CHAIN_STAGES = _bool("PIPELINE_CHAIN_STAGES", True)
 
+    # Another ERP adapter, "package.module:Class" (satisfies app.erp.interface.ErpGateway and
+    # has from_config(config)); unset: the HTTP ErpClient on ERP_URL.
+    ERP_GATEWAY = _env("ERP_GATEWAY")
     ERP_URL = _env("ERP_URL", "http://127.0.0.1:5001")
     ERP_API_KEY = _env("ERP_API_KEY", "mock-erp-dev-key")
     ERP_CONNECT_TIMEOUT = float(_env("ERP_CONNECT_TIMEOUT", "2.0"))  # type: ignore[arg-type]

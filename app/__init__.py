@@ -23,9 +23,19 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     _init_extensions(app)
     _init_metrics(app)
     _register_blueprints(app)
+    _serve_favicon(app)
     _register_cli(app)
     db.wrap_views(app)  # last: every view, whichever blueprint added it, commits at its edge
     return app
+
+
+def _serve_favicon(app: Flask) -> None:
+    """Browsers (and tools) ask for /favicon.ico whatever the page links: answer with ours."""
+    app.add_url_rule(
+        "/favicon.ico",
+        "favicon",
+        lambda: app.send_static_file("favicon.svg"),
+    )
 
 
 def _init_logging(app: Flask) -> None:

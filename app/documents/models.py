@@ -141,6 +141,14 @@ class Document(TimestampMixin, Model):
         back_populates="document", order_by="DocumentEvent.id"
     )
 
+    @property
+    def name(self) -> str:
+        """How people call it in a heading: "Invoice KOI-INV-0001"; until its number is read,
+        where it sat in its file ("Invoice INV-7", "Documents[1] J-2")."""
+        if self.document_number:
+            return f"{self.kind.value.capitalize()} {self.document_number}"
+        return self.identity[:1].upper() + self.identity[1:]
+
     def __repr__(self) -> str:
         return f"<Document {self.id} {self.kind.value} {self.state.value}>"
 
