@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api.views import bp as partner_api_bp
     from app.federation.views import bp as federation_bp
     from app.finance.views import bp as finance_bp
+    from app.holds.supplier_views import bp as holds_supplier_bp
     from app.holds.views import bp as holds_bp
     from app.intake.views import bp as intake_bp
     from app.mail.views import bp as mail_bp
@@ -84,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (accounts_bp, ops_bp, admin_bp, finance_bp, holds_bp, suppliers_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(tolerances_bp)
+    app.register_blueprint(holds_supplier_bp)
     for blueprint in (mfa_bp, federation_bp):
         app.register_blueprint(blueprint)
     for blueprint in (intake_bp, partner_api_bp, api_docs_bp):

@@ -90,6 +90,10 @@ class Document(TimestampMixin, Model):
         Index("ix_documents_supplier_org_id_updated_at", "supplier_org_id", "updated_at", "id"),
         Index("ix_documents_supplier_org_id_number_key", "supplier_org_id", "number_key"),
         Index("ix_documents_supplier_org_id_po_number", "supplier_org_id", "po_number"),
+        # The finance queue's sorts (app.holds.queries): newest, amount, supplier.
+        Index("ix_documents_kind_state_created_at", "kind", "state", "created_at", "id"),
+        Index("ix_documents_kind_state_total_amount", "kind", "state", "total_amount", "id"),
+        Index("ix_documents_kind_state_supplier", "kind", "state", "supplier_org_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +123,10 @@ class Document(TimestampMixin, Model):
     issue_date: Mapped[dt.date | None] = mapped_column(Date)
     # A server default too: intake's one-statement insert names its columns and not this one.
     is_credit: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The PO's facility, kept at validation so the finance queue filters without the ERP.
+    facility_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A cost centre finance coded a non-PO invoice to (app.holds.services.correct).
+    cost_centre: Mapped[str | None] = mapped_column(String(64))
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 

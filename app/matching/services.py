@@ -30,7 +30,7 @@ from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
-from app.matching.findings import Finding, Severity
+from app.matching.findings import SET_BY_PEOPLE, Finding, Severity
 from app.matching.models import Hold, HoldStatus, release_open
 from app.matching.queries import holds_of
 from app.matching.tolerance_templates import template_for
@@ -78,8 +78,9 @@ def _validate_invoice(document: Document) -> None:
 
 def _findings(document: Document, invoice: Invoice, supplier: Organization) -> list[Finding]:
     order = purchase_order(document.po_number)
+    document.facility_code = order.facility_code[:64] if order else None
     case = Case(
-        invoice=InvoiceFacts.from_invoice(invoice),
+        invoice=InvoiceFacts.from_invoice(invoice, cost_centre=document.cost_centre),
         po=PoFacts.from_erp(order) if order else None,
         supplier=_supplier_facts(supplier),
         context=_context(supplier, needs_cost_centres=document.po_number is None),
@@ -102,7 +103,8 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
     supplier = document.supplier or document.sender
     advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
     findings = _findings(document, invoice, supplier)
-    failing = {finding.code for finding in findings}
+    # A hold a person set (a disputed line) stays until a person resolves it.
+    failing = {finding.code for finding in findings} | SET_BY_PEOPLE
     holds = holds_of(document.id)
     passed = [h for h in holds if h.status == HoldStatus.OPEN and h.code not in failing]
     still = [h for h in holds if h.status == HoldStatus.OPEN and h.code in failing]
