@@ -186,7 +186,9 @@ def _check_release(hold: Hold, actor: User, reason: str) -> None:
     if not reason.strip():
         raise HoldActionError("Say why the hold is released.")
     if hold.status != HoldStatus.OPEN:
-        raise HoldChangedError("This hold is already resolved.")
+        raise HoldChangedError(
+            "This hold is already resolved: someone else acted on it a moment ago."
+        )
     if not MANUAL_RELEASE.get(hold.code, True):
         raise HoldActionError(f"A {hold.code.value} hold releases itself when the facts change.")
     if _corrected_by(hold.document_id, actor):
