@@ -71,25 +71,28 @@ def _post(client, url: str, page_url: str, **data):
 
 def test_held_is_the_default_view_and_every_invoice_is_one_click_away(
     client,
-    lakeside,
-    portal_erp,  # noqa: F811
+    lakeside,  # noqa: F811 - the fixture imported above
+    portal_erp,
 ):
     order = received_po(portal_erp)
     clean = send(client, lakeside, invoice_for(lakeside, order, "ALL-1"))
     held = _held(client, lakeside, portal_erp, "BQ-77", factor="4")
     _as(client, Role.FINANCE_CLERK)
     default = client.get("/finance/holds").get_data(as_text=True)
-    assert "BQ-77" in default and "ALL-1" not in default
+    assert "BQ-77" in default
+    assert "ALL-1" not in default
     every = client.get("/finance/holds?view=all").get_data(as_text=True)
-    assert "BQ-77" in every and "ALL-1" in every
-    assert document(clean).state is DocumentState.VALIDATED and held
+    assert "BQ-77" in every
+    assert "ALL-1" in every
+    assert document(clean).state is DocumentState.VALIDATED
+    assert held
 
 
 def test_the_pos_facility_is_kept_at_validation_and_filters_the_queue(
     client,
     held,
-    lakeside,
-    portal_erp,  # noqa: F811
+    lakeside,  # noqa: F811 - the fixture imported above
+    portal_erp,
 ):
     facility = received_po(portal_erp).facility_code
     assert document(held).facility_code == facility
@@ -109,9 +112,12 @@ def test_amount_age_supplier_and_code_filters(client, held, lakeside):  # noqa: 
     assert shown(f"min_amount={total - 1}&max_amount={total + 1}")
     assert not shown(f"min_amount={total + 1}")
     assert not shown(f"max_amount={total - 1}")
-    assert shown("age=0") and not shown("age=2")
-    assert shown(f"supplier={lakeside.id}") and not shown(f"supplier={lakeside.id + 999}")
-    assert shown("code=PRICE") and not shown("code=DUPLICATE")
+    assert shown("age=0")
+    assert not shown("age=2")
+    assert shown(f"supplier={lakeside.id}")
+    assert not shown(f"supplier={lakeside.id + 999}")
+    assert shown("code=PRICE")
+    assert not shown("code=DUPLICATE")
 
 
 def test_sorts_page_through_every_held_invoice_once_in_order(client, lakeside, portal_erp):  # noqa: F811
@@ -139,14 +145,16 @@ def test_sorts_page_through_every_held_invoice_once_in_order(client, lakeside, p
 def test_the_sla_runs_per_hold_code_and_overdue_rows_stand_out(
     app,
     client,
-    lakeside,
+    lakeside,  # noqa: F811 - the fixture imported above
     portal_erp,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     monkeypatch.setitem(app.config, "HOLD_SLA_HOURS_BY_CODE", {"PRICE": 4})
     held = _held(client, lakeside, portal_erp, "SLA-1")
     review = db.session.get(Review, held)
-    assert review is not None and review.held_at and review.due_at
+    assert review is not None
+    assert review.held_at
+    assert review.due_at
     assert review.due_at - review.held_at == dt.timedelta(hours=4)
     _as(client, Role.FINANCE_CLERK)
     assert "SLA-1" in client.get("/finance/holds?sla=due_soon").get_data(as_text=True)
@@ -156,7 +164,8 @@ def test_the_sla_runs_per_hold_code_and_overdue_rows_stand_out(
     db.session.flush()
     page = client.get("/finance/holds?sla=overdue").get_data(as_text=True)
     assert "SLA-1" in page
-    assert 'class="queue-row overdue"' in page and "Overdue" in page
+    assert 'class="queue-row overdue"' in page
+    assert "Overdue" in page
 
 
 # -- assignment and bulk ---------------------------------------------------------------------
@@ -194,9 +203,9 @@ def test_bulk_assign_to_a_clerk(client, lakeside, portal_erp):  # noqa: F811
 def test_bulk_release_checks_each_hold_on_its_own(
     app,
     client,
-    lakeside,
+    lakeside,  # noqa: F811 - the fixture imported above
     portal_erp,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     first = _held(client, lakeside, portal_erp, "BR-1")
     second = _held(client, lakeside, portal_erp, "XY-5", factor="4")
@@ -211,8 +220,10 @@ def test_bulk_release_checks_each_hold_on_its_own(
         ids=[str(first), str(second)],
     )
     page = client.get(refused.headers["Location"]).get_data(as_text=True)
-    assert "0 of 2 invoices done" in page and "a finance manager must release it" in page
-    assert _open(first) and _open(second)
+    assert "0 of 2 invoices done" in page
+    assert "a finance manager must release it" in page
+    assert _open(first)
+    assert _open(second)
 
     client.post("/logout", data={"csrf_token": csrf_token(page)})
     _as(client, Role.FINANCE_MANAGER)
@@ -224,7 +235,8 @@ def test_bulk_release_checks_each_hold_on_its_own(
         reason="agreed with buyer",
         ids=[str(first), str(second)],
     )
-    assert _open(first) == [] and _open(second) == []
+    assert _open(first) == []
+    assert _open(second) == []
     assert document(first).state is DocumentState.VALIDATED
     assert document(second).state is DocumentState.VALIDATED
 
@@ -300,7 +312,8 @@ def test_a_disputed_line_holds_its_amount_and_the_supplier_reads_which_and_why(
     dispute = next(h for h in _open(held) if h.code is HoldCode.DISPUTE)
     assert dispute.amount_at_risk == Decimal(str(line["line_extension_amount"]))
     api = client.get(f"/api/v1/documents/{held}", headers=bearer(lakeside)).get_data(as_text=True)
-    assert f"Line {line['line_id']}" in api and "not delivered to ward 4" in api
+    assert f"Line {line['line_id']}" in api
+    assert "not delivered to ward 4" in api
 
     # The other holds are worked as usual; the dispute stays, and so does the hold on the invoice.
     for hold in _open(held):
@@ -341,7 +354,8 @@ def test_a_question_reaches_the_supplier_whose_answer_comes_back_to_the_queue(
     supplier = app.test_client()
     _as(supplier, Role.SUPPLIER_USER, role__organization=lakeside)
     page = supplier.get(f"/documents/{held}").get_data(as_text=True)
-    assert "Which delivery note is this?" in page and "Needs your answer" in page
+    assert "Which delivery note is this?" in page
+    assert "Needs your answer" in page
     question = db.session.scalar(select(Question).where(Question.document_id == held))
     sent = supplier.post(
         f"/documents/{held}/questions/{question.id}/answer",
@@ -473,20 +487,24 @@ def test_the_invoice_page_shows_receipts_original_timeline_and_shortcuts(client,
     _as(client, Role.FINANCE_CLERK)
     page = client.get(f"/finance/invoices/{held}").get_data(as_text=True)
     receipts = portal_erp.client().list_receipts(document(held).po_number)
-    assert receipts and all(r.receipt_number in page for r in receipts)
+    assert receipts
+    assert all(r.receipt_number in page for r in receipts)
     assert "WQ-1" in page  # the original, rendered
     assert f"/finance/invoices/{held}/original" in page
     download = client.get(f"/finance/invoices/{held}/original")
-    assert download.status_code == 200 and b"WQ-1" in download.data
+    assert download.status_code == 200
+    assert b"WQ-1" in download.data
     assert "attachment" in download.headers["Content-Disposition"]
     assert "ON_HOLD" in page  # the timeline
     for key in ("<kbd>j</kbd>", "<kbd>k</kbd>", "<kbd>r</kbd>", "<kbd>a</kbd>", "<kbd>?</kbd>"):
         assert key in page
     queue_page = client.get("/finance/holds").get_data(as_text=True)
-    assert "<kbd>j</kbd>" in queue_page and "/static/holds.js" in queue_page
+    assert "<kbd>j</kbd>" in queue_page
+    assert "/static/holds.js" in queue_page
     assert "<script>" not in queue_page  # CSP: no inline script
     script = client.get("/static/holds.js")
-    assert script.status_code == 200 and b'case "j"' in script.data
+    assert script.status_code == 200
+    assert b'case "j"' in script.data
     script.close()
 
 
@@ -497,10 +515,13 @@ def test_kpis_per_day_and_per_supplier(client, lakeside, portal_erp):  # noqa: F
     run_jobs()
     since = utcnow() - dt.timedelta(days=1)
     ((day, figures),) = queries.kpis_by_day(since)
-    assert day == utcnow().date() and (figures.checked, figures.first_pass) == (2, 1)
+    assert day == utcnow().date()
+    assert (figures.checked, figures.first_pass) == (2, 1)
     ((supplier, by_supplier),) = queries.kpis_by_supplier(since)
-    assert supplier == lakeside.id and by_supplier.exception_rate == 0.5
+    assert supplier == lakeside.id
+    assert by_supplier.exception_rate == 0.5
     assert queries.holds_by_code_since(since)[HoldCode.PRICE] >= 1
     _as(client, Role.FINANCE_CLERK)
     page = client.get("/finance/holds").get_data(as_text=True)
-    assert "Lakeside Medical" in page and "Per day" in page
+    assert "Lakeside Medical" in page
+    assert "Per day" in page
