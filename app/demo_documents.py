@@ -15,21 +15,29 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.accounts.models import User
 from app.db import db
 from app.documents.models import Channel, Document, DocumentKind
 from app.erp.interface import PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
+from app.holds.models import Question, Review
 from app.intake import flip, services
-from app.orgs.models import Organization
+from app.orgs.models import Membership, Organization
+from app.orgs.roles import FINANCE_ROLES
 
-SUPPLIERS_WITH_INVOICES = 3
-# How each demo invoice of a supplier is bent, in order, one per received PO of the supplier.
-VARIANTS = ("clean", "clean", "price", "quantity", "duplicate", "unknown_po")
+SUPPLIERS_WITH_INVOICES = 5
+# How each demo invoice of a supplier is bent, in order, one per received PO of the supplier
+# (twice round the POs: the second invoice of a PO also crosses what was received).
+VARIANTS = (
+    "clean", "price", "quantity", "duplicate", "unknown_po", "clean", "price",
+    "quantity", "price", "quantity", "clean", "price", "quantity", "unknown_po",
+)  # fmt: skip
 
 
 def seed_invoices(suppliers: list[Organization]) -> int:
     """Submit demo invoices for suppliers that have none yet; returns how many were sent."""
-    sent = 0
+    sent: list[int] = []
+    faulty: list[int] = []
     orders = build_seed().purchase_orders
     for supplier in suppliers[:SUPPLIERS_WITH_INVOICES]:
         if _has_documents(supplier):
@@ -38,10 +46,42 @@ def seed_invoices(suppliers: list[Organization]) -> int:
             po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
         ]
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
-            sent += _submit(
-                supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index)
+            ids = _submit(supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
+            sent += ids
+            faulty += ids if variant != "clean" else []
+    queue_work(faulty)
+    return len(sent)
+
+
+def queue_work(faulty: list[int]) -> None:
+    """What finance is in the middle of on the invoices that will be held: some assigned, some
+    held three days ago and overdue, one with a question waiting for the supplier. Reviews made
+    now keep their clock when validation holds the invoice (holds.services.start_clock)."""
+    clerks = list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.role.in_(FINANCE_ROLES))
+            .order_by(User.id)
+        )
+    )
+    now = dt.datetime.now(dt.UTC)
+    for position, document_id in enumerate(faulty):
+        review = Review(document_id=document_id, version=1)
+        if clerks and position % 3 == 0:
+            review.assignee_id = clerks[position % len(clerks)].id
+        if position % 4 == 1:
+            review.held_at = now - dt.timedelta(days=3)
+            review.due_at = now - dt.timedelta(days=1)
+        db.session.add(review)
+    if clerks and faulty:
+        db.session.add(
+            Question(
+                document_id=faulty[-1],
+                asked_by_id=clerks[0].id,
+                question="Which delivery note does this invoice bill? We cannot find the receipt.",
             )
-    return sent
+        )
 
 
 def _has_documents(supplier: Organization) -> bool:
@@ -76,7 +116,7 @@ def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: 
     return invoice
 
 
-def _submit(supplier: Organization, invoice: dict) -> int:
+def _submit(supplier: Organization, invoice: dict) -> list[int]:
     submission = services.Submission(
         kind=DocumentKind.INVOICE,
         body=json.dumps(invoice).encode(),
@@ -85,4 +125,5 @@ def _submit(supplier: Organization, invoice: dict) -> int:
         channel=Channel.UPLOAD,
         filename=f"{invoice['invoice_number']}.json",
     )
-    return len(services.submit(submission, lambda _: supplier, actor="demo data").documents)
+    received = services.submit(submission, lambda _: supplier, actor="demo data").documents
+    return [document.id for document in received]

@@ -115,14 +115,17 @@ def _bump(review: Review, **values: Any) -> None:
 
 
 def start_clock(document_id: int, now: dt.datetime | None = None) -> Review:
-    """The invoice went on hold: its SLA runs from now, the shortest of its codes'."""
-    review = db.session.get(Review, document_id) or Review(document_id=document_id)
+    """The invoice went on hold: its SLA runs from the first time it was held, the shortest of
+    its codes' (a clock already running, or set by the demo data, is kept)."""
+    review = db.session.get(Review, document_id) or Review(document_id=document_id, version=1)
     db.session.add(review)
-    codes = db.session.scalars(
-        select(Hold.code).where(Hold.document_id == document_id, Hold.status == HoldStatus.OPEN)
-    ).all()
-    review.held_at = now or utcnow()
-    review.due_at = review.held_at + dt.timedelta(hours=sla_hours(codes))
+    if review.held_at is None:
+        review.held_at = now or utcnow()
+    if review.due_at is None:
+        codes = db.session.scalars(
+            select(Hold.code).where(Hold.document_id == document_id, Hold.status == HoldStatus.OPEN)
+        ).all()
+        review.due_at = review.held_at + dt.timedelta(hours=sla_hours(codes))
     return review
 
 
