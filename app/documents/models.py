@@ -92,6 +92,7 @@ class Document(TimestampMixin, Model):
         Index("ix_documents_supplier_org_id_po_number", "supplier_org_id", "po_number"),
         # The finance queue's sorts (app.holds.queries): newest, amount, supplier.
         Index("ix_documents_kind_state_created_at", "kind", "state", "created_at", "id"),
+        Index("ix_documents_kind_created_at", "kind", "created_at", "id"),  # every invoice
         Index("ix_documents_kind_state_total_amount", "kind", "state", "total_amount", "id"),
         Index("ix_documents_kind_state_supplier", "kind", "state", "supplier_org_id", "id"),
     )

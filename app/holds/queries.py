@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Exists, Select, func, select, tuple_
 
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
@@ -171,10 +171,7 @@ def _filtered(filters: QueueFilters) -> Select:
     if filters.view is View.HELD:
         query = query.where(Document.state == DocumentState.ON_HOLD)
     if filters.code is not None:
-        open_with_code = select(Hold.document_id).where(
-            Hold.status == HoldStatus.OPEN, Hold.code == filters.code
-        )
-        query = query.where(Document.id.in_(open_with_code))
+        query = query.where(_has_open(filters.code))
     if filters.supplier_id is not None:
         query = query.where(Document.supplier_org_id == filters.supplier_id)
     if filters.facility:
@@ -190,13 +187,25 @@ def _filtered(filters: QueueFilters) -> Select:
     return _review_filters(query, filters)
 
 
+# Correlated EXISTS rather than IN (subquery): walking the sort index, PostgreSQL probes each
+# row's hold or review by key and stops at the page's end (a nested-loop semi or anti join).
+def _has_open(code: HoldCode) -> Exists:
+    return (
+        select(Hold.id)
+        .where(Hold.document_id == Document.id, Hold.status == HoldStatus.OPEN, Hold.code == code)
+        .exists()
+    )
+
+
+def _has_review(*conditions: ColumnElement[bool]) -> Exists:
+    return select(Review.document_id).where(Review.document_id == Document.id, *conditions).exists()
+
+
 def _review_filters(query: Select, filters: QueueFilters) -> Select:
     if filters.assignee_id == UNASSIGNED:
-        assigned = select(Review.document_id).where(Review.assignee_id.is_not(None))
-        query = query.where(Document.id.not_in(assigned))
+        query = query.where(~_has_review(Review.assignee_id.is_not(None)))
     elif filters.assignee_id is not None:
-        mine = select(Review.document_id).where(Review.assignee_id == filters.assignee_id)
-        query = query.where(Document.id.in_(mine))
+        query = query.where(_has_review(Review.assignee_id == filters.assignee_id))
     if filters.sla is not None:
         now = utcnow()
         due = {
@@ -204,10 +213,7 @@ def _review_filters(query: Select, filters: QueueFilters) -> Select:
             Sla.DUE_SOON: (Review.due_at > now) & (Review.due_at <= now + DUE_SOON),
             Sla.ON_TIME: Review.due_at > now + DUE_SOON,
         }[filters.sla]
-        query = query.where(
-            Document.state == DocumentState.ON_HOLD,
-            Document.id.in_(select(Review.document_id).where(due)),
-        )
+        query = query.where(Document.state == DocumentState.ON_HOLD, _has_review(due))
     return query
 
 

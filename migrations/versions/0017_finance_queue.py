@@ -99,6 +99,7 @@ def upgrade():
         batch_op.add_column(sa.Column('cost_centre', sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f('ix_documents_facility_code'), ['facility_code'], unique=False)
         batch_op.create_index('ix_documents_kind_state_created_at', ['kind', 'state', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_documents_kind_created_at', ['kind', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_documents_kind_state_total_amount', ['kind', 'state', 'total_amount', 'id'], unique=False)
         batch_op.create_index('ix_documents_kind_state_supplier', ['kind', 'state', 'supplier_org_id', 'id'], unique=False)
 
@@ -107,6 +108,7 @@ def downgrade():
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.drop_index('ix_documents_kind_state_supplier')
         batch_op.drop_index('ix_documents_kind_state_total_amount')
+        batch_op.drop_index('ix_documents_kind_created_at')
         batch_op.drop_index('ix_documents_kind_state_created_at')
         batch_op.drop_index(batch_op.f('ix_documents_facility_code'))
         batch_op.drop_column('cost_centre')
