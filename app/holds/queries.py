@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Exists, Select, func, select, tuple_
+from sqlalchemy.orm import selectinload
 
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
@@ -162,6 +163,8 @@ def queue(filters: QueueFilters, limit: int = PAGE_SIZE) -> list[QueueRow]:
         column.desc() if descending else column.asc(),
         Document.id.desc() if id_descending else Document.id.asc(),
     )
+    # The page names each row's supplier (or sender): loaded in one more query, not one a row.
+    query = query.options(selectinload(Document.supplier), selectinload(Document.sender))
     documents = list(db.session.scalars(query.limit(limit)))
     return _rows(documents)
 
@@ -222,7 +225,9 @@ def _rows(documents: list[Document]) -> list[QueueRow]:
     codes = _codes_of(ids)
     reviews = {
         r.document_id: r
-        for r in db.session.scalars(select(Review).where(Review.document_id.in_(ids)))
+        for r in db.session.scalars(
+            select(Review).where(Review.document_id.in_(ids)).options(selectinload(Review.assignee))
+        )
     }
     waiting = set(
         db.session.scalars(
@@ -263,8 +268,13 @@ def counts_by_code() -> dict[HoldCode, int]:
 
 
 def facilities() -> list[str]:
-    """The facilities invoices were matched to, for the filter's choices."""
-    query = select(Document.facility_code).where(Document.facility_code.is_not(None)).distinct()
+    """The facilities of the held invoices, for the filter's choices (the held ones only: a
+    DISTINCT over every invoice ever received would read them all)."""
+    query = (
+        select(Document.facility_code)
+        .where(Document.state == DocumentState.ON_HOLD, Document.facility_code.is_not(None))
+        .distinct()
+    )
     return sorted(db.session.scalars(query))
 
 
@@ -353,21 +363,42 @@ def kpis(since: dt.datetime, supplier_id: int | None = None) -> Kpis:
     return _summary(_verdicts(since, supplier_id))
 
 
+@dataclass(frozen=True)
+class KpiReport:
+    overall: Kpis
+    by_day: list[tuple[dt.date, Kpis]]  # newest day first
+    by_supplier: list[tuple[int | None, Kpis]]  # most invoices first
+
+
+def kpi_report(since: dt.datetime, supplier_id: int | None = None) -> KpiReport:
+    """The figures in all, per day and per supplier, from one read of the timeline."""
+    verdicts = _verdicts(since, supplier_id)
+    return KpiReport(_summary(verdicts), _by_day(verdicts), _by_supplier(verdicts))
+
+
 def kpis_by_day(since: dt.datetime, supplier_id: int | None = None) -> list[tuple[dt.date, Kpis]]:
     """The same figures for each day invoices were received, newest day first."""
-    days: dict[dt.date, list[_Verdict]] = {}
-    for verdict in _verdicts(since, supplier_id):
-        days.setdefault(verdict.day, []).append(verdict)
-    return [(day, _summary(days[day])) for day in sorted(days, reverse=True)]
+    return _by_day(_verdicts(since, supplier_id))
 
 
 def kpis_by_supplier(since: dt.datetime) -> list[tuple[int | None, Kpis]]:
     """The same figures for each supplier, most invoices first."""
+    return _by_supplier(_verdicts(since, None))
+
+
+def _by_day(verdicts: Sequence[_Verdict]) -> list[tuple[dt.date, Kpis]]:
+    days: dict[dt.date, list[_Verdict]] = {}
+    for verdict in verdicts:
+        days.setdefault(verdict.day, []).append(verdict)
+    return [(day, _summary(days[day])) for day in sorted(days, reverse=True)]
+
+
+def _by_supplier(verdicts: Sequence[_Verdict]) -> list[tuple[int | None, Kpis]]:
     suppliers: dict[int | None, list[_Verdict]] = {}
-    for verdict in _verdicts(since, None):
+    for verdict in verdicts:
         suppliers.setdefault(verdict.supplier_id, []).append(verdict)
     ranked = sorted(suppliers.items(), key=lambda item: -len(item[1]))
-    return [(supplier, _summary(verdicts)) for supplier, verdicts in ranked]
+    return [(supplier, _summary(group)) for supplier, group in ranked]
 
 
 def holds_by_code_since(since: dt.datetime) -> dict[HoldCode, int]:

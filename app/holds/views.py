@@ -32,7 +32,7 @@ from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
 from app.matching.services import purchase_order, revalidate
-from app.orgs.models import Membership, Organization
+from app.orgs.models import Membership, Organization, OrgKind
 from app.orgs.roles import FINANCE_ROLES, Role
 
 bp = Blueprint("holds", __name__, url_prefix="/finance")
@@ -98,36 +98,38 @@ def queue() -> str:
     page = rows[: queries.PAGE_SIZE]
     since = utcnow() - KPI_WINDOW
     more = len(rows) > queries.PAGE_SIZE
+    report = queries.kpi_report(since, filters.supplier_id)
+    clerks = _clerks()
     return render_template(
         "holds/queue.html",
         rows=page,
         next_cursor=queries.cursor_of(page[-1].document, filters.sort) if more else None,
         filters=filters,
         counts=queries.counts_by_code(),
-        kpis=queries.kpis(since, filters.supplier_id),
-        kpis_by_day=queries.kpis_by_day(since, filters.supplier_id)[:14],
-        kpis_by_supplier=_named(queries.kpis_by_supplier(since)[:10]),
+        kpis=report.overall,
+        kpis_by_day=report.by_day[:14],
+        kpis_by_supplier=_named(report.by_supplier[:10]),
         holds_by_code=queries.holds_by_code_since(since),
         kpi_days=KPI_WINDOW.days,
         suppliers=_suppliers(),
         facilities=queries.facilities(),
-        clerks=_clerks(),
-        bulk_form=_bulk_form(),
+        clerks=clerks,
+        bulk_form=_bulk_form(clerks),
         shortcuts=SHORTCUTS,
     )
 
 
 def _named(rows: list[tuple[int | None, queries.Kpis]]) -> list[tuple[str, queries.Kpis]]:
-    names = {
-        row.id: row.name for row in db.session.execute(select(Organization.id, Organization.name))
-    }
+    ids = [key for key, _ in rows if key]
+    query = select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+    names = {row.id: row.name for row in db.session.execute(query)}
     return [(names.get(key, "—") if key else "—", kpis) for key, kpis in rows]
 
 
 def _suppliers() -> list[tuple[int, str]]:
     query = (
         select(Organization.id, Organization.name)
-        .where(Organization.id.in_(select(Document.supplier_org_id).distinct()))
+        .where(Organization.kind == OrgKind.SUPPLIER)
         .order_by(Organization.name)
     )
     return [(row.id, row.name) for row in db.session.execute(query)]
@@ -144,14 +146,14 @@ def _clerks() -> list[User]:
     return list(db.session.scalars(query))
 
 
-def _assignee_choices() -> list[SelectChoice]:
-    people = [SelectChoice(str(u.id), u.email) for u in _clerks()]
+def _assignee_choices(clerks: list[User] | None = None) -> list[SelectChoice]:
+    people = [SelectChoice(str(u.id), u.email) for u in (_clerks() if clerks is None else clerks)]
     return [SelectChoice("me", "Me"), SelectChoice("", "Nobody"), *people]
 
 
-def _bulk_form() -> forms.BulkForm:
+def _bulk_form(clerks: list[User] | None = None) -> forms.BulkForm:
     form = forms.BulkForm()
-    form.assignee.choices = _assignee_choices()
+    form.assignee.choices = _assignee_choices(clerks)
     return form
 
 
