@@ -311,7 +311,22 @@ def timed(fn, runs: int) -> tuple[float, float]:
     return median(times), quantiles(times, n=20, method="inclusive")[18]
 
 
-def measure(ids: dict[str, int], runs: int) -> Iterator[tuple[str, float, float]]:
+def explained(filters) -> float:
+    """PostgreSQL's own execution time of the page's main query (EXPLAIN ANALYZE), in ms: the
+    database's share, apart from the round trips and Python around it."""
+    from sqlalchemy import text
+
+    from app.db import db
+    from app.holds import queries
+
+    statement = queries.queue_statement(filters, queries.PAGE_SIZE + 1)
+    sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = db.session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")).scalar_one()
+    db.session.rollback()
+    return plan[0]["Execution Time"]
+
+
+def measure(ids: dict[str, int], runs: int) -> Iterator[tuple[str, float, float, float | None]]:
     from app import create_app
     from app.db import db
     from app.holds import queries
@@ -325,13 +340,17 @@ def measure(ids: dict[str, int], runs: int) -> Iterator[tuple[str, float, float]
                 db.session.rollback()  # a new request each time: nothing cached in the session
                 return rows
 
-            yield (name, *timed(page, runs))
+            yield (name, *timed(page, runs), explained(filters))
             first = page()
             if len(first) > queries.PAGE_SIZE:  # the second page through the keyset cursor
                 after = queries.cursor_of(first[queries.PAGE_SIZE - 1].document, filters.sort)
                 second = queries.QueueFilters(**{**filters.__dict__, "after": after})
-                yield ("  … its second page", *timed(lambda s=second: queries.queue(s, 51), runs))
-        yield ("counts per hold code (top of the page)", *timed(queries.counts_by_code, runs))
+                yield (
+                    "  … its second page",
+                    *timed(lambda s=second: queries.queue(s, 51), runs),
+                    explained(second),
+                )
+        yield ("counts per hold code (top of the page)", *timed(queries.counts_by_code, runs), None)
         yield from whole_pages(app, ids, runs)
 
 
@@ -344,7 +363,9 @@ PAGES = {
 }
 
 
-def whole_pages(app, ids: dict[str, int], runs: int) -> Iterator[tuple[str, float, float]]:
+def whole_pages(
+    app, ids: dict[str, int], runs: int
+) -> Iterator[tuple[str, float, float, float | None]]:
     """The view itself, template and all, for a signed-in clerk (Flask-Login's per-request
     user set directly: sign-in is not what is measured). The KPI block reads the timeline,
     which this bench does not load, so its cost is not in these figures."""
@@ -363,7 +384,7 @@ def whole_pages(app, ids: dict[str, int], runs: int) -> Iterator[tuple[str, floa
                 assert "Held invoices" in html or "All invoices" in html
                 db.session.remove()
 
-        yield (name, *timed(render, max(5, runs // 3)))
+        yield (name, *timed(render, max(5, runs // 3)), None)
 
 
 def main() -> None:
@@ -384,9 +405,12 @@ def main() -> None:
             f"in {time.perf_counter() - start:.0f} s (COPY, then VACUUM ANALYZE)",
             flush=True,
         )
-    print(f"{'case':<44} {'median ms':>10} {'p95 ms':>8}")
-    for name, mid, p95 in measure(ids, args.runs):
-        print(f"{name:<44} {mid:>10.1f} {p95:>8.1f}", flush=True)
+    print(f"load average before measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'case':<44} {'median ms':>10} {'p95 ms':>8} {'in PG ms':>9}")
+    for name, mid, p95, database in measure(ids, args.runs):
+        in_pg = f"{database:>9.1f}" if database is not None else f"{'':>9}"
+        print(f"{name:<44} {mid:>10.1f} {p95:>8.1f} {in_pg}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

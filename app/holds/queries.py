@@ -143,6 +143,15 @@ def _decode(cursor: str, sort: Sort) -> tuple[Any, int] | None:
 
 def queue(filters: QueueFilters, limit: int = PAGE_SIZE) -> list[QueueRow]:
     """Invoices matching `filters` in the chosen order, after the cursor; at most `limit`."""
+    # The page names each row's supplier (or sender): loaded in one more query, not one a row.
+    query = queue_statement(filters, limit).options(
+        selectinload(Document.supplier), selectinload(Document.sender)
+    )
+    return _rows(list(db.session.scalars(query)))
+
+
+def queue_statement(filters: QueueFilters, limit: int = PAGE_SIZE) -> Select:
+    """The page's one query over the documents (the bench explains it)."""
     query = _filtered(filters)
     column, descending = SORT_KEYS[filters.sort]
     # The supplier and amount sorts read their own column (in the index); unknown values are left out.
@@ -159,14 +168,10 @@ def queue(filters: QueueFilters, limit: int = PAGE_SIZE) -> list[QueueRow]:
             query = query.where(tuple_(column, Document.id) < tuple_(value, last_id))
         else:
             query = query.where(tuple_(column, Document.id) > tuple_(value, last_id))
-    query = query.order_by(
+    return query.order_by(
         column.desc() if descending else column.asc(),
         Document.id.desc() if id_descending else Document.id.asc(),
-    )
-    # The page names each row's supplier (or sender): loaded in one more query, not one a row.
-    query = query.options(selectinload(Document.supplier), selectinload(Document.sender))
-    documents = list(db.session.scalars(query.limit(limit)))
-    return _rows(documents)
+    ).limit(limit)
 
 
 def _filtered(filters: QueueFilters) -> Select:
