@@ -262,14 +262,23 @@ def _codes_of(document_ids: list[int]) -> dict[int, list[HoldCode]]:
 
 
 def counts_by_code() -> dict[HoldCode, int]:
-    """How many held invoices each open hold code holds (an invoice counts once per code)."""
-    rows = db.session.execute(
-        select(Hold.code, func.count(func.distinct(Hold.document_id)))
-        .join(Document, Document.id == Hold.document_id)
-        .where(Hold.status == HoldStatus.OPEN, Document.state == DocumentState.ON_HOLD)
-        .group_by(Hold.code)
+    """How many held invoices each open hold code holds (an invoice counts once per code).
+    The distinct (code, invoice) pairs come in index order; each invoice's state is read from
+    the (kind, state, …) index alone."""
+    pairs = (
+        select(Hold.code, Hold.document_id).where(Hold.status == HoldStatus.OPEN).distinct()
+    ).subquery()
+    held = (
+        select(Document.id)
+        .where(
+            Document.id == pairs.c.document_id,
+            Document.kind == DocumentKind.INVOICE,
+            Document.state == DocumentState.ON_HOLD,
+        )
+        .exists()
     )
-    return {code: count for code, count in rows.all()}  # noqa: C416 - rows, not pairs, for mypy
+    rows = db.session.execute(select(pairs.c.code, func.count()).where(held).group_by(pairs.c.code))
+    return {HoldCode(code): count for code, count in rows}
 
 
 def facilities() -> list[str]:
