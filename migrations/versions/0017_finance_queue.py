@@ -93,11 +93,12 @@ def upgrade():
 
     with op.batch_alter_table('holds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('version', sa.Integer(), server_default='1', nullable=False))
+        batch_op.create_index('ix_holds_created_at_code', ['created_at', 'code'], unique=False)
 
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('facility_code', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('cost_centre', sa.String(length=64), nullable=True))
-        batch_op.create_index(batch_op.f('ix_documents_facility_code'), ['facility_code'], unique=False)
+        batch_op.create_index('ix_documents_state_facility_code', ['state', 'facility_code'], unique=False)
         batch_op.create_index('ix_documents_kind_state_created_at', ['kind', 'state', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_documents_kind_created_at', ['kind', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_documents_kind_state_total_amount', ['kind', 'state', 'total_amount', 'id'], unique=False)
@@ -110,10 +111,11 @@ def downgrade():
         batch_op.drop_index('ix_documents_kind_state_total_amount')
         batch_op.drop_index('ix_documents_kind_created_at')
         batch_op.drop_index('ix_documents_kind_state_created_at')
-        batch_op.drop_index(batch_op.f('ix_documents_facility_code'))
+        batch_op.drop_index('ix_documents_state_facility_code')
         batch_op.drop_column('cost_centre')
         batch_op.drop_column('facility_code')
     with op.batch_alter_table('holds', schema=None) as batch_op:
+        batch_op.drop_index('ix_holds_created_at_code')
         batch_op.drop_column('version')
     op.drop_table('invoice_questions')
     op.drop_table('invoice_corrections')
