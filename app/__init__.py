@@ -87,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api.webhooks import bp as webhooks_api_bp
     from app.federation.views import bp as federation_bp
     from app.finance.views import bp as finance_bp
+    from app.holds.supplier_views import bp as holds_supplier_bp
     from app.holds.views import bp as holds_bp
     from app.intake.views import bp as intake_bp
     from app.mail.views import bp as mail_bp
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(tolerances_bp)
     app.register_blueprint(acknowledgments_bp)
+    app.register_blueprint(holds_supplier_bp)
     for blueprint in (mfa_bp, federation_bp):
         app.register_blueprint(blueprint)
     for blueprint in (intake_bp, partner_api_bp, api_docs_bp):
