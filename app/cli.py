@@ -101,7 +101,7 @@ def checkpoint_audit() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(burst: bool) -> None:
     """Run an RQ worker (with the scheduler) on the high, default and low queues."""
-    from rq import Queue, Worker
+    from rq import Queue
 
     from app.jobs import QUEUE_NAMES, redis_connection
 
@@ -115,7 +115,7 @@ def worker_command(burst: bool) -> None:
     # Re-arm the periodic outbox sweep, also after Redis lost its data.
     sweeper.keep_scheduled()
     queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
-    Worker(queues, connection=connection).work(with_scheduler=True, burst=burst)
+    sweeper.ArmingWorker(queues, connection=connection).work(with_scheduler=True, burst=burst)
 
 
 @click.command("seed-demo")

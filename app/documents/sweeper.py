@@ -17,12 +17,14 @@ import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
+from rq import Worker
 from rq.job import Job, JobStatus
 from rq.utils import import_attribute
 from sqlalchemy import or_, select
@@ -37,6 +39,8 @@ log = structlog.get_logger(__name__)
 
 SWEEP_QUEUE = "low"
 SWEEP_JOB_PREFIX = "outbox-sweep-"
+# RQ refreshes a worker's registration every worker_ttl - 15 seconds while it waits for work.
+WORKER_TTL_FLOOR = 20
 LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 DEFAULTS = {
     # An entry younger than this may simply not have been picked up yet.
@@ -144,6 +148,27 @@ def keep_scheduled(now: dt.datetime | None = None) -> bool:
         return False
     schedule_next(now)
     return True
+
+
+class ArmingWorker(Worker):
+    """An RQ worker that keeps the sweep scheduled by itself, so a Redis that lost its data
+    (FLUSHDB, a restart without persistence) gets its sweep back within an interval even when
+    no job runs to re-arm it: the sweep is what finds the work that Redis lost. It wakes at
+    least once per interval (RQ blocks on the queues for worker_ttl - 15 seconds at a time)
+    and looks at the schedule with RQ's own maintenance tasks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        interval = setting("INTAKE_SWEEP_INTERVAL_SECONDS")
+        kwargs.setdefault("worker_ttl", max(WORKER_TTL_FLOOR, interval + 15))
+        kwargs.setdefault("maintenance_interval", interval)
+        super().__init__(*args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            keep_scheduled()
+        except RedisError:
+            log.warning("could not check the sweep schedule", exc_info=True)
 
 
 _last_armed = {"at": -float("inf")}

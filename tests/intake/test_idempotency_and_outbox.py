@@ -223,3 +223,17 @@ def test_the_sweep_command_sweeps_and_arms_the_schedule(app, client, auth, monke
     assert result.exit_code == 0, result.output
     assert "resent 2" in result.output
     assert "next sweep scheduled as outbox-sweep-" in result.output
+
+
+def test_a_worker_arms_the_sweep_again_after_redis_lost_it(app):
+    from rq import Queue
+
+    connection = redis_connection()
+    sweeper.schedule_next()
+    connection.flushdb()
+    worker = sweeper.ArmingWorker([Queue("low", connection=connection)], connection=connection)
+    # Woken at least once per sweep interval, even with no job to run.
+    assert worker.maintenance_interval == app.config["INTAKE_SWEEP_INTERVAL_SECONDS"]
+    assert worker.dequeue_timeout <= app.config["INTAKE_SWEEP_INTERVAL_SECONDS"]
+    worker.run_maintenance_tasks()
+    assert len(connection.keys("rq:job:outbox-sweep-*")) == 1
