@@ -23,8 +23,8 @@ import structlog
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
 from rq import Worker
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.utils import import_attribute
 from sqlalchemy import or_, select
