@@ -102,10 +102,21 @@ def _overdue(now: dt.datetime) -> list[tuple[OutboxEntry, str | None]]:
 
 def job_is_live(connection: Redis, job_id: str) -> bool:
     try:
-        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        return worker_is_registered(connection, job.worker_name)
     return status in LIVE
+
+
+def worker_is_registered(connection: Redis, name: str | None) -> bool:
+    """A started job runs only while its worker is registered. A worker killed with SIGKILL
+    leaves its job "started" in RQ until RQ's own clean-up, minutes later; its registration
+    expires after worker_ttl, and the sweep may then send the job again (the stage locks the
+    document, so even a run that was still going changes nothing twice)."""
+    return bool(name) and bool(connection.exists(Worker.redis_worker_namespace_prefix + name))
 
 
 def _resend(

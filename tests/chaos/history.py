@@ -54,6 +54,7 @@ class Submission:
     number: str
     statuses: list[int] = field(default_factory=list)
     document_ids: set[int] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)  # what each 5xx answer said it was
 
     @property
     def accepted(self) -> bool:
@@ -92,6 +93,7 @@ class Outcome:
     unexpected: list[str] = field(default_factory=list)
     recovered: int = 0
     five_xx: int = 0
+    errors: Counter = field(default_factory=Counter)
     no_answer: int = 0
     drain_seconds: float = 0.0
     manual_sweeps: int = 0
@@ -118,6 +120,7 @@ def check(
     outcome = Outcome(scenario, submitted=len(submissions))
     statuses = [status for s in submissions for status in s.statuses]
     outcome.five_xx = sum(1 for status in statuses if status >= 500)
+    outcome.errors = Counter(error for s in submissions for error in s.errors)
     outcome.no_answer = statuses.count(NO_ANSWER)
     accepted = {i for s in submissions if s.accepted for i in s.document_ids}
     outcome.accepted = len(accepted)
@@ -243,4 +246,9 @@ def table(outcomes: list[Outcome]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     notes = [f"  {o.scenario}: {o.note}" for o in outcomes if o.note]
+    notes += [
+        f"  {o.scenario}: 5xx answers: {', '.join(f'{n} x {e}' for e, n in o.errors.items())}"
+        for o in outcomes
+        if o.errors
+    ]
     return "\n".join([*lines, *notes])

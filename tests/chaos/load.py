@@ -134,6 +134,8 @@ class Client:
         for attempt in range(ATTEMPTS):
             status = self._post(f"{self._next_url()}/api/v1/{path}", document.body, headers)
             submission.statuses.append(status.code)
+            if status.code >= 500:
+                submission.errors.append(status.error)
             submission.document_ids |= status.document_ids
             if status.code != NO_ANSWER and status.code < 500 and status.code not in RETRY_STATUSES:
                 return
@@ -150,13 +152,25 @@ class Client:
         ids = set()
         if response.status_code == 202:
             ids = {d["id"] for d in response.json()["documents"]}
-        return Answer(response.status_code, ids)
+        return Answer(response.status_code, ids, _problem_type(response))
 
 
 @dataclass(frozen=True)
 class Answer:
     code: int
     document_ids: set[int]
+    error: str = ""
+
+
+def _problem_type(response: requests.Response) -> str:
+    """What a 5xx says it is: `503 token-check-unavailable`, say."""
+    if response.status_code < 500:
+        return ""
+    try:
+        kind = response.json().get("type", "")
+    except ValueError:
+        kind = response.text[:60]
+    return f"{response.status_code} {kind.rsplit('/', 1)[-1]}".strip()
 
 
 def submission_of(document: Document) -> Submission:

@@ -237,3 +237,26 @@ def test_a_worker_arms_the_sweep_again_after_redis_lost_it(app):
     assert worker.dequeue_timeout <= app.config["INTAKE_SWEEP_INTERVAL_SECONDS"]
     worker.run_maintenance_tasks()
     assert len(connection.keys("rq:job:outbox-sweep-*")) == 1
+
+
+def test_a_job_started_by_a_worker_that_is_gone_is_sent_again(client, auth):
+    from rq import Worker
+    from rq.job import JobStatus
+
+    _send(client, auth)
+    connection = redis_connection()
+    entries = db.session.scalars(select(OutboxEntry)).all()
+    for entry in entries:
+        job = Job.fetch(entry.job_id, connection=connection)
+        job.worker_name = "killed-worker"
+        job.save()
+        job.set_status(JobStatus.STARTED)
+    later = utcnow() + dt.timedelta(hours=1)
+    connection.hset(Worker.redis_worker_namespace_prefix + "killed-worker", "state", "busy")
+    assert sweeper.sweep(later).live == len(entries)  # its worker is still registered
+
+    connection.delete(Worker.redis_worker_namespace_prefix + "killed-worker")
+    assert sweeper.sweep(later).resent == len(entries)
+    db.session.commit()
+    run_jobs()
+    assert {document(e.document_id).state for e in entries} == {DocumentState.NORMALIZED}
