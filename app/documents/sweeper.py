@@ -116,7 +116,9 @@ def worker_is_registered(connection: Redis, name: str | None) -> bool:
     leaves its job "started" in RQ until RQ's own clean-up, minutes later; its registration
     expires after worker_ttl, and the sweep may then send the job again (the stage locks the
     document, so even a run that was still going changes nothing twice)."""
-    return bool(name) and bool(connection.exists(Worker.redis_worker_namespace_prefix + name))
+    if not name:
+        return False
+    return bool(connection.exists(Worker.redis_worker_namespace_prefix + name))
 
 
 def _resend(
