@@ -245,6 +245,15 @@ class Cluster:
             if not worker.alive:
                 worker.restart()
 
+    def assert_healed(self) -> None:
+        """After a fault: Redis, the ERP and every process are up again (a scenario that could
+        not heal would otherwise be counted as the portal losing documents)."""
+        with self.redis.client() as connection:
+            assert connection.ping(), "the cluster's Redis did not come back"
+        self.erp.wait_until_up()
+        dead = [p.name for p in [*self.webs, *self.workers] if not p.alive]
+        assert not dead, f"processes down after the fault: {dead}"
+
     def _wait_web(self, process: Process) -> None:
         url = process.env["CHAOS_URL"]
         deadline = time.monotonic() + START_TIMEOUT

@@ -151,6 +151,7 @@ class Run:
     erp_before: set[int] = field(default_factory=set)
     manual_sweeps: int = 0
     drain_seconds: float = 0.0
+    fault_error: Exception | None = None
 
     def execute(self, client: load.Client) -> Outcome:
         self.erp_before = {i.id for i in erp_invoices(self.cluster)}
@@ -161,18 +162,25 @@ class Run:
             self.history = load.send_all(client, self.scenario.batches(documents))
         finally:
             faulty.join()
+        if self.fault_error is not None:
+            raise RuntimeError("the fault could not be injected or healed") from self.fault_error
         self.cluster.ensure_workers()
+        self.cluster.assert_healed()
         self._drain()
         return self.outcome()
 
     def _inject(self) -> None:
         time.sleep(FAULT_AFTER)
-        self.scenario.fault(self.cluster)
+        try:
+            self.scenario.fault(self.cluster)
+        except Exception as exc:  # re-raised by execute(), in the test's thread
+            self.fault_error = exc
 
     def _drain(self) -> None:
         started = last_progress = time.monotonic()
         done_before = -1
         while time.monotonic() - started < DRAIN_TIMEOUT:
+            self.cluster.ensure_workers()  # a supervisor restarts a worker that died
             documents = self.portal_documents()
             done = sum(1 for d in documents.values() if is_done(d))
             if done == len(documents) and self._all_seen(documents):
