@@ -177,13 +177,16 @@ def submission_of(document: Document) -> Submission:
     return Submission(document.key, document.kind, document.supplier.vendor_number, document.number)
 
 
-def send_all(client: Client, batches: list[list[Document]]) -> list[Submission]:
-    """Send every batch concurrently (the documents of one batch at the same moment, from
-    different threads: a batch of two is the same document sent twice at once)."""
+def send_all(client: Client, batches: list[list[Document]], seconds: float) -> list[Submission]:
+    """Send the batches spread evenly over `seconds` (so a fault injected meanwhile meets
+    documents arriving), each batch's documents at the same moment from different threads:
+    a batch of two is the same document sent twice at once."""
     history: list[Submission] = []
+    started = time.monotonic()
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         futures = []
-        for batch in batches:
+        for index, batch in enumerate(batches):
+            time.sleep(max(0.0, started + index * seconds / len(batches) - time.monotonic()))
             for document in batch:
                 submission = submission_of(document)
                 history.append(submission)
