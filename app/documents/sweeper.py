@@ -27,6 +27,7 @@ from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.utils import import_attribute
+from rq.worker import BaseWorker
 from sqlalchemy import or_, select
 
 from app.db import db, utcnow
@@ -163,12 +164,13 @@ def keep_scheduled(now: dt.datetime | None = None) -> bool:
     return True
 
 
-class ArmingWorker(Worker):
-    """An RQ worker that keeps the sweep scheduled by itself, so a Redis that lost its data
-    (FLUSHDB, a restart without persistence) gets its sweep back within an interval even when
-    no job runs to re-arm it: the sweep is what finds the work that Redis lost. It wakes at
-    least once per interval (RQ blocks on the queues for worker_ttl - 15 seconds at a time)
-    and looks at the schedule with RQ's own maintenance tasks."""
+class ArmsTheSweep(BaseWorker):
+    """Mixin for any RQ worker class (forking or not) that keeps the sweep scheduled by
+    itself, so a Redis that lost its data (FLUSHDB, a restart without persistence) gets its
+    sweep back within an interval even when no job runs to re-arm it: the sweep is what finds
+    the work that Redis lost. The worker wakes at least once per interval (RQ blocks on the
+    queues for worker_ttl - 15 seconds at a time) and looks at the schedule with RQ's own
+    maintenance tasks, which then also find jobs abandoned by a killed worker sooner."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         interval = setting("INTAKE_SWEEP_INTERVAL_SECONDS")
@@ -182,6 +184,10 @@ class ArmingWorker(Worker):
             keep_scheduled()
         except RedisError:
             log.warning("could not check the sweep schedule", exc_info=True)
+
+
+class ArmingWorker(ArmsTheSweep, Worker):
+    """RQ's forking worker, arming the sweep."""
 
 
 _last_armed = {"at": -float("inf")}

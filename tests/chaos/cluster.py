@@ -43,6 +43,16 @@ PORTAL_SETTINGS = {
     "INTAKE_SWEEP_DELAY_SECONDS": "3",
     "INTAKE_SWEEP_INTERVAL_SECONDS": "3",
     "INTAKE_SWEEP_MAX_RESENDS": "100",
+    # Read once posting and the worker supervisor are on the branch (ignored before): one
+    # worker per `flask worker` process, short backoff and breaker, a reconciler that looks
+    # at documents seconds old rather than minutes.
+    "WORKER_PROCESSES": "1",
+    "POSTING_BACKOFF_BASE": "1",
+    "POSTING_BACKOFF_CAP": "5",
+    "POSTING_LEASE_SECONDS": "10",
+    "BREAKER_OPEN_SECONDS": "3",
+    "RECONCILE_AFTER_SECONDS": "5",
+    "RECONCILE_MAX_RESENDS": "100",
     "PYTHONUNBUFFERED": "1",
 }
 

@@ -22,21 +22,25 @@ import importlib.util
 from collections import Counter
 from dataclasses import dataclass, field
 
+from app.pipeline import event_name, next_step
+
 # The suite tightens by itself when invoice posting (app/posting) is on the branch: invoices
 # must then reach the ERP, VALIDATED is no longer an end, and the ERP's AP ledger is checked.
 POSTING_LANDED = importlib.util.find_spec("app.posting") is not None
 
-# End states per kind of document. Today an invoice is done once VALIDATED (nothing posts it
-# yet) and an acknowledgment waits at NORMALIZED (nothing matches it yet).
-TODAY_END_STATES = {
-    "invoice": frozenset({"VALIDATED", "ON_HOLD", "REJECTED"}),
-    "acknowledgment": frozenset({"NORMALIZED", "VALIDATED", "APPLIED", "ON_HOLD", "REJECTED"}),
-}
-POSTING_END_STATES = {
-    "invoice": frozenset({"POSTED", "PAID", "ON_HOLD", "REJECTED", "DEAD"}),
-    "acknowledgment": TODAY_END_STATES["acknowledgment"],
-}
-END_STATES = POSTING_END_STATES if POSTING_LANDED else TODAY_END_STATES
+# End states per kind of document, read from the pipeline: the terminal states, and a state
+# the pipeline has no next step for yet (today an invoice is done once VALIDATED when nothing
+# posts it, and an acknowledgment waits at NORMALIZED when nothing matches it).
+TERMINAL = frozenset({"POSTED", "PAID", "APPLIED", "ON_HOLD", "REJECTED", "DEAD"})
+WAITING = ("NORMALIZED", "VALIDATED")
+
+
+def _end_states(kind: str) -> frozenset[str]:
+    waiting = {s for s in WAITING if next_step(event_name(s), kind) is None}
+    return TERMINAL | waiting
+
+
+END_STATES = {kind: _end_states(kind) for kind in ("invoice", "acknowledgment")}
 # States in which a document has passed, or is passing, on towards the ERP's AP ledger.
 BOUND_FOR_ERP = frozenset({"VALIDATED", "POSTING", "POSTED", "PAID"})
 IN_ERP = frozenset({"POSTED", "PAID"})
