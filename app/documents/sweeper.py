@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from flask import current_app
@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.utils import import_attribute
+from rq.utils import import_attribute, utcparse
 from rq.worker import BaseWorker
 from sqlalchemy import or_, select
 
@@ -42,6 +42,8 @@ SWEEP_QUEUE = "low"
 SWEEP_JOB_PREFIX = "outbox-sweep-"
 # RQ refreshes a worker's registration every worker_ttl - 15 seconds while it waits for work.
 WORKER_TTL_FLOOR = 20
+# RQ's default heartbeat interval during a job; ArmsTheSweep beats more often, never less.
+MONITORING_CAP = 30
 LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 DEFAULTS = {
     # An entry younger than this may simply not have been picked up yet.
@@ -108,18 +110,30 @@ def job_is_live(connection: Redis, job_id: str) -> bool:
         return False
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
-        return worker_is_registered(connection, job.worker_name)
+        return worker_is_alive(connection, job.worker_name)
     return status in LIVE
 
 
-def worker_is_registered(connection: Redis, name: str | None) -> bool:
-    """A started job runs only while its worker is registered. A worker killed with SIGKILL
-    leaves its job "started" in RQ until RQ's own clean-up, minutes later; its registration
-    expires after worker_ttl, and the sweep may then send the job again (the stage locks the
+def worker_is_alive(connection: Redis, name: str | None) -> bool:
+    """A started job runs only while its worker is alive. A worker killed with SIGKILL, or
+    one that died when Redis went away under it, leaves its job "started" in RQ until RQ's own
+    clean-up, minutes later, and its registration for up to 90 seconds; its heartbeat stops at
+    once. A job whose worker has not beaten for a while is sent again (the stage locks the
     document, so even a run that was still going changes nothing twice)."""
     if not name:
         return False
-    return bool(connection.exists(Worker.redis_worker_namespace_prefix + name))
+    beat = cast(
+        bytes | None, connection.hget(Worker.redis_worker_namespace_prefix + name, "last_heartbeat")
+    )
+    if beat is None:
+        return False
+    age = utcnow() - utcparse(beat.decode()).replace(tzinfo=dt.UTC)
+    return age.total_seconds() <= stale_heartbeat_seconds()
+
+
+def stale_heartbeat_seconds() -> int:
+    """Workers made by ArmsTheSweep beat at least once per sweep interval (30 s at most)."""
+    return 2 * min(MONITORING_CAP, setting("INTAKE_SWEEP_INTERVAL_SECONDS")) + 15
 
 
 def _resend(
@@ -176,6 +190,8 @@ class ArmsTheSweep(BaseWorker):
         interval = setting("INTAKE_SWEEP_INTERVAL_SECONDS")
         kwargs.setdefault("worker_ttl", max(WORKER_TTL_FLOOR, interval + 15))
         kwargs.setdefault("maintenance_interval", interval)
+        # The heartbeat during a job, which tells the sweeper the job is still running.
+        kwargs.setdefault("job_monitoring_interval", min(MONITORING_CAP, interval))
         super().__init__(*args, **kwargs)
 
     def run_maintenance_tasks(self) -> None:

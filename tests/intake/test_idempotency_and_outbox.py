@@ -242,6 +242,7 @@ def test_a_worker_arms_the_sweep_again_after_redis_lost_it(app):
 def test_a_job_started_by_a_worker_that_is_gone_is_sent_again(client, auth):
     from rq import Worker
     from rq.job import JobStatus
+    from rq.utils import utcformat
 
     _send(client, auth)
     connection = redis_connection()
@@ -252,10 +253,12 @@ def test_a_job_started_by_a_worker_that_is_gone_is_sent_again(client, auth):
         job.save()
         job.set_status(JobStatus.STARTED)
     later = utcnow() + dt.timedelta(hours=1)
-    connection.hset(Worker.redis_worker_namespace_prefix + "killed-worker", "state", "busy")
-    assert sweeper.sweep(later).live == len(entries)  # its worker is still registered
+    key = Worker.redis_worker_namespace_prefix + "killed-worker"
+    connection.hset(key, "last_heartbeat", utcformat(utcnow()))
+    assert sweeper.sweep(later).live == len(entries)  # its worker beats: the job runs
 
-    connection.delete(Worker.redis_worker_namespace_prefix + "killed-worker")
+    stale = utcnow() - dt.timedelta(seconds=sweeper.stale_heartbeat_seconds() + 1)
+    connection.hset(key, "last_heartbeat", utcformat(stale))  # still registered, silent
     assert sweeper.sweep(later).resent == len(entries)
     db.session.commit()
     run_jobs()
