@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from app.pipeline import event_name, next_step
 from tests.chaos.history import (
     END_STATES,
     NO_ANSWER,
     POSTING_LANDED,
+    WAITING,
     ErpInvoice,
     PortalDocument,
     Submission,
@@ -49,12 +51,15 @@ def test_accepted_documents_not_at_an_end_or_missing_are_lost():
     assert not outcome.ok
 
 
-def test_acknowledgments_have_end_states_of_their_own():
-    ack = PortalDocument(1, "acknowledgment", "NORMALIZED", "V1", "A1")
-    history = [Submission("k1", "acknowledgment", "V1", "A1", [202], {1})]
+@pytest.mark.parametrize("kind", ["invoice", "acknowledgment"])
+@pytest.mark.parametrize("state", WAITING)
+def test_a_document_is_done_where_the_pipeline_has_no_next_step_for_it(kind, state):
+    waits_here = next_step(event_name(state), kind) is None
+    document = PortalDocument(1, kind, state, "V1", "N1")
+    history = [Submission("k1", kind, "V1", "N1", [202], {1})]
 
-    assert check("s", history, {1: ack}, {}, []).lost == []
-    assert "NORMALIZED" not in END_STATES["invoice"]
+    assert (state in END_STATES[kind]) == waits_here
+    assert (check("s", history, {1: document}, {}, []).lost == []) == waits_here
 
 
 def test_one_key_answered_with_two_documents_is_a_duplicate():
