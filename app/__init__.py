@@ -59,12 +59,14 @@ def _init_metrics(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from app import crypto, jobs, throttling
     from app.accounts import sessions
+    from app.db import end_sessions_quietly
     from app.extensions import csrf, db, login_manager, migrate
     from app.federation import sign_in as federation_sign_in
     from app.oauth import client_changes
     from app.webhooks import events as webhook_events
 
     db.init_app(app)
+    end_sessions_quietly(app)  # after Flask-SQLAlchemy's teardown, so it runs first
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -6,6 +6,7 @@ key still in flight), with backoff, and never with a new key."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 import threading
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 
 import requests
 
@@ -49,7 +51,8 @@ def documents(cluster: Cluster, scenario: str, count: int) -> list[Document]:
     )
     made = []
     for index, (supplier, order) in zip(range(count), cycle, strict=False):
-        number = f"CHAOS-{scenario}-{index:04d}"
+        # Numbers no two documents share, nor write alike: a likely duplicate is held.
+        number = "CH" + hashlib.sha256(f"{scenario}-{index}".encode()).hexdigest()[:10].upper()
         kind = "acknowledgment" if index % ACK_EVERY == ACK_EVERY - 1 else "invoice"
         body = (
             _ack(order, number) if kind == "acknowledgment" else _invoice(supplier, order, number)
@@ -68,8 +71,10 @@ def _received_orders(vendor_number: str) -> list[PurchaseOrder]:
 
 
 def _invoice(supplier: Supplier, order: PurchaseOrder, number: str) -> bytes:
+    """A hundredth of each received line, so every scenario's invoices on a PO stay within what
+    was received and match cleanly: they go on to the ERP, where the ERP faults bite."""
     lines = [
-        flip.FlipLine(line.line_number, line.quantity_received, line.unit_price)
+        flip.FlipLine(line.line_number, Decimal("0.01"), line.unit_price)
         for line in order.lines
         if line.quantity_received > 0
     ]

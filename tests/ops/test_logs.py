@@ -30,8 +30,11 @@ def json_logs(monkeypatch):
     root.handlers[0].setStream(buffer)  # type: ignore[attr-defined]
     # A module's logger is cached on first use with the configuration of that moment (an
     # earlier test's, say): give the modules on the path loggers made under this one.
+    # Alembic's fileConfig (a migration run in this process) disables every logger that exists
+    # at that moment: enable them again.
     for module, name in ((logs, "portal"), (jobs, jobs.__name__), (erp_client, "erp.client")):
         monkeypatch.setattr(module, "log", structlog.get_logger(name))
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
 
     def lines() -> list[dict]:
         text = buffer.getvalue()
