@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -20,6 +21,11 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 def _int(name: str, default: int) -> int:
     return int(_env(name, str(default)))  # type: ignore[arg-type]
+
+
+def _hours_by_code(name: str) -> dict[str, int]:
+    """A JSON object of hold code → hours, e.g. {"DUPLICATE": 24, "BANK_DETAILS": 8}."""
+    return {str(k): int(v) for k, v in json.loads(_env(name, "{}") or "{}").items()}
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -64,6 +70,9 @@ class Config:
     # A stage job runs the stage it makes due next in the same worker (app/jobs.py).
     PIPELINE_CHAIN_STAGES = _bool("PIPELINE_CHAIN_STAGES", True)
 
+    # Another ERP adapter, "package.module:Class" (satisfies app.erp.interface.ErpGateway and
+    # has from_config(config)); unset: the HTTP ErpClient on ERP_URL.
+    ERP_GATEWAY = _env("ERP_GATEWAY")
     ERP_URL = _env("ERP_URL", "http://127.0.0.1:5001")
     ERP_API_KEY = _env("ERP_API_KEY", "mock-erp-dev-key")
     ERP_CONNECT_TIMEOUT = float(_env("ERP_CONNECT_TIMEOUT", "2.0"))  # type: ignore[arg-type]
@@ -149,6 +158,10 @@ class Config:
     # Held invoices are checked again (a late goods receipt releases a QTY_RECEIVED hold) by
     # the periodic sweep once their holds were last checked this many minutes ago.
     MATCHING_RECHECK_MINUTES = _int("MATCHING_RECHECK_MINUTES", 60)
+    # The finance queue's SLA: hours from an invoice going on hold to its being resolved, by
+    # default and per hold code (JSON); the shortest of its codes applies. Overdue rows stand out.
+    HOLD_SLA_HOURS = _int("HOLD_SLA_HOURS", 48)
+    HOLD_SLA_HOURS_BY_CODE = _hours_by_code("HOLD_SLA_HOURS_BY_CODE")
     # An invoice dated more than this many days back is held (DATE) for a person to look at.
     MATCHING_MAX_AGE_DAYS = _int("MATCHING_MAX_AGE_DAYS", 365)
 

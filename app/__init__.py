@@ -23,9 +23,19 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     _init_extensions(app)
     _init_metrics(app)
     _register_blueprints(app)
+    _serve_favicon(app)
     _register_cli(app)
     db.wrap_views(app)  # last: every view, whichever blueprint added it, commits at its edge
     return app
+
+
+def _serve_favicon(app: Flask) -> None:
+    """Browsers (and tools) ask for /favicon.ico whatever the page links: answer with ours."""
+    app.add_url_rule(
+        "/favicon.ico",
+        "favicon",
+        lambda: app.send_static_file("favicon.svg"),
+    )
 
 
 def _init_logging(app: Flask) -> None:
@@ -49,12 +59,14 @@ def _init_metrics(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from app import crypto, jobs, throttling
     from app.accounts import sessions
+    from app.db import end_sessions_quietly
     from app.extensions import csrf, db, login_manager, migrate
     from app.federation import sign_in as federation_sign_in
     from app.oauth import client_changes
     from app.webhooks import events as webhook_events
 
     db.init_app(app)
+    end_sessions_quietly(app)  # after Flask-SQLAlchemy's teardown, so it runs first
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -77,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api.webhooks import bp as webhooks_api_bp
     from app.federation.views import bp as federation_bp
     from app.finance.views import bp as finance_bp
+    from app.holds.supplier_views import bp as holds_supplier_bp
     from app.holds.views import bp as holds_bp
     from app.intake.views import bp as intake_bp
     from app.mail.views import bp as mail_bp
@@ -98,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(tolerances_bp)
     app.register_blueprint(acknowledgments_bp)
+    app.register_blueprint(holds_supplier_bp)
     for blueprint in (mfa_bp, federation_bp):
         app.register_blueprint(blueprint)
     for blueprint in (intake_bp, partner_api_bp, api_docs_bp):

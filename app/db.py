@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, MetaData, Table, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -121,6 +122,20 @@ def commit_edge(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
 
     return handler
+
+
+def end_sessions_quietly(app: Flask) -> None:
+    """End each request's session even when its connection has died (a database restart,
+    `pg_terminate_backend`): the rollback that ending it sends then fails, and an error there,
+    after the answer was made, would replace the answer with the server's bare 500 page.
+    Registered after Flask-SQLAlchemy's teardown, so it runs first (teardowns run in reverse)."""
+
+    @app.teardown_appcontext
+    def _remove_session(_error: BaseException | None) -> None:
+        try:
+            db.session.remove()
+        except DBAPIError:
+            app.logger.warning("ending the session failed; its connection is gone", exc_info=True)
 
 
 def wrap_views(app: Flask) -> None:

@@ -31,14 +31,38 @@ STAFF = (
 )
 
 
+def demo_accounts() -> list[tuple[str, str, str]]:
+    """(email, role, organization) of every demo user, in the order the banner prints them."""
+    accounts = [(f"{local}@{BUYER_DOMAIN}", role.value, NETWORK_NAME) for local, role, _ in STAFF]
+    for vendor in VENDORS[:DEMO_SUPPLIERS]:
+        accounts.append((f"admin@{vendor.email_domain}", Role.SUPPLIER_ADMIN.value, vendor.name))
+        accounts.append((f"ap@{vendor.email_domain}", Role.SUPPLIER_USER.value, vendor.name))
+    accounts.append(("admin@medlink.example", Role.PARTNER_ADMIN.value, PARTNER_NAME))
+    return accounts
+
+
 def demo_logins() -> list[tuple[str, str]]:
     """(email, role) of every demo user, in the order the banner prints them."""
-    logins = [(f"{local}@{BUYER_DOMAIN}", role.value) for local, role, _ in STAFF]
-    for vendor in VENDORS[:DEMO_SUPPLIERS]:
-        logins.append((f"admin@{vendor.email_domain}", Role.SUPPLIER_ADMIN.value))
-        logins.append((f"ap@{vendor.email_domain}", Role.SUPPLIER_USER.value))
-    logins.append(("admin@medlink.example", Role.PARTNER_ADMIN.value))
-    return logins
+    return [(email, role) for email, role, _ in demo_accounts()]
+
+
+ROLE_LABELS = {
+    Role.SUPPLIER_USER: "supplier user",
+    Role.SUPPLIER_ADMIN: "supplier admin",
+    Role.PARTNER_ADMIN: "partner admin",
+    Role.FINANCE_CLERK: "finance clerk",
+    Role.FINANCE_MANAGER: "finance manager",
+    Role.PROCUREMENT_ADMIN: "procurement admin",
+    Role.OPS: "integration ops",
+}
+
+
+def login_lines() -> list[str]:
+    """One line per demo login: its role, email and organization (for `make run`)."""
+    return [
+        f"{ROLE_LABELS[Role(role)]:<18} {email:<34} {organization}"
+        for email, role, organization in demo_accounts()
+    ]
 
 
 def _org(name: str, kind: OrgKind, **fields) -> Organization:

@@ -19,22 +19,30 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.accounts.models import User
 from app.db import db
 from app.documents.models import Channel, Document, DocumentKind
 from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
+from app.holds.models import Question, Review
 from app.intake import flip, services
-from app.orgs.models import Organization
+from app.orgs.models import Membership, Organization
+from app.orgs.roles import FINANCE_ROLES
 from app.posting import demo as posting_demo
 
-SUPPLIERS_WITH_INVOICES = 3
-# How each demo invoice of a supplier is bent, in order, one per received PO of the supplier.
-VARIANTS = ("clean", "clean", "price", "quantity", "duplicate", "unknown_po")
+SUPPLIERS_WITH_INVOICES = 5
+# How each demo invoice of a supplier is bent, in order, one per received PO of the supplier
+# (twice round the POs: the second invoice of a PO also crosses what was received).
+VARIANTS = (
+    "clean", "price", "quantity", "duplicate", "unknown_po", "clean", "price",
+    "quantity", "price", "quantity", "clean", "price", "quantity", "unknown_po",
+)  # fmt: skip
 
 
 def seed_invoices(suppliers: list[Organization]) -> int:
     """Submit demo invoices for suppliers that have none yet; returns how many were sent."""
-    sent = 0
+    sent: list[int] = []
+    faulty: list[int] = []
     orders = build_seed().purchase_orders
     for supplier in suppliers[:SUPPLIERS_WITH_INVOICES]:
         if _has_documents(supplier):
@@ -45,7 +53,8 @@ def seed_invoices(suppliers: list[Organization]) -> int:
         clean = []
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
             ids = _submit(supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
-            sent += len(ids)
+            sent += ids
+            faulty += ids if variant != "clean" else []
             clean += ids if variant == "clean" else []
         if supplier is suppliers[0] and len(clean) >= 2:
             # The first supplier's clean invoices go through posting at once: one PAID, one
@@ -53,7 +62,39 @@ def seed_invoices(suppliers: list[Organization]) -> int:
             posting_demo.settle(clean[0], clean[1])
         if supplier is suppliers[0]:
             sent += _acknowledge(supplier, orders)
-    return sent
+    queue_work(faulty)
+    return len(sent)
+
+
+def queue_work(faulty: list[int]) -> None:
+    """What finance is in the middle of on the invoices that will be held: some assigned, some
+    held three days ago and overdue, one with a question waiting for the supplier. Reviews made
+    now keep their clock when validation holds the invoice (holds.services.start_clock)."""
+    clerks = list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.role.in_(FINANCE_ROLES))
+            .order_by(User.id)
+        )
+    )
+    now = dt.datetime.now(dt.UTC)
+    for position, document_id in enumerate(faulty):
+        review = Review(document_id=document_id, version=1)
+        if clerks and position % 3 == 0:
+            review.assignee_id = clerks[position % len(clerks)].id
+        if position % 4 == 1:
+            review.held_at = now - dt.timedelta(days=3)
+            review.due_at = now - dt.timedelta(days=1)
+        db.session.add(review)
+    if clerks and faulty:
+        db.session.add(
+            Question(
+                document_id=faulty[-1],
+                asked_by_id=clerks[0].id,
+                question="Which delivery note does this invoice bill? We cannot find the receipt.",
+            )
+        )
 
 
 def _has_documents(supplier: Organization) -> bool:
@@ -88,7 +129,7 @@ def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: 
     return invoice
 
 
-def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> int:
+def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> list[int]:
     """One acknowledgment as ordered and one raising a line's price, on two POs the supplier
     may still acknowledge (open ones first)."""
     own = sorted(
@@ -99,11 +140,11 @@ def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> int:
         ),
         key=lambda po: (po.status != PoStatus.OPEN, po.number),
     )
-    sent = 0
+    sent: list[int] = []
     for seed_po, raise_price in zip(own[:2], (False, True), strict=False):
         order = seed_po.as_purchase_order()
         kind = DocumentKind.ACKNOWLEDGMENT
-        sent += len(_submit(supplier, _acknowledgment(order, raise_price), kind))
+        sent += _submit(supplier, _acknowledgment(order, raise_price), kind)
     return sent
 
 

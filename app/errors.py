@@ -127,6 +127,35 @@ def _answer(answer: Answer) -> Response | tuple[str, int, dict[str, str]]:
     return page, answer.status, answer.headers
 
 
+# Our own words where werkzeug would use its stock sentence (an abort() without a message, or
+# an address no route matches).
+OUR_WORDS: dict[int, tuple[str, str]] = {
+    400: (
+        "That request did not work",
+        "The page could not read what was sent. Go back and try again.",
+    ),
+    403: (
+        "Not for this account",
+        "Your account may not open this page. If you think it should, ask your organization's administrator.",
+    ),
+    404: (
+        "Page not found",
+        "There is nothing at this address. The link may be old or mistyped, or what it pointed to belongs to another organization.",
+    ),
+    405: (
+        "Not available this way",
+        "This address does not take that kind of request. Open it from a link in the portal instead.",
+    ),
+}
+
+
+def in_our_words(error: HTTPException) -> tuple[str, str]:
+    """(title, message) for an HTTP error: the message given at abort(), else ours."""
+    stock = error.description == type(error).description or not error.description
+    title, message = OUR_WORDS.get(error.code or 500, (error.name, error.description or ""))
+    return (title, message) if stock else (error.name, error.description or "")
+
+
 def wants_problem_json() -> bool:
     """API paths and clients that prefer JSON get problem+json instead of an HTML page."""
     if request.path.startswith(("/api/", "/oauth/", "/.well-known/")):
@@ -152,12 +181,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         code = error.code or 500
+        title, message = in_our_words(error)
         if wants_problem_json():
             headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-            return problem(code, error.description or "", headers=headers)
-        return render_template(
-            "errors/error.html", code=code, title=error.name, message=error.description
-        ), code
+            return problem(code, message, headers=headers)
+        return render_template("errors/error.html", code=code, title=title, message=message), code
 
     @app.errorhandler(DBAPIError)
     def database_error(error: DBAPIError):

@@ -33,8 +33,27 @@ def parse_id(text: str | None) -> int | None:
     return value if is_id(value) else None
 
 
+def decimal_up_to(maximum: int) -> str:
+    """A regex for the decimal numbers 1..maximum, without leading zeros: for 2**31-1,
+    `[1-9]\\d{0,8}|1\\d{9}|20\\d{8}|...|2147483647`."""
+    digits = str(maximum)
+    shorter = rf"[1-9]\d{{0,{len(digits) - 2}}}" if len(digits) > 1 else ""
+    same_length = []
+    for index, digit in enumerate(map(int, digits)):
+        lowest = 1 if index == 0 else 0
+        rest = len(digits) - index - 1
+        if digit > lowest:
+            lower = f"[{lowest}-{digit - 1}]" if digit - 1 > lowest else str(lowest)
+            same_length.append(digits[:index] + lower + (rf"\d{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join([p for p in (shorter, *same_length, digits) if p]) + ")"
+
+
 class IdConverter(IntegerConverter):
-    """`<int:name>` bounded to 1..2**31-1 unless the rule gives its own `min`/`max`."""
+    """`<int:name>` bounded to 1..2**31-1 unless the rule gives its own `min`/`max`.
+
+    The bound is in the regex too: werkzeug checks `max` only after a rule's path matched, and
+    when several rules share a path (GET, PATCH, DELETE on /webhooks/<int:id>) an id past it
+    made the others answer 405 instead of 404."""
 
     def __init__(
         self,
@@ -45,6 +64,8 @@ class IdConverter(IntegerConverter):
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
+        if not fixed_digits and not signed and min == MIN_ID and max is not None:
+            self.regex = decimal_up_to(max)
 
 
 def init_app(app: Flask) -> None:

@@ -9,6 +9,8 @@ connections. What a fork bought, this keeps another way:
 - a job that crashes its process (a segfault, kill -9, the OOM killer) takes down one worker,
   which the supervisor replaces; the job's outbox entry is still open, so the sweeper sends it
   again (`app/documents/sweeper.py`);
+- each keeps the outbox sweep scheduled (`documents.sweeper.ArmsTheSweep`), also after Redis
+  lost its data;
 - memory a job leaves behind is bounded: after WORKER_MAX_JOBS jobs a worker leaves and the
   supervisor starts a fresh one (0 means never).
 WORKER_CLASS=fork brings back RQ's forking `Worker` (a fork per job), for a job that must not
@@ -30,6 +32,8 @@ from rq import SimpleWorker, Worker
 from rq.worker import BaseWorker
 from rq.worker_pool import WorkerPool
 
+from app.documents.sweeper import ArmsTheSweep
+
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 WORKER_CLASSES: dict[str, type[BaseWorker]] = {"simple": SimpleWorker, "fork": Worker}
 
@@ -48,7 +52,8 @@ def worker_class(kind: str, max_jobs: int) -> type[BaseWorker]:
         kwargs.setdefault("max_jobs", max_jobs or None)
         return base.work(self, *args, **kwargs)
 
-    return type(f"Portal{base.__name__}", (base,), {"work": work})
+    # Each also keeps the outbox sweep scheduled, even after Redis lost its data.
+    return type(f"Portal{base.__name__}", (ArmsTheSweep, base), {"work": work})
 
 
 def _die_with_parent() -> None:

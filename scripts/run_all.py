@@ -99,18 +99,23 @@ def wait_ready(url: str, timeout: float = 30) -> bool:
     return False
 
 
-def banner() -> None:
-    from app.demo import DEMO_PASSWORD, demo_logins
+def banner() -> str:
+    """What `make run` prints once the portal answers: where it is and who can sign in."""
+    from app.demo import DEMO_PASSWORD, login_lines
 
-    print(f"\n  Supplier Portal is up: http://127.0.0.1:{WEB_PORT}/   (mock ERP on :{ERP_PORT})")
-    print(f"  Demo logins (password for all: {DEMO_PASSWORD}):")
-    for email, role in demo_logins():
-        print(f"    {role:<18} {email}")
-    print("  Staff roles set up an authenticator app (TOTP) at their first sign-in.")
-    print(
-        "  Mail (invitations, verifications) lands in the dev mailbox at /dev/mailbox (ops, procurement)"
-    )
-    print("  Ctrl-C stops everything.\n", flush=True)
+    url = f"http://127.0.0.1:{WEB_PORT}"
+    lines = [
+        "",
+        f"  Supplier Portal is up: {url}/   (mock ERP on :{ERP_PORT})",
+        f"  API docs, example documents and curl: {url}/api/docs",
+        f"  Demo logins (password for all: {DEMO_PASSWORD}):",
+        *(f"    {line}" for line in login_lines()),
+        "  Staff roles set up an authenticator app (TOTP) at their first sign-in.",
+        "  Mail (invitations, verifications) lands in the dev mailbox at /dev/mailbox (ops, procurement)",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -127,7 +132,9 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if wait_ready(f"http://127.0.0.1:{WEB_PORT}/readyz"):
-        banner()
+        # One write, so the log lines the other processes print cannot cut through it.
+        sys.stdout.write(banner())
+        sys.stdout.flush()
     else:
         print("[run] the portal did not become ready in 30 s; see the logs above (GET /readyz)")
     try:

@@ -48,13 +48,15 @@ def document() -> Spec:
         "info": _info(),
         "servers": [{"url": "/"}],
         "tags": TAGS,
-        "paths": {
-            **_oauth_paths(),
-            **_intake_paths(),
-            **_reading_paths(),
-            **_schema_paths(),
-            **_webhook_paths(),
-        },
+        "paths": _with_common_answers(
+            {
+                **_oauth_paths(),
+                **_intake_paths(),
+                **_reading_paths(),
+                **_schema_paths(),
+                **_webhook_paths(),
+            }
+        ),
         "webhooks": _webhooks(),
         "components": {
             "securitySchemes": SECURITY_SCHEMES,
@@ -151,7 +153,11 @@ ERROR_RESPONSES = {
         "gzip or identity (Accept-Encoding names those accepted).",
     ),
     "KeyReused": (422, "This Idempotency-Key was used with a different request."),
-    "ErpUnavailable": (503, "The ERP or a dependency is not answering; retry later."),
+    "ErpUnavailable": (
+        503,
+        "The ERP or a dependency (the database, the token revocation list) is not answering; "
+        "retry after `Retry-After` seconds.",
+    ),
 }
 
 
@@ -170,6 +176,24 @@ def _responses() -> Spec:
         "content": {PROBLEM: {"schema": schema_ref("Problem")}},
     }
     return responses
+
+
+def _with_common_answers(paths: Spec) -> Spec:
+    """Answers any operation may give, so every status the API can answer is documented:
+    a token-protected call can meet the token checks (401, 403, 429) and a dependency that is
+    down (503); any call that reads the database a lost connection (503); any POST a body over
+    MAX_CONTENT_LENGTH (413). Published schemas are static and answer neither."""
+    for item in paths.values():
+        for method, operation in item.items():
+            answers = operation["responses"]
+            if {"oauth2"} & {name for need in operation.get("security", []) for name in need}:
+                for name, answer in errors("Unauthorized", "Forbidden", "TooManyRequests").items():
+                    answers.setdefault(name, answer)
+            if "Schemas" not in operation.get("tags", []):
+                answers.setdefault("503", ref("responses", "ErpUnavailable"))
+            if method == "post":
+                answers.setdefault("413", ref("responses", "PayloadTooLarge"))
+    return paths
 
 
 def errors(*names: str) -> Spec:
@@ -283,6 +307,16 @@ CLIENT_AUTH_FIELDS: Spec = {
     "client_assertion": {"type": "string", "description": "private_key_jwt: a signed JWT"},
 }
 CLIENT_AUTH_SECURITY: list[Spec] = [{"clientSecretBasic": []}, {}]
+INVALID_CLIENT = "invalid_client: the client is unknown, or its credentials are wrong or missing."
+FORM_ERRORS = (
+    "invalid_request (no `token`, or client credentials sent two ways at once) or "
+    "unsupported_token_type (RFC 7009, RFC 7662)."
+)
+
+
+def oauth_error(description: str) -> Spec:
+    """An OAuth error answer: RFC 6749 section 5.2 JSON, not problem+json."""
+    return json_body("OAuthError", description)
 
 
 def _oauth_paths() -> Spec:
@@ -312,10 +346,11 @@ def _oauth_paths() -> Spec:
                 ),
                 "responses": {
                     "200": json_body("TokenResponse", "A bearer token."),
-                    "400": {
-                        "description": "invalid_request, invalid_scope, unsupported_grant_type (RFC 6749)."
-                    },
-                    "401": {"description": "invalid_client."},
+                    "400": oauth_error(
+                        "invalid_request, invalid_scope, unauthorized_client, "
+                        "unsupported_grant_type (RFC 6749)."
+                    ),
+                    "401": oauth_error(INVALID_CLIENT),
                     **errors("TooManyRequests"),
                 },
             }
@@ -330,7 +365,8 @@ def _oauth_paths() -> Spec:
                     "200": json_body(
                         "Introspection", "`active: false` for a token not yours or not valid."
                     ),
-                    "401": {"description": "invalid_client."},
+                    "400": oauth_error(FORM_ERRORS),
+                    "401": oauth_error(INVALID_CLIENT),
                 },
             }
         },
@@ -342,7 +378,8 @@ def _oauth_paths() -> Spec:
                 "requestBody": token_form,
                 "responses": {
                     "200": {"description": "Revoked (or nothing to revoke)."},
-                    "401": {"description": "invalid_client."},
+                    "400": oauth_error(FORM_ERRORS),
+                    "401": oauth_error(INVALID_CLIENT),
                 },
             }
         },
@@ -370,7 +407,7 @@ def _oauth_paths() -> Spec:
                 "parameters": _params("OnBehalfOf"),
                 "responses": {
                     "200": json_body("Me", "Who the token belongs to."),
-                    **errors("Unauthorized", "Forbidden", "TooManyRequests"),
+                    **errors("BadRequest", "Unauthorized", "Forbidden", "TooManyRequests"),
                 },
             }
         },
@@ -392,7 +429,10 @@ def _intake_body(kind: str) -> Spec:
         "properties": {"documents": {"type": "array", "minItems": 1, "items": schema_ref(model)}},
     }
     content: Spec = {
-        JSON: {"schema": {"oneOf": [schema_ref(model), many]}},
+        JSON: {
+            "schema": {"oneOf": [schema_ref(model), many]},
+            "example": EXAMPLE_INVOICE if kind == "invoice" else EXAMPLE_ACKNOWLEDGMENT,
+        },
         "application/xml": _raw(
             "UBL 2.1 Invoice or CreditNote (Peppol BIS Billing 3.0), or cXML InvoiceDetailRequest"
             if kind == "invoice"
@@ -551,12 +591,50 @@ def _schema_paths() -> Spec:
 # -- schemas -----------------------------------------------------------------------------------
 
 
+# Filled in by the portal's parser: a sender need not send them (readOnly, not required).
+SET_BY_PORTAL = ("source_format", "parser_version")
+
+
 def _canonical_schemas() -> Spec:
     _, schema = models_json_schema(
         [(Invoice, "validation"), (Acknowledgment, "validation")],
         ref_template="#/components/schemas/{model}",
     )
-    return schema["$defs"]
+    defs = schema["$defs"]
+    for name in ("Invoice", "Acknowledgment"):
+        model = defs[name]
+        model["required"] = [field for field in model["required"] if field not in SET_BY_PORTAL]
+        for field in SET_BY_PORTAL:
+            model["properties"][field] = {**model["properties"][field], "readOnly": True}
+    return defs
+
+
+EXAMPLE_INVOICE: Spec = {
+    "invoice_number": "INV-1001",
+    "issue_date": "2026-01-15",
+    "currency": "USD",
+    "supplier": {"name": "Acme Medical"},
+    "po_number": "PO-1001",
+    "lines": [
+        {
+            "line_id": "1",
+            "description": "Sterile gauze 4x4",
+            "quantity": "10",
+            "unit_code": "EA",
+            "unit_price": "2.50",
+            "line_extension_amount": "25.00",
+            "po_line": "1",
+        }
+    ],
+    "totals": {"line_total": "25.00", "tax_total": "0", "payable": "25.00"},
+}
+EXAMPLE_ACKNOWLEDGMENT: Spec = {
+    "ack_number": "ACK-1001",
+    "po_number": "PO-1001",
+    "issue_date": "2026-01-15",
+    "status": "accepted",
+    "lines": [{"po_line": "1", "status": "accept"}],
+}
 
 
 def _obj(properties: Spec, required: list[str] | None = None, **extra: Any) -> Spec:
@@ -724,6 +802,16 @@ API_SCHEMAS: Spec = {
         }
     ),
     "PurchaseOrderList": _obj({"data": {"type": "array", "items": schema_ref("PurchaseOrder")}}),
+    "OAuthError": _obj(
+        {
+            "error": STRING,
+            "error_description": STRING,
+            "error_uri": STRING,
+            "state": STRING,
+        },
+        ["error"],
+        description="RFC 6749 error response.",
+    ),
     "TokenResponse": _obj(
         {
             "access_token": STRING,

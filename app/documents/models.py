@@ -99,6 +99,12 @@ class Document(TimestampMixin, Model):
             "total_amount",
             "issue_date",
         ),
+        # The finance queue's sorts (app.holds.queries): newest, amount, supplier.
+        Index("ix_documents_kind_state_created_at", "kind", "state", "created_at", "id"),
+        Index("ix_documents_kind_created_at", "kind", "created_at", "id"),  # every invoice
+        Index("ix_documents_state_facility_code", "state", "facility_code"),  # its choices
+        Index("ix_documents_kind_state_total_amount", "kind", "state", "total_amount", "id"),
+        Index("ix_documents_kind_state_supplier", "kind", "state", "supplier_org_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +134,10 @@ class Document(TimestampMixin, Model):
     issue_date: Mapped[dt.date | None] = mapped_column(Date)
     # A server default too: intake's one-statement insert names its columns and not this one.
     is_credit: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The PO's facility, kept at validation so the finance queue filters without the ERP.
+    facility_code: Mapped[str | None] = mapped_column(String(64))
+    # A cost centre finance coded a non-PO invoice to (app.holds.services.correct).
+    cost_centre: Mapped[str | None] = mapped_column(String(64))
     canonical: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Filled by payment sync when the ERP reports the invoice paid (the supplier sees them).
     paid_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -140,6 +150,14 @@ class Document(TimestampMixin, Model):
     timeline: Mapped[list[DocumentEvent]] = relationship(
         back_populates="document", order_by="DocumentEvent.id"
     )
+
+    @property
+    def name(self) -> str:
+        """How people call it in a heading: "Invoice KOI-INV-0001"; until its number is read,
+        where it sat in its file ("Invoice INV-7", "Documents[1] J-2")."""
+        if self.document_number:
+            return f"{self.kind.value.capitalize()} {self.document_number}"
+        return self.identity[:1].upper() + self.identity[1:]
 
     def __repr__(self) -> str:
         return f"<Document {self.id} {self.kind.value} {self.state.value}>"

@@ -17,14 +17,17 @@ import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import structlog
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.utils import import_attribute
+from rq.utils import import_attribute, utcparse
+from rq.worker import BaseWorker
 from sqlalchemy import or_, select
 
 from app.db import db, utcnow
@@ -37,6 +40,10 @@ log = structlog.get_logger(__name__)
 
 SWEEP_QUEUE = "low"
 SWEEP_JOB_PREFIX = "outbox-sweep-"
+# RQ refreshes a worker's registration every worker_ttl - 15 seconds while it waits for work.
+WORKER_TTL_FLOOR = 20
+# RQ's default heartbeat interval during a job; ArmsTheSweep beats more often, never less.
+MONITORING_CAP = 30
 LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 DEFAULTS = {
     # An entry younger than this may simply not have been picked up yet.
@@ -98,10 +105,35 @@ def _overdue(now: dt.datetime) -> list[tuple[OutboxEntry, str | None]]:
 
 def job_is_live(connection: Redis, job_id: str) -> bool:
     try:
-        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        return worker_is_alive(connection, job.worker_name)
     return status in LIVE
+
+
+def worker_is_alive(connection: Redis, name: str | None) -> bool:
+    """A started job runs only while its worker is alive. A worker killed with SIGKILL, or
+    one that died when Redis went away under it, leaves its job "started" in RQ until RQ's own
+    clean-up, minutes later, and its registration for up to 90 seconds; its heartbeat stops at
+    once. A job whose worker has not beaten for a while is sent again (the stage locks the
+    document, so even a run that was still going changes nothing twice)."""
+    if not name:
+        return False
+    beat = cast(
+        bytes | None, connection.hget(Worker.redis_worker_namespace_prefix + name, "last_heartbeat")
+    )
+    if beat is None:
+        return False
+    age = utcnow() - utcparse(beat.decode()).replace(tzinfo=dt.UTC)
+    return age.total_seconds() <= stale_heartbeat_seconds()
+
+
+def stale_heartbeat_seconds() -> int:
+    """Workers made by ArmsTheSweep beat at least once per sweep interval (30 s at most)."""
+    return 2 * min(MONITORING_CAP, setting("INTAKE_SWEEP_INTERVAL_SECONDS")) + 15
 
 
 def _resend(
@@ -144,6 +176,34 @@ def keep_scheduled(now: dt.datetime | None = None) -> bool:
         return False
     schedule_next(now)
     return True
+
+
+class ArmsTheSweep(BaseWorker):
+    """Mixin for any RQ worker class (forking or not) that keeps the sweep scheduled by
+    itself, so a Redis that lost its data (FLUSHDB, a restart without persistence) gets its
+    sweep back within an interval even when no job runs to re-arm it: the sweep is what finds
+    the work that Redis lost. The worker wakes at least once per interval (RQ blocks on the
+    queues for worker_ttl - 15 seconds at a time) and looks at the schedule with RQ's own
+    maintenance tasks, which then also find jobs abandoned by a killed worker sooner."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        interval = setting("INTAKE_SWEEP_INTERVAL_SECONDS")
+        kwargs.setdefault("worker_ttl", max(WORKER_TTL_FLOOR, interval + 15))
+        kwargs.setdefault("maintenance_interval", interval)
+        # The heartbeat during a job, which tells the sweeper the job is still running.
+        kwargs.setdefault("job_monitoring_interval", min(MONITORING_CAP, interval))
+        super().__init__(*args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            keep_scheduled()
+        except RedisError:
+            log.warning("could not check the sweep schedule", exc_info=True)
+
+
+class ArmingWorker(ArmsTheSweep, Worker):
+    """RQ's forking worker, arming the sweep."""
 
 
 _last_armed = {"at": -float("inf")}

@@ -49,6 +49,9 @@ def _raw(pointer: str, item: Any) -> RawDocument:
         raise EnvelopeError("each document must be a JSON object", pointer)
     data = {key: value for key, value in item.items() if key not in SERVER_FIELDS}
     number = data.get("invoice_number") or data.get("ack_number") or "(no number)"
+    if pointer == "$":  # the whole body: named like the other formats name a document
+        noun = "acknowledgment" if "ack_number" in data else "invoice"
+        return RawDocument(data, f"{noun} {number}")
     return RawDocument(data, f"{pointer} {number}")
 
 

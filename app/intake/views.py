@@ -17,7 +17,7 @@ from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.formats import EnvelopeError
-from app.intake import correction, flip, services
+from app.intake import correction, examples, flip, services
 from app.intake.forms import CorrectionForm, FlipForm, UploadForm
 from app.intake.portal import form_submission, receive_own, sent
 from app.intake.words import state_label, state_words
@@ -127,7 +127,9 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
     org = _active_supplier()
     form = UploadForm()
     if not form.validate_on_submit():
-        return render_template("intake/upload.html", form=form), 400 if form.errors else 200
+        return render_template(
+            "intake/upload.html", form=form, examples=examples.FORMATS
+        ), 400 if form.errors else 200
     file = form.file.data
     submission = services.Submission(
         kind=DocumentKind(form.kind.data),
@@ -145,8 +147,24 @@ def upload() -> str | WerkzeugResponse | tuple[str, int]:
         documents = receive_own(submission, org)
     except EnvelopeError as error:
         form.file.errors = [str(error)]
-        return render_template("intake/upload.html", form=form), 400
+        return render_template("intake/upload.html", form=form, examples=examples.FORMATS), 400
     return sent(documents)
+
+
+@bp.get("/documents/upload/examples/<fmt>")
+@require_role(*SENDERS)
+def upload_example(fmt: str) -> Response:
+    """An example file for one of the supplier's own open POs, ready to send back."""
+    org = _active_supplier()
+    if fmt not in examples.FORMATS_BY_KEY:
+        abort(404, "There is no example in that format.")
+    try:
+        example = examples.for_supplier(fmt, org, g.correlation_id)
+    except examples.NoOpenOrderError:
+        abort(404, "You have no open purchase order yet; an example needs one to bill.")
+    except ErpError:
+        abort(503, "The hospital's ERP is not answering right now. Try again in a few minutes.")
+    return examples.download(example)
 
 
 # -- invoicing a purchase order --------------------------------------------------------------

@@ -26,6 +26,11 @@ class HoldCode(enum.StrEnum):
     COST_CENTER = "COST_CENTER"
     DATE = "DATE"
     ERP_REJECTED = "ERP_REJECTED"
+    DISPUTE = "DISPUTE"  # set by finance on one line (app.holds.services.dispute_line)
+
+
+# Codes no rule raises: a person sets them, so a re-check never releases them.
+SET_BY_PEOPLE = frozenset({HoldCode.DISPUTE})
 
 
 class Severity(enum.StrEnum):

@@ -8,7 +8,7 @@ import enum
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import CursorResult, ForeignKey, Index, Numeric, String, Text, update
+from sqlalchemy import CursorResult, ForeignKey, Index, Integer, Numeric, String, Text, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Model, UTCDateTime, db, enum_column, utcnow
@@ -40,7 +40,11 @@ class HoldStatus(enum.StrEnum):
 
 class Hold(Model):
     __tablename__ = "holds"
-    __table_args__ = (Index("ix_holds_open_code", "status", "code", "document_id"),)
+    __table_args__ = (
+        Index("ix_holds_open_code", "status", "code", "document_id"),
+        # The finance queue's "holds raised in the last 30 days, by code" (app.holds.queries).
+        Index("ix_holds_created_at_code", "created_at", "code"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(
@@ -63,6 +67,9 @@ class Hold(Model):
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     release_reason: Mapped[str | None] = mapped_column(Text)
+    # Up by one at every change: a release form carries the version it was built on, and a
+    # release of an older version is refused (two clerks at once: one wins).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     document: Mapped[Document] = relationship()
 
@@ -78,18 +85,26 @@ class ErpCursor(Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-def release_open(hold_ids: list[int], reason: str, released_by_id: int | None = None) -> int:
+def release_open(
+    hold_ids: list[int],
+    reason: str,
+    released_by_id: int | None = None,
+    version: int | None = None,
+) -> int:
     """Release those of `hold_ids` still open, in one conditional UPDATE: of two people (or a
     person and a re-check) acting at once, only one releases a hold. None means the system
-    released it (its rule passed). Returns how many it released."""
+    released it (its rule passed). `version`, when given, must still be the hold's. Returns how
+    many it released."""
+    query = update(Hold).where(Hold.id.in_(hold_ids), Hold.status == HoldStatus.OPEN)
+    if version is not None:
+        query = query.where(Hold.version == version)
     result = db.session.execute(
-        update(Hold)
-        .where(Hold.id.in_(hold_ids), Hold.status == HoldStatus.OPEN)
-        .values(
+        query.values(
             status=HoldStatus.RELEASED,
             released_at=utcnow(),
             released_by_id=released_by_id,
             release_reason=reason,
+            version=Hold.version + 1,
         )
     )
     return cast(CursorResult, result).rowcount or 0

@@ -31,7 +31,7 @@ from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
-from app.matching.findings import Finding, HoldCode, Severity
+from app.matching.findings import SET_BY_PEOPLE, Finding, HoldCode, Severity
 from app.matching.models import BilledLine, Hold, HoldStatus, release_open
 from app.matching.queries import holds_of
 from app.matching.tolerance_templates import template_for
@@ -109,7 +109,8 @@ def _lock_supplier(supplier: Organization) -> None:
 def _findings(
     document: Document, invoice: Invoice, supplier: Organization, erp: ErpFacts
 ) -> list[Finding]:
-    facts = InvoiceFacts.from_invoice(invoice)
+    document.facility_code = erp.order.facility_code[:64] if erp.order else None
+    facts = InvoiceFacts.from_invoice(invoice, cost_centre=document.cost_centre)
     _remember_billing(document, invoice, facts)
     case = Case(
         invoice=facts,
@@ -136,7 +137,8 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
     erp = _erp_facts(document, supplier)
     _lock_supplier(supplier)
     findings = _findings(document, invoice, supplier, erp)
-    failing = {finding.code for finding in findings}
+    # A hold a person set (a disputed line) stays until a person resolves it.
+    failing = {finding.code for finding in findings} | SET_BY_PEOPLE
     holds = holds_of(document.id)
     # The rules cannot judge an ERP_REJECTED hold (the ERP raised it): only a person releases it.
     judged = {code for code in HoldCode if code is not HoldCode.ERP_REJECTED}
@@ -290,10 +292,16 @@ def billed(supplier_id: int, po_number: str, excluding: int | None = None) -> Hi
     quantities: dict[int, Decimal] = {}
     amount = Decimal(0)
     for po_line, quantity, line_amount in db.session.execute(query):
-        amount += Decimal(line_amount or 0)
+        amount += _plain(line_amount)
         if po_line is not None:
-            quantities[po_line] = Decimal(quantity or 0)
-    return History(quantities, amount)
+            quantities[po_line] = _plain(quantity)
+    return History(quantities, _plain(amount))
+
+
+def _plain(stored: Decimal | None) -> Decimal:
+    """A sum as the documents wrote it, without the column's trailing zeros (4, not 4.000000)."""
+    value = Decimal(stored or 0)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 def _remember_billing(document: Document, invoice: Invoice, facts: InvoiceFacts) -> None:

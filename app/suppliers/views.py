@@ -35,6 +35,14 @@ def _vendor_number() -> str:
 @bp.get("/purchase-orders")
 @require_role(Role.SUPPLIER_USER, Role.SUPPLIER_ADMIN)
 def purchase_orders():
+    org = current_user.organization
+    if org is not None and not org.erp_vendor_number:
+        # Not a missing page: the supplier is not in the ERP yet. Say what to do instead.
+        return render_template(
+            "suppliers/not_linked.html",
+            org=org,
+            is_admin=current_user.has_role(Role.SUPPLIER_ADMIN),
+        )
     requested = request.args.get("status", "")
     status = requested if requested in PO_STATUSES else None
     try:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from app.db import db, utcnow
 from app.documents.models import Document
+from app.holds.signals import info_requested
 from app.jobs import enqueue_after_commit
 from app.pipeline import Transitioned, document_transitioned
 from app.webhooks import schedule, signing
@@ -210,6 +211,16 @@ def forget_endpoints() -> None:
     db.session().info.pop(_CACHE, None)
 
 
+def on_info_requested(document_id: int) -> None:
+    """Finance asked the supplier a question about an invoice: tell the supplier, and the
+    partner that sent it, if they subscribe."""
+    document = db.session.get(Document, document_id)
+    if document is not None:
+        receivers = {document.supplier_org_id, document.sender_org_id}
+        publish("invoice.info_requested", document_id, receivers)
+
+
 def init_app() -> None:
-    """Listen to document changes (connecting twice is one connection)."""
+    """Listen to document changes and finance's questions (connecting twice is one connection)."""
     document_transitioned.connect(on_transition, weak=False)
+    info_requested.connect(on_info_requested, weak=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditEntry
 from app.audit.services import record
@@ -110,3 +111,20 @@ def test_a_refusal_that_escapes_a_view_is_a_4xx_with_its_message_not_a_500():
     assert api.status_code == 400
     assert api.json["detail"] == "Only suppliers grant connections."
     assert api.mimetype == "application/problem+json"
+
+
+def test_a_request_whose_database_connection_died_keeps_its_answer(client, monkeypatch):
+    """Ending the session sends a rollback; on a connection the database killed it fails, and
+    that must not turn the answer already made into the server's bare 500 page."""
+    failures = []
+    remove = db.session.remove
+
+    def on_a_dead_connection() -> None:
+        if not failures:
+            failures.append("rollback")
+            raise DBAPIError("ROLLBACK", None, Exception("terminating connection"))
+        remove()
+
+    monkeypatch.setattr(db.session, "remove", on_a_dead_connection)
+    assert client.get("/healthz").status_code == 200
+    assert failures == ["rollback"]

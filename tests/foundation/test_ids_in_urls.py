@@ -4,6 +4,7 @@ on every route that takes an `<int:...>` id: the `int` converter itself is bound
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from app.orgs.roles import Role
 from app.routing import MAX_ID, IdConverter
@@ -20,7 +21,7 @@ def test_every_integer_rule_uses_the_bounded_converter(app):
     integer_rules = 0
     for rule in app.url_map.iter_rules():
         for name, converter in rule._converters.items():
-            if converter.regex == r"\d+":
+            if isinstance(converter, IntegerConverter):
                 integer_rules += 1
                 assert isinstance(converter, IdConverter), (rule.rule, name)
                 assert (converter.min, converter.max) == (1, MAX_ID), (rule.rule, name)
@@ -53,3 +54,26 @@ def test_a_portal_page_answers_404_for_an_id_out_of_range(client, document_id):
     assert client.get(f"/documents/{MAX_ID}").status_code == 404
     assert client.get(f"/documents/{document_id}").status_code == 404
     assert client.get(f"/documents/{document_id}/payload").status_code == 404
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize("value", ["2147483648", "4675309483088", "0", "007"])
+def test_an_id_out_of_range_is_404_for_every_method_of_a_shared_path(method, value):
+    """Several rules on one path (one per method): werkzeug used to answer 405 for the others."""
+    from flask import Flask
+    from werkzeug.exceptions import NotFound
+
+    from app import routing
+
+    app = Flask(__name__)
+    routing.init_app(app)
+    for verb in ("GET", "PATCH", "DELETE"):
+        app.add_url_rule(
+            "/things/<int:thing_id>", f"thing_{verb}", lambda thing_id: "", methods=[verb]
+        )
+    adapter = app.url_map.bind("portal.test")
+    with pytest.raises(NotFound):
+        adapter.match(f"/things/{value}", method=method)
+    assert adapter.match(f"/things/{MAX_ID}", method=method)[1] == {"thing_id": MAX_ID}
+    assert adapter.match("/things/1", method=method)[1] == {"thing_id": 1}

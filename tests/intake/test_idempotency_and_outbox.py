@@ -223,3 +223,43 @@ def test_the_sweep_command_sweeps_and_arms_the_schedule(app, client, auth, monke
     assert result.exit_code == 0, result.output
     assert "resent 2" in result.output
     assert "next sweep scheduled as outbox-sweep-" in result.output
+
+
+def test_a_worker_arms_the_sweep_again_after_redis_lost_it(app):
+    from rq import Queue
+
+    connection = redis_connection()
+    sweeper.schedule_next()
+    connection.flushdb()
+    worker = sweeper.ArmingWorker([Queue("low", connection=connection)], connection=connection)
+    # Woken at least once per sweep interval, even with no job to run.
+    assert worker.maintenance_interval == app.config["INTAKE_SWEEP_INTERVAL_SECONDS"]
+    assert worker.dequeue_timeout <= app.config["INTAKE_SWEEP_INTERVAL_SECONDS"]
+    worker.run_maintenance_tasks()
+    assert len(connection.keys("rq:job:outbox-sweep-*")) == 1
+
+
+def test_a_job_started_by_a_worker_that_is_gone_is_sent_again(client, auth):
+    from rq import Worker
+    from rq.job import JobStatus
+    from rq.utils import utcformat
+
+    _send(client, auth)
+    connection = redis_connection()
+    entries = db.session.scalars(select(OutboxEntry)).all()
+    for entry in entries:
+        job = Job.fetch(entry.job_id, connection=connection)
+        job.worker_name = "killed-worker"
+        job.save()
+        job.set_status(JobStatus.STARTED)
+    later = utcnow() + dt.timedelta(hours=1)
+    key = Worker.redis_worker_namespace_prefix + "killed-worker"
+    connection.hset(key, "last_heartbeat", utcformat(utcnow()))
+    assert sweeper.sweep(later).live == len(entries)  # its worker beats: the job runs
+
+    stale = utcnow() - dt.timedelta(seconds=sweeper.stale_heartbeat_seconds() + 1)
+    connection.hset(key, "last_heartbeat", utcformat(stale))  # still registered, silent
+    assert sweeper.sweep(later).resent == len(entries)
+    db.session.commit()
+    run_jobs()
+    assert {document(e.document_id).state for e in entries} == {DocumentState.NORMALIZED}

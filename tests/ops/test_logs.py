@@ -10,7 +10,8 @@ import logging
 import pytest
 import structlog
 
-from app import logs
+from app import jobs, logs
+from app.erp import client as erp_client
 from tests.intake.helpers import run_jobs
 from tests.matching.test_validate import invoice_for, lakeside, received_po, send  # noqa: F401
 
@@ -18,7 +19,7 @@ TRACE = "ops-trace-0001"
 
 
 @pytest.fixture
-def json_logs():
+def json_logs(monkeypatch):
     """Production's JSON logging (`logs.configure`), its one handler writing to a buffer for
     this test only; answers the lines written since it was last asked."""
     root = logging.getLogger()
@@ -27,6 +28,13 @@ def json_logs():
     structlog.configure(cache_logger_on_first_use=False)
     buffer = io.StringIO()
     root.handlers[0].setStream(buffer)  # type: ignore[attr-defined]
+    # A module's logger is cached on first use with the configuration of that moment (an
+    # earlier test's, say): give the modules on the path loggers made under this one.
+    # Alembic's fileConfig (a migration run in this process) disables every logger that exists
+    # at that moment: enable them again.
+    for module, name in ((logs, "portal"), (jobs, jobs.__name__), (erp_client, "erp.client")):
+        monkeypatch.setattr(module, "log", structlog.get_logger(name))
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
 
     def lines() -> list[dict]:
         text = buffer.getvalue()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.db import db
 from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
+from app.holds.signals import info_requested
 from app.jobs import QUEUE_NAMES, redis_connection
 from app.orgs.models import ConnectionScope
 from app.webhooks import events, services
@@ -154,3 +155,16 @@ def test_a_csv_of_many_invoices_reads_the_endpoints_once(client, network_and_acm
 
     assert len(statements) == 1
     assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
+
+
+def test_finance_asking_a_question_owes_invoice_info_requested(client, network_and_acme):
+    network, acme = network_and_acme
+    services.create_endpoint(network, "https://hooks.example.com/x", ["invoice.info_requested"])
+    db.session.commit()
+    document_id = _send_for(client, network, acme)[0]
+
+    info_requested.send(document_id)  # as app.holds.services.ask does
+
+    owed = [d for d in _deliveries() if d.event_type == "invoice.info_requested"]
+    assert [d.organization_id for d in owed] == [network.id]
+    assert json.loads(owed[0].body)["data"]["document_id"] == document_id
