@@ -4,13 +4,15 @@ details, earlier invoice numbers), run the rules, and move the document on: VALI
 nothing was found, ON_HOLD with one hold per finding, REJECTED when a finding leaves nothing
 for finance to decide.
 
-Validation of one supplier's invoices is serialized (a transaction-scoped lock per supplier),
-so two invoices checked at once still see each other as duplicates or as earlier billing.
+Checks that could change each other's findings are serialized (transaction-scoped locks on the
+supplier's PO, invoice number and amount: `_lock_related`), so two invoices checked at once still
+see each other as duplicates or as earlier billing; unrelated invoices are checked in parallel.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,8 +70,8 @@ def validate(document: Document) -> DocumentState:
 def _validate_invoice(document: Document) -> None:
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
-    erp = _erp_facts(document, supplier)  # before the lock: no supplier waits on another's ERP call
-    _lock_supplier(supplier)
+    erp = _erp_facts(document, supplier)  # before the locks: no check waits on another's ERP call
+    _lock_related(supplier, document, invoice)
     _remember_identity(document, invoice)
     _conclude(document, _findings(document, invoice, supplier, erp))
 
@@ -100,10 +102,27 @@ def _erp_facts(document: Document, supplier: Organization) -> ErpFacts:
     )
 
 
-def _lock_supplier(supplier: Organization) -> None:
-    """Serialize the checks of one supplier's invoices until the transaction ends, so two
-    checked at once still see each other as duplicates and as earlier billing."""
-    advisory_xact_lock(LOCK_NAMESPACE * 1_000_003 + supplier.id)
+def _lock_related(supplier: Organization, document: Document, invoice: Invoice) -> None:
+    """Serialize this check, until the transaction ends, with the checks it could see or be
+    seen by: the supplier's invoices on the same PO (cumulative billing), with the same number
+    once normalized (a duplicate) or with the same amount (a likely duplicate needs one). Two
+    invoices that share none of these cannot change each other's findings, so they are checked
+    at the same time. The locks are taken in one order, so no two checks wait in a circle."""
+    keys = {
+        _lock_key("po", supplier.id, document.po_number or ""),
+        _lock_key("number", supplier.id, duplicates.normalize_number(invoice.invoice_number)),
+        _lock_key("amount", supplier.id, invoice.totals.payable.normalize()),
+    }
+    for key in sorted(keys):
+        advisory_xact_lock(key)
+
+
+def _lock_key(*parts: object) -> int:
+    """A 64-bit advisory lock id for `parts`, in this module's own space."""
+    text = "\x1f".join(str(part) for part in (LOCK_NAMESPACE, *parts))
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
 
 
 def _findings(
@@ -135,7 +154,7 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
     erp = _erp_facts(document, supplier)
-    _lock_supplier(supplier)
+    _lock_related(supplier, document, invoice)
     findings = _findings(document, invoice, supplier, erp)
     # A hold a person set (a disputed line) stays until a person resolves it.
     failing = {finding.code for finding in findings} | SET_BY_PEOPLE
