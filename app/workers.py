@@ -29,7 +29,7 @@ from typing import Any
 
 from redis import Redis
 from rq import SimpleWorker, Worker
-from rq.worker import BaseWorker
+from rq.worker import BaseWorker, DequeueStrategy
 from rq.worker_pool import WorkerPool
 
 from app.documents.sweeper import ArmsTheSweep
@@ -50,6 +50,9 @@ def worker_class(kind: str, max_jobs: int) -> type[BaseWorker]:
     def work(self: BaseWorker, *args: Any, **kwargs: Any) -> bool:
         _die_with_parent()
         kwargs.setdefault("max_jobs", max_jobs or None)
+        # Queues in turn, not in order: under a steady load the default queue never empties,
+        # and posting (the erp queue) would wait behind it until the load stops.
+        kwargs.setdefault("dequeue_strategy", DequeueStrategy.ROUND_ROBIN)
         return base.work(self, *args, **kwargs)
 
     # Each also keeps the outbox sweep scheduled, even after Redis lost its data.

@@ -133,3 +133,25 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_worker_takes_its_queues_in_turn_so_a_busy_queue_starves_none(redis) -> None:
+    first = Queue(f"workers-test-{uuid.uuid4().hex[:8]}", connection=redis)
+    second = Queue(f"workers-test-{uuid.uuid4().hex[:8]}", connection=redis)
+    # Six jobs wait on the first queue and one on the second before the worker starts.
+    busy = [first.enqueue(worker_jobs.sleep, 0.05) for _ in range(6)]
+    late = second.enqueue(worker_jobs.whoami)
+    worker = subprocess.run(
+        [
+            *(str(BIN / "flask"), "--app", "wsgi", "worker", "--burst", "--processes", "1"),
+            *("--queue", first.name, "--queue", second.name),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "APP_ENV": "testing"},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+    order = sorted([*busy, late], key=lambda job: Job.fetch(job.id, connection=redis).ended_at)
+    assert order.index(late) <= 1, "the second queue waited for the first to empty"
