@@ -1,0 +1,221 @@
+"""The users' journeys in a real browser against real processes (web, worker, mock ERP, Redis;
+the portal on SQLite as `make run` has it): every page passes axe-core, fits a 390 px screen and
+logs no console error, and every step is a screenshot in docs/screenshots (the README's tour).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from app.demo import BUYER_DOMAIN
+from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
+from app.erp.mock.catalog import VENDORS
+from tests.e2e.journeys import (  # noqa: F401
+    AXE,
+    DESKTOP,
+    Journey,
+    Portal,
+    journey_portal,
+    wait_for,
+    watch_console,
+)
+from tests.e2e.test_demo_in_browser import _sign_in, browser  # noqa: F401
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SUPPLIER = VENDORS[1]  # a demo supplier with open POs that no demo invoice used
+INVOICE_NUMBER = "JRN-INV-0001"
+PAYMENT_REFERENCE = "PAY-JRN-0001"
+
+
+def _journey(browser: Browser, name: str) -> tuple[BrowserContext, Journey]:  # noqa: F811
+    # axe-core is loaded the way the browser's automation loads scripts, so the portal's CSP
+    # (which allows no inline script) neither blocks it nor reports it.
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    return context, Journey(name, page, watch_console(page))
+
+
+def _open_po_to_invoice(portal: Portal) -> PurchaseOrder:
+    """An open PO of the demo supplier with two lines or more and no demo document against it;
+    the hospital's dock then receives all of its first line (the ERP's admin API)."""
+    wait_for(
+        lambda: (
+            not portal.query("SELECT id FROM documents WHERE state IN ('RECEIVED', 'NORMALIZED')")
+        ),
+        "the worker to read the demo documents",
+        portal,
+        timeout=60,
+    )
+    used = {row[0] for row in portal.query("SELECT po_number FROM documents")}
+    orders = portal.erp.client().list_purchase_orders(vendor_number=SUPPLIER.number)
+    order = next(
+        order
+        for order in orders
+        if order.status in OPEN_PO_STATUSES and len(order.lines) >= 2 and order.number not in used
+    )
+    first = order.lines[0]
+    received = portal.erp.admin(
+        "POST",
+        f"/admin/purchase-orders/{order.number}/receipts",
+        {"line_number": first.line_number, "quantity": str(first.quantity)},
+    )
+    assert received.status_code == 201, received.text
+    return order
+
+
+def _state(portal: Portal, document_id: int) -> str:
+    return portal.query("SELECT state FROM documents WHERE id = ?", document_id)[0][0]
+
+
+def _document_id(page: Page) -> int:
+    """The id of the document page the browser is on (a form's failure shows its errors)."""
+    match = re.search(r"/documents/(\d+)$", page.url)
+    assert match, (page.url, page.locator(".error, .flash, [role=alert]").all_inner_texts())
+    return int(match.group(1))
+
+
+def test_supplier_invoices_a_po_and_finance_resolves_its_price_hold(
+    journey_portal: Portal,  # noqa: F811
+    browser: Browser,  # noqa: F811
+):
+    portal = journey_portal
+    order = _open_po_to_invoice(portal)
+    first, second = order.lines[0], order.lines[1]
+
+    # -- the supplier: its POs, an acknowledgment from the PO page, then an invoice ------------
+    supplier_context, supplier = _journey(browser, "supplier")
+    page = supplier.page
+    _sign_in(page, portal.url, f"ap@{SUPPLIER.email_domain}")
+    supplier.see("home")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Purchase orders").click()
+    expect(page.get_by_role("link", name=order.number)).to_be_visible()
+    supplier.see("purchase-orders")
+    page.get_by_role("link", name=order.number).click()
+    expect(page.get_by_role("heading", name=f"Purchase order {order.number}")).to_be_visible()
+    supplier.see("purchase-order")
+
+    page.get_by_label(f"Answer for line {first.line_number}").select_option("accept")
+    page.get_by_label(f"Answer for line {second.line_number}").select_option("change")
+    later = (second.need_by_date or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=14)
+    page.get_by_label(f"Delivery date for line {second.line_number}").fill(later.isoformat())
+    page.get_by_label(f"Why, for line {second.line_number}").fill("Back in stock two weeks later")
+    page.get_by_role("button", name="Send acknowledgment").click()
+    ack_id = _document_id(page)
+    wait_for(lambda: _state(portal, ack_id) in ("APPLIED", "ON_HOLD"), "the acknowledgment", portal)
+    page.reload()
+    expect(page.get_by_role("cell", name="Back in stock two weeks later")).to_be_visible()
+    supplier.see("acknowledgment-sent")
+
+    page.goto(f"{portal.url}/purchase-orders/{order.number}")
+    page.get_by_role("link", name="Invoice this order").click()
+    left = {
+        line.line_number: Decimal(
+            page.get_by_label(f"Quantity for line {line.line_number}").input_value() or 0
+        )
+        for line in order.lines
+    }
+    billed = next(line for line in order.lines if left[line.line_number] > 0)
+    quantity = left[billed.line_number]
+    # 50% over the PO price, and above the clerk's release limit (500) in total.
+    price = max(billed.unit_price * Decimal("1.5"), Decimal(math.ceil(600 / quantity)))
+    page.get_by_label("Invoice number").fill(INVOICE_NUMBER)
+    for line in order.lines:
+        box = page.get_by_label(f"Invoice line {line.line_number}", exact=True)
+        box.set_checked(line is billed)
+    page.get_by_label(f"Unit price for line {billed.line_number}").fill(f"{price:.2f}")
+    supplier.see("invoice-form")
+    page.get_by_role("button", name="Send invoice").click()
+    invoice_id = _document_id(page)
+    wait_for(lambda: _state(portal, invoice_id) == "ON_HOLD", "the PRICE hold", portal)
+    page.reload()
+    expect(page.locator(".state-words")).to_contain_text("review")
+    supplier.see("in-review")
+
+    # -- the finance clerk: PRICE holds, the variance, a question ---------------------------
+    clerk_context, clerk = _journey(browser, "finance")
+    desk = clerk.page
+    _sign_in(desk, portal.url, f"finance.clerk@{BUYER_DOMAIN}")
+    clerk.see("home")
+    desk.goto(f"{portal.url}/finance/holds")
+    desk.locator("form.filters select[name=code]").select_option("PRICE")
+    desk.get_by_role("button", name="Filter").click()
+    expect(desk.get_by_role("link", name=INVOICE_NUMBER)).to_be_visible()
+    clerk.see("price-holds")
+    # The keyboard: j moves to the newest held invoice (this one), Enter opens it.
+    desk.keyboard.press("j")
+    desk.keyboard.press("Enter")
+    desk.wait_for_url(f"{portal.url}/finance/invoices/{invoice_id}")
+    expect(desk.locator(".side-by-side td.variance").first).to_be_visible()
+    clerk.see("invoice-variance")
+    desk.get_by_label("Question for the supplier").fill(
+        "Your price is above the PO's. Was a price increase agreed, and with whom?"
+    )
+    desk.get_by_role("button", name="Ask", exact=True).click()
+    expect(desk.get_by_text("waiting for the supplier")).to_be_visible()
+    clerk.see("asked")
+
+    # -- the supplier answers ------------------------------------------------------------
+    page.reload()
+    expect(page.get_by_text("Needs your answer.")).to_be_visible()
+    supplier.see("question")
+    page.get_by_label("Your answer").fill("Yes: the new list price agreed with procurement.")
+    page.get_by_role("button", name="Send the answer").click()
+    expect(page.get_by_text("the new list price agreed")).to_be_visible()
+    supplier.see("answered")
+
+    # -- the clerk may not release above the limit; the manager does ------------------------
+    desk.reload()
+    expect(desk.get_by_text("the new list price agreed")).to_be_visible()
+    desk.keyboard.press("r")  # the shortcut puts the cursor in the release reason
+    desk.keyboard.type("Price increase agreed with procurement.")
+    desk.get_by_role("button", name="Release").first.click()
+    expect(desk.get_by_role("alert")).to_contain_text("manager")
+    clerk.see("release-above-limit")
+
+    manager_context, manager = _journey(browser, "finance-manager")
+    office = manager.page
+    _sign_in(office, portal.url, f"finance.manager@{BUYER_DOMAIN}")
+    office.goto(f"{portal.url}/finance/invoices/{invoice_id}")
+    office.get_by_label("Why release it").first.fill("Price increase agreed with procurement.")
+    office.get_by_role("button", name="Release").first.click()
+    wait_for(lambda: _state(portal, invoice_id) in ("POSTED", "PAID"), "posting", portal)
+    office.reload()
+    manager.see("released")
+
+    desk.reload()
+    expect(desk.locator("h1")).to_contain_text("posted", ignore_case=True)
+    clerk.see("posted")
+
+    # -- posted, then paid: the ERP pays it and the payment sync tells the portal ---------------
+    page.reload()
+    expect(page.locator(".state-words")).to_contain_text("osted")
+    supplier.see("posted")
+    ap_invoice_id = portal.query(
+        "SELECT erp_ap_invoice_id FROM posting_attempts WHERE document_id = ?"
+        " AND erp_ap_invoice_id IS NOT NULL",
+        invoice_id,
+    )[0][0]
+    paid_on = dt.datetime.now(dt.UTC).date()
+    response = portal.erp.admin(
+        "POST",
+        f"/admin/ap-invoices/{ap_invoice_id}/pay",
+        {"reference": PAYMENT_REFERENCE, "date": paid_on.isoformat()},
+    )
+    assert response.ok, response.text
+    assert "1 invoice(s) marked paid" in portal.flask("posting", "sync-payments")
+    page.reload()
+    expect(page.locator(".state-words")).to_contain_text(
+        f"Paid on {paid_on.isoformat()}, reference {PAYMENT_REFERENCE}"
+    )
+    supplier.see("paid")
+
+    for context in (supplier_context, clerk_context, manager_context):
+        context.close()
