@@ -65,6 +65,15 @@ class Portal:
         assert result.returncode == 0, f"{args}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
+    def flask_shell(self, script: str) -> None:
+        """Run Python in the portal's app context (`flask shell`): set-up a journey assumes."""
+        result = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "shell"], input=script,
+            cwd=ROOT, env=self.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+
     def query(self, sql: str, *params: object) -> list[tuple]:
         with sqlite3.connect(self.workdir / "portal.sqlite") as connection:
             return connection.execute(sql, params).fetchall()

@@ -10,15 +10,19 @@ import math
 import re
 from decimal import Decimal
 
+import pyotp
 import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from app.demo import BUYER_DOMAIN
+from app.demo import BUYER_DOMAIN, DEMO_PASSWORD
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.erp.mock.catalog import VENDORS
 from tests.e2e.journeys import (  # noqa: F401
     AXE,
     DESKTOP,
+    SCREENSHOTS,
     Journey,
     Portal,
     journey_portal,
@@ -26,6 +30,7 @@ from tests.e2e.journeys import (  # noqa: F401
     watch_console,
 )
 from tests.e2e.test_demo_in_browser import _sign_in, browser  # noqa: F401
+from tests.oidc.harness import OidcProvider
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -37,6 +42,8 @@ PAYMENT_REFERENCE = "PAY-JRN-0001"
 def _journey(browser: Browser, name: str) -> tuple[BrowserContext, Journey]:  # noqa: F811
     # axe-core is loaded the way the browser's automation loads scripts, so the portal's CSP
     # (which allows no inline script) neither blocks it nor reports it.
+    for old in SCREENSHOTS.glob(f"{name}-[0-9][0-9]-*.png"):
+        old.unlink()  # the journey's previous run: its steps may have changed
     context = browser.new_context(viewport=DESKTOP)
     context.add_init_script(path=str(AXE))
     page = context.new_page()
@@ -218,4 +225,171 @@ def test_supplier_invoices_a_po_and_finance_resolves_its_price_hold(
     supplier.see("paid")
 
     for context in (supplier_context, clerk_context, manager_context):
+        context.close()
+
+
+# -- the partner admin ----------------------------------------------------------------------
+
+PARTNER_EMAIL = "admin@medlink.example"
+PROVIDER_PASSWORD = "medlink-idp-password"
+SSO_CLIENT = ("portal", "portal-client-secret")
+APPROVE_PROVIDER = """
+from sqlalchemy import select
+from app.db import db
+from app.demo import PARTNER_NAME
+from app.federation.models import IdentityProvider, IdentityProviderDomain, ProviderStatus
+from app.orgs.models import Organization
+partner = db.session.scalar(select(Organization).where(Organization.name == PARTNER_NAME))
+db.session.add(IdentityProvider(
+    organization=partner, name="MedLink SSO", issuer="{issuer}", client_id="{client_id}",
+    client_secret="{client_secret}", status=ProviderStatus.APPROVED,
+    domains=[IdentityProviderDomain(domain="medlink.example")],
+))
+db.session.commit()
+"""
+
+
+def _send_as_partner(portal: Portal, client_id: str, secret: str) -> dict[str, int]:
+    """The partner's own script: a token by client credentials (Authlib), then a UBL invoice
+    and an X12 855 for the connected demo supplier, both built for its open POs."""
+    supplier_id = portal.query(
+        "SELECT id FROM organizations WHERE erp_vendor_number = ?", VENDORS[0].number
+    )[0][0]
+    session = OAuth2Session(client_id, secret, token_endpoint_auth_method="client_secret_basic")
+    session.fetch_token(f"{portal.url}/oauth/token", grant_type="client_credentials")
+    sent = {}
+    for fmt, path in (("ubl", "invoices"), ("x12-855", "acknowledgments")):
+        example = requests.get(f"{portal.url}/api/docs/examples/{fmt}", timeout=10)
+        assert example.ok, (fmt, example.text)
+        answer = session.post(
+            f"{portal.url}/api/v1/{path}",
+            data=example.content,
+            headers={
+                "Content-Type": example.headers["Content-Type"],
+                "On-Behalf-Of": str(supplier_id),
+                "Idempotency-Key": f"journey-{fmt}",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 202, (fmt, answer.text)
+        sent[fmt] = answer.json()["documents"][0]["id"]
+    return sent
+
+
+def _totp_if_asked(page: Page) -> None:
+    """Creating or rotating a secret asks for a fresh second factor: set one up, or give it."""
+    if "/account/mfa/setup" in page.url:
+        secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+        page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Turn on two-step verification").click()
+        page.wait_for_load_state()
+
+
+def test_partner_admin_signs_in_with_sso_and_integrates(
+    journey_portal: Portal,  # noqa: F811
+    browser: Browser,  # noqa: F811
+):
+    portal = journey_portal
+    client_id, client_secret = SSO_CLIENT
+    with OidcProvider(
+        clients=[
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uris": [f"{portal.url}/auth/oidc/callback"],
+                "post_logout_redirect_uris": [f"{portal.url}/login"],
+            }
+        ],
+        users={
+            PARTNER_EMAIL: {
+                "email": PARTNER_EMAIL,
+                "email_verified": True,
+                "name": "Partner Admin",
+                "password": PROVIDER_PASSWORD,
+            }
+        },
+    ) as idp:
+        portal.flask_shell(
+            APPROVE_PROVIDER.format(
+                issuer=idp.issuer, client_id=client_id, client_secret=client_secret
+            )
+        )
+        context, partner = _journey(browser, "partner")
+        page = partner.page
+        page.goto(f"{portal.url}/login")
+        page.get_by_label("Email").fill(PARTNER_EMAIL)
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(f"{idp.issuer}/**")
+        page.locator("input[name=login]").fill(PARTNER_EMAIL)
+        page.locator("input[name=password]").fill(PROVIDER_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{portal.url}/**")
+        assert all(e.startswith(idp.issuer) for e in partner.errors), partner.errors
+        partner.errors.clear()  # the provider's own pages (its missing favicon) are not ours
+        # The first time, the portal links the company identity to the existing account.
+        expect(page.get_by_role("heading", name="Link your portal account")).to_be_visible()
+        partner.see("link-account")
+        page.get_by_label("Portal password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Link and sign in").click()
+        page.wait_for_url(f"{portal.url}/home")
+        partner.see("signed-in-with-sso")
+
+        # An API client; creating one asks for a fresh second factor, set up on the spot.
+        page.goto(f"{portal.url}/api-clients")
+        partner.see("api-clients")
+        page.goto(f"{portal.url}/api-clients/new")
+        _totp_if_asked(page)
+        page.goto(f"{portal.url}/api-clients/new")
+        page.get_by_label("Name").fill("MedLink invoice bridge")
+        for box in page.locator("fieldset input[type=checkbox]").all():
+            box.check()
+        partner.see("new-api-client")
+        page.get_by_role("button", name="Create client").click()
+        client_id = page.locator("dd code").first.inner_text()
+        secret = page.locator("#client-secret").inner_text()
+        partner.see("client-secret")
+
+        # The partner's script sends an invoice and an acknowledgment with that secret.
+        sent = _send_as_partner(portal, client_id, secret)
+        for document_id in sent.values():
+            wait_for(
+                lambda d=document_id: _state(portal, d) not in ("RECEIVED", "NORMALIZED"),
+                f"document {document_id} to be read",
+                portal,
+            )
+        page.goto(f"{portal.url}/documents")
+        for document_id in sent.values():
+            expect(page.locator(f"a[href='/documents/{document_id}']").first).to_be_visible()
+        partner.see("documents")
+        page.goto(f"{portal.url}/documents/{sent['ubl']}")
+        partner.see("invoice")
+
+        # Its webhook endpoint was told about the invoice: the delivery log shows the message.
+        invoice_id = sent["ubl"]
+        wait_for(
+            lambda: portal.query(
+                "SELECT id FROM webhook_deliveries WHERE document_id = ?", invoice_id
+            ),
+            "a webhook message about the invoice",
+            portal,
+        )
+        page.goto(f"{portal.url}/webhooks")
+        partner.see("webhooks")
+        page.locator("a[href^='/webhooks/']").filter(has_not_text="New").first.click()
+        expect(page.get_by_text(f"(document {invoice_id})").first).to_be_visible()
+        partner.see("delivery-log")
+
+        # Both secrets rotated.
+        page.get_by_role("button", name="Rotate the secret").click()
+        expect(page.locator("#webhook-secret")).to_be_visible()
+        assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
+        partner.see("webhook-secret-rotated")
+        page.goto(f"{portal.url}/api-clients")
+        page.get_by_role("link", name="MedLink invoice bridge").click()
+        page.get_by_role("button", name="Make a new secret").click()
+        _totp_if_asked(page)
+        new_secret = page.locator("#client-secret")
+        expect(new_secret).to_be_visible()
+        assert new_secret.inner_text() != secret
+        partner.see("client-secret-rotated")
         context.close()
