@@ -6,6 +6,7 @@ logs no console error, and every step is a screenshot in docs/screenshots (the R
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import re
 from decimal import Decimal
@@ -15,10 +16,12 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from pypdf import PdfWriter
 
-from app.demo import BUYER_DOMAIN, DEMO_PASSWORD
+from app.demo import BUYER_DOMAIN, DEMO_PASSWORD, NETWORK_NAME
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.erp.mock.catalog import VENDORS
+from app.onboarding.screening import LEIE_COLUMNS
 from tests.e2e.journeys import (  # noqa: F401
     AXE,
     DESKTOP,
@@ -393,3 +396,173 @@ def test_partner_admin_signs_in_with_sso_and_integrates(
         assert new_secret.inner_text() != secret
         partner.see("client-secret-rotated")
         context.close()
+
+
+# -- a new supplier: invitation to approval ---------------------------------------------------
+
+NEW_SUPPLIER = "Lakeside Surgical Supply LLC"
+NEW_ADMIN = "owner@lakeside-surgical.example"
+NEW_PASSWORD = "lakeside-password-2026"
+SECOND_PROCUREMENT = f"procurement.two@{BUYER_DOMAIN}"
+# The wizard's answers, by field name; the bank section comes apart (an invalid IBAN first).
+PROFILE = {
+    "company": {"trading_name": "Lakeside Surgical", "country": "US"},
+    "tax": {"tax_id": "27-1234563"},
+    "addresses": {
+        f"{kind}-{key}": value
+        for kind in ("ordering", "remit")
+        for key, value in {
+            "street": "1 Lake Shore Dr",
+            "city": "Chicago",
+            "region": "IL",
+            "postal_code": "60601",
+            "country": "US",
+        }.items()
+    },
+    "contacts": {
+        "primary-name": "Lena Lakeside",
+        "primary-email": NEW_ADMIN,
+        "accounts_receivable-name": "Ray Receivable",
+        "accounts_receivable-email": "ar@lakeside-surgical.example",
+    },
+    "payment": {"currency": "USD", "accept_terms": True},
+}
+BAD_IBAN, IBAN, BIC = "DE81851167971317136100", "DE81851167971317136109", "SWHBDESSXXX"
+
+
+def _fill(page: Page, answers: dict) -> None:
+    """Type each answer into the field of that name, as the person would."""
+    for name, value in answers.items():
+        field = page.locator(f"[name='{name}']").first
+        tag = field.evaluate("(el) => el.tagName + ':' + (el.type || '')")
+        if tag.startswith("SELECT"):
+            field.select_option(value)
+        elif tag.endswith(("checkbox", "radio")):
+            page.locator(f"[name='{name}'][value='{value}']").check() if isinstance(
+                value, str
+            ) else field.set_checked(value)
+        else:
+            field.fill(value)
+
+
+def _pdf() -> bytes:
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_new_supplier_is_invited_onboarded_and_approved(
+    journey_portal: Portal,  # noqa: F811
+    browser: Browser,  # noqa: F811
+):
+    portal = journey_portal
+    # The hospital's exclusion list (OIG LEIE layout), so the supplier's screening really runs.
+    exclusions = portal.workdir / "leie.csv"
+    exclusions.write_text(
+        ",".join(LEIE_COLUMNS) + "\n"
+        + ",,,SHADY MEDICAL SUPPLY INC,BUSINESS,DME,,0000000000,,9 Dark Rd,Reno,NV,89501,"
+        "1128a1,20200115,00000000,,\n"
+    )  # fmt: skip
+    portal.flask("screening", "load", str(exclusions))
+    portal.flask(
+        "create-user", "--email", SECOND_PROCUREMENT, "--password", DEMO_PASSWORD,
+        "--org", NETWORK_NAME, "--role", "procurement_admin",
+    )  # fmt: skip
+    office_context, office = _journey(browser, "procurement")
+    desk = office.page
+    _sign_in(desk, portal.url, f"procurement@{BUYER_DOMAIN}")
+    desk.goto(f"{portal.url}/admin/onboarding/invitations")
+    desk.get_by_label("Company legal name").fill(NEW_SUPPLIER)
+    desk.get_by_label("Contact name").fill("Lena Lakeside")
+    desk.get_by_label("Contact email").fill(NEW_ADMIN)
+    office.see("invite")
+    desk.get_by_role("button", name="Send invitation").click()
+    expect(desk.get_by_text(f"Invitation sent to {NEW_ADMIN}")).to_be_visible()
+    office.see("invited")
+
+    # The invited contact follows the link in the mail, chooses a password, then a second factor.
+    body = portal.query("SELECT body FROM dev_mailbox WHERE recipients LIKE ?", f"%{NEW_ADMIN}%")
+    link = re.search(r"https?://\S+/enroll/\S+", body[-1][0])
+    assert link, body
+    context, supplier = _journey(browser, "onboarding")
+    page = supplier.page
+    page.goto(portal.url + "/enroll/" + link.group(0).rsplit("/enroll/", 1)[1])
+    page.get_by_label("Your name").fill("Lena Lakeside")
+    page.locator("[name=password]").fill(NEW_PASSWORD)
+    page.locator("[name=confirm]").fill(NEW_PASSWORD)
+    supplier.see("set-password")
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_load_state()
+    supplier.see("welcome")
+    page.goto(f"{portal.url}/account/mfa/setup")
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    supplier.see("two-step-setup")
+    page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-step verification").click()
+    page.wait_for_load_state()
+
+    org_id = portal.query("SELECT id FROM organizations WHERE name = ?", NEW_SUPPLIER)[0][0]
+    profile = f"{portal.url}/organizations/{org_id}/profile"
+    for section, answers in PROFILE.items():
+        page.goto(f"{profile}/{section}")
+        _fill(page, answers)
+        page.get_by_role("button", name="Save and continue").click()
+        page.wait_for_load_state()
+        assert page.locator(".error").count() == 0, (
+            section,
+            page.locator(".error").all_inner_texts(),
+        )
+    page.goto(f"{profile}/bank")
+    _fill(page, {"account_holder": NEW_SUPPLIER, "bank_name": "Lakeside Bank", "scheme": "IBAN"})
+    _fill(page, {"iban": BAD_IBAN, "bic": BIC})
+    page.get_by_role("button", name="Save and continue").click()
+    # The message stands at the IBAN field itself.
+    expect(page.locator(".field:has([name=iban]) .error")).to_contain_text("IBAN")
+    supplier.see("invalid-iban")
+    _fill(page, {"iban": IBAN})
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url(f"{portal.url}/organizations/{org_id}/documents")  # the next step
+
+    page.goto(f"{portal.url}/organizations/{org_id}/documents")
+    pdf = _pdf()
+    year_on = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365)).isoformat()
+    for kind in ("W9", "COI", "BANK_LETTER"):
+        page.locator("select[name=kind]").select_option(kind)
+        page.locator("input[name=file]").set_input_files(
+            files=[{"name": f"{kind.lower()}.pdf", "mimeType": "application/pdf", "buffer": pdf}]
+        )
+        if kind == "COI":
+            page.locator("input[name=expires_on]").fill(year_on)
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_load_state()
+        errors = page.locator("p.error, .flash-error")
+        assert errors.count() == 0, (kind, errors.all_inner_texts())
+    expect(page.get_by_text("missing", exact=True)).to_have_count(0)
+    supplier.see("documents")
+    page.goto(profile)
+    page.get_by_role("button", name="Submit for review").click()
+    page.wait_for_load_state()
+    supplier.see("submitted")
+
+    # Another procurement admin approves (whoever invited may not).
+    approver_context, approver = _journey(browser, "procurement-approver")
+    review = approver.page
+    _sign_in(review, portal.url, SECOND_PROCUREMENT)
+    review.goto(f"{portal.url}/admin/onboarding/{org_id}")
+    approver.see("review")
+    review.get_by_role("button", name="Approve").click()
+    review.wait_for_load_state()
+    approver.see("approved")
+    wait_for(
+        lambda: (
+            portal.query("SELECT status FROM organizations WHERE id = ?", org_id)[0][0] == "ACTIVE"
+        ),
+        "the new supplier to be active",
+        portal,
+    )
+    page.goto(f"{portal.url}/home")
+    supplier.see("active")
+    for ctx in (office_context, context, approver_context):
+        ctx.close()
