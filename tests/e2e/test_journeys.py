@@ -563,6 +563,7 @@ def test_new_supplier_is_invited_onboarded_and_approved(
         portal,
     )
     page.goto(f"{portal.url}/home")
+    expect(page.locator("main")).to_contain_text(f"{NEW_SUPPLIER} · supplier · active")
     supplier.see("active")
     for ctx in (office_context, context, approver_context):
         ctx.close()
