@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from app.accounts import services as accounts
@@ -105,9 +107,25 @@ def seed_demo() -> int:
     created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
     for supplier in suppliers[:CONNECTED_SUPPLIERS]:
         _connect(partner, supplier)
+    _load_demo_exclusions()
     seed_invoices(suppliers)
     seed_webhooks(partner)  # after the invoices: the demo log is history, not their events
     return created
+
+
+# A small list in the OIG LEIE layout with made-up names, so screening runs for real in the demo:
+# a new supplier passes, one registered as "Shady Surgical Supply LLC" is flagged.
+DEMO_EXCLUSIONS = Path(__file__).parent / "onboarding" / "demo_exclusions.csv"
+
+
+def _load_demo_exclusions() -> None:
+    """Load the demo exclusion list when none is loaded yet (a real one is never replaced)."""
+    from app.onboarding.models import ExclusionListLoad
+    from app.onboarding.screening import load_list
+
+    if db.session.scalar(select(ExclusionListLoad.id).limit(1)) is None:
+        with DEMO_EXCLUSIONS.open(newline="", encoding="utf-8") as stream:
+            load_list(stream, DEMO_EXCLUSIONS.name)
 
 
 def _connect(partner: Organization, supplier: Organization) -> None:

@@ -111,3 +111,13 @@ def test_seed_demo_creates_every_role_and_is_idempotent(app, client):
     for email, _ in demo_logins()[:3]:
         assert email in first.output
     assert login(client, demo_logins()[0][0], DEMO_PASSWORD).status_code == 302
+
+
+def test_seed_demo_loads_an_exclusion_list_so_screening_runs_for_real(app):
+    from app.onboarding.screening import current_load, find_hits
+    from tests.factories.orgs import OrganizationFactory
+
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    assert current_load() is not None
+    assert find_hits(OrganizationFactory(supplier=True, name="Shady Surgical Supply LLC"))
+    assert not find_hits(OrganizationFactory(supplier=True, name="Lakeside Medical"))
