@@ -375,6 +375,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    # Ctrl-C or a kill still stops the processes this run started (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     logs = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     procs = Processes(logs)
     erp_port, web_port = free_port(), free_port()
