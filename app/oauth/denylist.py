@@ -2,7 +2,9 @@
 
 The database keeps the same list (RevokedToken), because Redis only carries work here: when the
 deny-list is lost (flushed, restarted without persistence) the first check after that notices the
-missing marker key and reloads every unexpired revocation from the database.
+missing marker key and reloads every unexpired revocation from the database. While Redis cannot
+answer at all, the token check asks the database instead (`denied_in_database`), so the API keeps
+working with Redis down.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def check(jti: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
         reload_from_database()
         denied = redis_connection().exists(KEY_PREFIX + jti)
     return bool(denied), also[0] if also else None
+
+
+def denied_in_database(jti: str) -> bool:
+    """The durable copy, read when Redis cannot answer: one look-up on the unique jti index."""
+    query = select(RevokedToken.id).where(
+        RevokedToken.jti == jti, RevokedToken.expires_at > utcnow()
+    )
+    return db.session.scalar(query) is not None
 
 
 def reload_from_database() -> int:

@@ -120,14 +120,7 @@ SCENARIOS = [
     Scenario("baseline", no_fault),
     Scenario("kill-workers", kill_workers),
     Scenario("redis-flushdb", flush_redis),
-    Scenario(
-        "redis-stop",
-        stop_redis,
-        known_5xx=frozenset({"503 token-check-unavailable"}),
-        finding="the token check answers 503 while Redis is down: the revoked-token deny-list"
-        " is read from Redis only (app/oauth/resource.py _authenticate, app/oauth/denylist.py),"
-        " although PostgreSQL keeps the same list (RevokedToken) it could fall back on",
-    ),
+    Scenario("redis-stop", stop_redis),
     Scenario("erp-slow", erp_faults(latency_ms=1500)),
     Scenario("erp-hang", erp_faults(hang=True, hang_seconds=30)),
     Scenario("erp-fail-50", erp_faults(error_rate=0.5)),
