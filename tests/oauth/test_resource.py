@@ -133,7 +133,10 @@ def test_a_suspended_organization_gets_401(client, api_client):
 @pytest.mark.slow
 @pytest.mark.parametrize("cached", [False, True], ids=["cold", "cached"])
 def test_with_redis_stopped_the_database_copy_of_the_deny_list_answers(
-    client, api_client, own_redis, cached
+    client,
+    api_client,
+    own_redis,  # noqa: F811 - the fixture imported above
+    cached,
 ):
     """Redis stopped: valid tokens still reach the view and revoked ones are still refused,
     from one look-up of the token's jti in the database (never a pass, never a 503)."""
@@ -160,7 +163,7 @@ def test_with_redis_stopped_the_database_copy_of_the_deny_list_answers(
 def _statements_on(table: str) -> Iterator[list[str]]:
     seen: list[str] = []
 
-    def note(conn, cursor, statement, parameters, context, executemany):
+    def note(conn, cursor, statement, *_):
         if table in statement:
             seen.append(statement)
 

@@ -165,7 +165,7 @@ def test_the_erp_breaker_state_per_endpoint_is_read_at_scrape(ops_client, app, m
     assert sample(text, name, endpoint="payments", state="closed", scope="shared") == 1
 
 
-def test_webhook_deliveries_are_counted_by_outcome_once_committed(ops_client, receiver):
+def test_webhook_deliveries_are_counted_by_outcome_once_committed(ops_client, receiver):  # noqa: F811
     name = "portal_webhook_deliveries_total"
     text = scrape(ops_client)
     delivered = sample(text, name, event_type="webhook.test", outcome="delivered")
@@ -181,4 +181,7 @@ def test_webhook_deliveries_are_counted_by_outcome_once_committed(ops_client, re
     services.ping(endpoint)
     db.session.commit()
     run_jobs()
-    assert sample(scrape(ops_client), name, event_type="webhook.test", outcome="delivered") == delivered + 1
+    assert (
+        sample(scrape(ops_client), name, event_type="webhook.test", outcome="delivered")
+        == delivered + 1
+    )
