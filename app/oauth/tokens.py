@@ -162,14 +162,18 @@ def _decoded(token: str) -> _SignedClaims:
 
 def _epoch_unless_revoked(jti: str) -> bytes | None:
     """The client cache's epoch, read with the deny-list in one round trip; None when Redis
-    cannot answer, after the database said the token is not revoked. Raises TokenRejectedError
-    for a revoked token."""
-    try:
-        denied, seen_epoch = denylist.check(jti, also_get=client_cache.EPOCH_KEY)
-        epoch = None if denied else client_cache.epoch_in_force(seen_epoch)
-    except RedisError:
-        log.warning("token deny-list read from the database: Redis unreachable")
+    cannot answer (or failed a moment ago), after the database said the token is not revoked.
+    Raises TokenRejectedError for a revoked token."""
+    if denylist.redis_resting():
         denied, epoch = denylist.denied_in_database(jti), None
+    else:
+        try:
+            denied, seen_epoch = denylist.check(jti, also_get=client_cache.EPOCH_KEY)
+            epoch = None if denied else client_cache.epoch_in_force(seen_epoch)
+        except RedisError:
+            log.warning("token deny-list read from the database: Redis unreachable")
+            denylist.rest_redis()
+            denied, epoch = denylist.denied_in_database(jti), None
     if denied:
         raise TokenRejectedError("The token was revoked.")
     return epoch
