@@ -4,56 +4,15 @@ sweep sent it again (the id is kept on the delivery row)."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-
-import pytest
-import structlog
-
-from app import jobs, logs
 from app.db import utcnow
-from app.erp import client as erp_client
 from app.jobs import redis_connection
-from app.webhooks import delivery, tasks
+from app.webhooks import tasks
 from tests.intake.helpers import run_jobs
 from tests.matching.test_validate import invoice_for, lakeside, received_po, send  # noqa: F401
+from tests.ops.test_logs import json_logs  # noqa: F401
 from tests.webhooks.conftest import endpoint_for, receiver  # noqa: F401
 
 TRACE = "ops-trace-0002"
-
-
-@pytest.fixture
-def json_logs(monkeypatch):
-    """Production's JSON logging (`logs.configure`), its one handler writing to a buffer for
-    this test only; answers the lines written since it was last asked."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    logs.configure("json", "INFO")
-    structlog.configure(cache_logger_on_first_use=False)
-    buffer = io.StringIO()
-    root.handlers[0].setStream(buffer)  # type: ignore[attr-defined]
-    # A module's logger is cached on first use with the configuration of that moment (an
-    # earlier test's, say): give the modules on the path loggers made under this one.
-    for module, name in (
-        (logs, "portal"),
-        (jobs, jobs.__name__),
-        (erp_client, "erp.client"),
-        (delivery, delivery.__name__),
-        (tasks, tasks.__name__),
-    ):
-        monkeypatch.setattr(module, "log", structlog.get_logger(name))
-
-    def lines() -> list[dict]:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return [json.loads(line) for line in text.splitlines()]
-
-    yield lines
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 def _attempts(lines: list[dict]) -> list[dict]:
@@ -65,7 +24,7 @@ def test_the_webhook_deliveries_a_change_owed_carry_its_id(
     lakeside,  # noqa: F811
     portal_erp,
     receiver,  # noqa: F811
-    json_logs,
+    json_logs,  # noqa: F811
 ):
     endpoint_for(receiver, org=lakeside, events=("invoice.received", "invoice.validated"))
     body = invoice_for(lakeside, received_po(portal_erp), "TRACE-2")
@@ -87,7 +46,7 @@ def test_a_delivery_the_sweep_sends_again_keeps_the_id_of_the_change(
     lakeside,  # noqa: F811
     portal_erp,
     receiver,  # noqa: F811
-    json_logs,
+    json_logs,  # noqa: F811
 ):
     endpoint_for(receiver, org=lakeside, events=("invoice.received",))
     body = invoice_for(lakeside, received_po(portal_erp), "TRACE-3")
