@@ -2,13 +2,18 @@
 
 The database keeps the same list (RevokedToken), because Redis only carries work here: when the
 deny-list is lost (flushed, restarted without persistence) the first check after that notices the
-missing marker key and reloads every unexpired revocation from the database.
+missing marker key and reloads every unexpired revocation from the database. While Redis cannot
+answer at all, the token check asks the database instead (`denied_in_database`), so the API keeps
+working with Redis down; after a failure it leaves Redis alone for REDIS_REST_SECONDS, so a hung
+Redis costs one timeout per process, not one per call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
+from flask import current_app
 from sqlalchemy import delete, select
 
 from app.db import db, utcnow
@@ -17,6 +22,8 @@ from app.oauth.models import ApiClient, RevokedToken
 
 KEY_PREFIX = "oauth:revoked:"
 LOADED_MARKER = "oauth:revoked:loaded"
+REDIS_REST_SECONDS = 5.0
+RESTING_UNTIL = "oauth_denylist_redis_resting_until"  # per app, in app.extensions
 
 
 def _seconds_left(expires_at: dt.datetime, now: dt.datetime) -> int:
@@ -54,6 +61,24 @@ def check(jti: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
         reload_from_database()
         denied = redis_connection().exists(KEY_PREFIX + jti)
     return bool(denied), also[0] if also else None
+
+
+def denied_in_database(jti: str) -> bool:
+    """The durable copy, read when Redis cannot answer: one look-up on the unique jti index."""
+    query = select(RevokedToken.id).where(
+        RevokedToken.jti == jti, RevokedToken.expires_at > utcnow()
+    )
+    return db.session.scalar(query) is not None
+
+
+def redis_resting() -> bool:
+    """Whether Redis failed this app's token check less than REDIS_REST_SECONDS ago."""
+    return time.monotonic() < current_app.extensions.get(RESTING_UNTIL, 0.0)
+
+
+def rest_redis() -> None:
+    """Redis failed: read the database copy for the next REDIS_REST_SECONDS."""
+    current_app.extensions[RESTING_UNTIL] = time.monotonic() + REDIS_REST_SECONDS
 
 
 def reload_from_database() -> int:

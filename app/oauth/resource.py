@@ -13,7 +13,6 @@ import functools
 from collections.abc import Callable
 
 from flask import Response, current_app, g, request
-from redis import RedisError
 from werkzeug.exceptions import BadRequest, Forbidden
 
 from app import routing
@@ -74,14 +73,6 @@ def _authenticate() -> Response | None:
         verified = tokens.verify(token)
     except tokens.TokenRejectedError as exc:
         return _unauthorized("invalid_token", exc.reason)
-    except RedisError:
-        current_app.logger.exception("token deny-list unavailable")
-        return problem(
-            503,
-            "Token revocation cannot be checked right now; try again shortly.",
-            type_="token-check-unavailable",
-            headers={"Retry-After": "5"},
-        )
     g.api_client, g.api_claims, g.api_scopes = verified.client, verified.claims, verified.scopes
     _note_use(verified.client)
     return None

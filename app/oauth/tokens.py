@@ -9,6 +9,7 @@ import secrets
 import time
 from collections.abc import Iterable
 
+import structlog
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
@@ -16,6 +17,7 @@ from flask import current_app
 from joserfc import jws
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.db import db
@@ -27,6 +29,7 @@ from app.oauth.models import GRANT_TYPE, ApiClient
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 VERIFIED_CLAIMS_EXTENSION = "oauth_verified_claims"
 VERIFIED_CLAIMS_MAX_ENTRIES = 4096
+log = structlog.get_logger(__name__)
 
 
 class TokenRejectedError(Exception):
@@ -105,15 +108,13 @@ def verify(token: str) -> VerifiedToken:
     """Everything a resource check needs: signature, claims, deny-list, client and organization.
     What cannot change is kept per process (a token's verified claims, a snapshot of its client);
     expiry, the signing key, the deny-list and the client's state are checked on every call.
-    Raises TokenRejectedError; redis.RedisError when the deny-list cannot be read."""
+    Raises TokenRejectedError. Without Redis the deny-list's database copy answers and the client
+    is loaded rather than taken from a snapshot (no epoch to tell whether it is current)."""
     cache_key = (token, settings.issuer(), settings.audience())
     remembered = _remembered(cache_key)
     signed = remembered or _decoded(token)
     claims = signed.claims
-    denied, seen_epoch = denylist.check(claims["jti"], also_get=client_cache.EPOCH_KEY)
-    if denied:
-        raise TokenRejectedError("The token was revoked.")
-    client = _client(claims["client_id"], client_cache.epoch_in_force(seen_epoch))
+    client = _client(claims["client_id"], _epoch_unless_revoked(claims["jti"]))
     if claims["sub"] != client.client_id:
         raise TokenRejectedError("The token's subject is not its client.")
     if remembered is None:
@@ -159,9 +160,31 @@ def _decoded(token: str) -> _SignedClaims:
     return _SignedClaims(dict(claims), claims.header["kid"])
 
 
-def _client(client_id: str, epoch: bytes) -> ApiClient:
+def _epoch_unless_revoked(jti: str) -> bytes | None:
+    """The client cache's epoch, read with the deny-list in one round trip; None when Redis
+    cannot answer (or failed a moment ago), after the database said the token is not revoked.
+    Raises TokenRejectedError for a revoked token."""
+    if denylist.redis_resting():
+        denied, epoch = denylist.denied_in_database(jti), None
+    else:
+        try:
+            denied, seen_epoch = denylist.check(jti, also_get=client_cache.EPOCH_KEY)
+            epoch = None if denied else client_cache.epoch_in_force(seen_epoch)
+        except RedisError:
+            log.warning("token deny-list read from the database: Redis unreachable")
+            denylist.rest_redis()
+            denied, epoch = denylist.denied_in_database(jti), None
+    if denied:
+        raise TokenRejectedError("The token was revoked.")
+    return epoch
+
+
+def _client(client_id: str, epoch: bytes | None) -> ApiClient:
     """The token's client, from this process's snapshot when it is current for `epoch`, else
-    loaded (and kept for the next calls); checked on every call either way."""
+    loaded (and kept for the next calls unless the epoch is unknown); checked on every call
+    either way."""
+    if epoch is None:
+        return _active_client(client_id)
     client = client_cache.cached(client_id, epoch)
     if client is not None:
         return _usable(client)

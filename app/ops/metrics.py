@@ -39,6 +39,8 @@ from app.documents.models import Document, DocumentEvent, DocumentState
 from app.erp.client import ErpCall, erp_called
 from app.ops import queues
 from app.pipeline import Transitioned, document_transitioned
+from app.posting import breaker
+from app.webhooks.events import delivery_finished
 
 # -- counted where it happens ------------------------------------------------------------------
 
@@ -75,6 +77,12 @@ THROTTLED = Counter(
     "portal_throttled_calls",
     "API and token calls refused with 429 by throttling, by the policy that refused them.",
     ["policy"],
+)
+WEBHOOK_DELIVERIES = Counter(
+    "portal_webhook_deliveries",
+    "Webhook delivery attempts by event type and outcome (delivered, retrying, failed),"
+    " counted when the attempt's unit of work commits.",
+    ["event_type", "outcome"],
 )
 
 
@@ -115,11 +123,29 @@ def redis_up() -> dict[tuple[str, ...], float]:
     return {(): 1.0 if queues.snapshot().available else 0.0}
 
 
+def breaker_states() -> dict[tuple[str, ...], float]:
+    """1 for the state each ERP endpoint's breaker is in, 0 for the others; scope is "local"
+    when Redis cannot be reached and this process's own breaker answers."""
+    states: dict[tuple[str, ...], float] = {}
+    for endpoint, shown in breaker.current_states().items():
+        state, _, local = shown.partition(" ")
+        scope = "local" if local else "shared"
+        for name in (breaker.CLOSED, breaker.OPEN, breaker.HALF_OPEN):
+            states[endpoint, name, scope] = 1.0 if name == state else 0.0
+    return states
+
+
 SCRAPED: tuple[ScrapedGauge, ...] = (
     ScrapedGauge("portal_documents", "Documents now.", ("kind", "state"), documents_by_state),
     ScrapedGauge("portal_queue_jobs", "RQ jobs.", ("queue", "registry"), queue_depths),
     ScrapedGauge("portal_workers_alive", "RQ workers registered in Redis.", (), workers_alive),
     ScrapedGauge("portal_redis_up", "1 when Redis answered the scrape.", (), redis_up),
+    ScrapedGauge(
+        "portal_erp_breaker_state",
+        "The ERP circuit breaker per endpoint: 1 for its state now.",
+        ("endpoint", "state", "scope"),
+        breaker_states,
+    ),
 )
 
 
@@ -201,13 +227,21 @@ def _time_in_state(change: Transitioned) -> None:
         db.session().info.setdefault("stage_seconds", []).append((change.from_state, seconds))
 
 
+def _webhook_attempt(event_type: str, outcome: str, **_: Any) -> None:
+    """Remember an attempt's outcome; counted on commit, like the attempt's log row."""
+    db.session().info.setdefault("webhook_outcomes", []).append((event_type, outcome))
+
+
 def _observe_stage_seconds(session: Session) -> None:
     for state, seconds in session.info.pop("stage_seconds", []):
         STAGE_SECONDS.labels(state).observe(max(seconds, 0.0))
+    for event_type, outcome in session.info.pop("webhook_outcomes", []):
+        WEBHOOK_DELIVERIES.labels(event_type, outcome).inc()
 
 
 def _drop_stage_seconds(session: Session, previous: Any) -> None:
     session.info.pop("stage_seconds", None)
+    session.info.pop("webhook_outcomes", None)
 
 
 def init_app(app: Flask) -> None:
@@ -215,6 +249,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_count_request)
     erp_called.connect(_count_erp_call)
     document_transitioned.connect(_time_in_state)
+    delivery_finished.connect(_webhook_attempt)
     if not event.contains(Session, "after_commit", _observe_stage_seconds):
         event.listen(Session, "after_commit", _observe_stage_seconds)
         event.listen(Session, "after_soft_rollback", _drop_stage_seconds)

@@ -14,6 +14,7 @@ from app.documents import outbox
 from app.documents.models import Document, DocumentKind, DocumentState
 from app.documents.transitions import Actor, actor_label, transition
 from app.pipeline import POST
+from app.posting.queries import REPLAYED, why_it_died
 
 
 class ReplayError(ValueError):
@@ -38,15 +39,18 @@ def replay(document_ids: Iterable[int], *, actor: Actor, reason: str) -> list[in
         .with_for_update()
     ).all()
     for document in dead:
-        transition(document, DocumentState.POSTING, actor, f"replayed by ops: {reason}")
-        record(
-            "posting.replayed",
+        died = why_it_died(document.id)
+        entry = record(
+            REPLAYED,
             actor=actor if not isinstance(actor, str) else None,
             actor_label=actor_label(actor),
             organization_id=document.supplier_org_id or document.sender_org_id,
             target=document,
-            details={"reason": reason},
+            details={"reason": reason, "died_because": died},
         )
+        # The timeline names the replay (its audit entry) and the dead letter it came from.
+        note = f"replay (audit entry #{entry.id}) of a dead letter ({died}): {reason}"
+        transition(document, DocumentState.POSTING, actor, note)
     replayed = [document.id for document in dead]
     if replayed:
         outbox.schedule(replayed, POST)

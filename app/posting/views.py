@@ -20,8 +20,15 @@ HISTORY_ROWS = 50
 @bp.get("/dead-letters")
 @require_role(Role.OPS)
 def dead_letters() -> str:
+    return _dead_letters_page(ReplayForm())
+
+
+def _dead_letters_page(form: ReplayForm) -> str:
     return render_template(
-        "posting/dead_letters.html", letters=queries.dead_letters(), form=ReplayForm()
+        "posting/dead_letters.html",
+        letters=queries.dead_letters(),
+        replays=queries.recent_replays(),
+        form=form,
     )
 
 
@@ -33,10 +40,7 @@ def replay_dead() -> Response | tuple[str, int]:
     if not form.validate_on_submit() or not ids:
         if not ids:
             flash("Select at least one invoice to replay.", "error")
-        page = render_template(
-            "posting/dead_letters.html", letters=queries.dead_letters(), form=form
-        )
-        return page, 400
+        return _dead_letters_page(form), 400
     replayed = replay(ids, actor=current_user, reason=form.reason.data or "")
     flash(f"Replayed {len(replayed)} invoice(s): {', '.join(map(str, replayed)) or 'none'}.")
     return redirect(url_for("posting.dead_letters"))

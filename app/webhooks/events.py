@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blinker import Namespace
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from app.db import db, utcnow
@@ -156,6 +156,7 @@ def owe(
         body=body,
         next_attempt_at=now,
         retry_until=now + schedule.RETRY_WINDOW,
+        correlation_id=g.get("correlation_id"),
     )
     db.session.add(delivery)
     enqueue_after_commit(

@@ -88,6 +88,9 @@ class WebhookDelivery(TimestampMixin, Model):
     # Retries stop after this (three days after the message, or after a redelivery).
     retry_until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The correlation id of the change that owed the message: every attempt's job logs it, also
+    # one the sweep sends again after Redis lost the job (and its meta).
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
 
     endpoint: Mapped[WebhookEndpoint] = relationship()
     attempts: Mapped[list[WebhookAttempt]] = relationship(

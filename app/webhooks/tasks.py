@@ -27,8 +27,8 @@ def deliver(message_id: str) -> str:
 
 def resend_due(now: dt.datetime) -> int:
     """Housekeeping of the periodic sweep: enqueue deliveries whose attempt is overdue."""
-    message_ids = db.session.scalars(
-        select(WebhookDelivery.message_id)
+    due = db.session.execute(
+        select(WebhookDelivery.message_id, WebhookDelivery.correlation_id)
         .where(
             WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at < now - LOST_AFTER,
@@ -37,13 +37,14 @@ def resend_due(now: dt.datetime) -> int:
         .limit(SWEEP_BATCH)
     ).all()
     sent = 0
-    for message_id in message_ids:
+    for message_id, correlation_id in due:
         try:
             enqueue_now(
                 events.DELIVER_JOB,
                 message_id,
                 job_id=events.job_id(message_id),
                 retry=schedule.JOB_RETRY,
+                correlation_id=correlation_id,
             )
         except RedisError:
             log.warning("webhook resend failed: Redis is not answering", sent=sent)

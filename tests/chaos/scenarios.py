@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.chaos import load
+from tests.chaos import console, load
 from tests.chaos.cluster import Cluster
 from tests.chaos.history import (
     POSTING_LANDED,
@@ -114,25 +114,24 @@ class Scenario:
     # its cause): the kinds as `load` records them, and why. Anything else still fails.
     known_5xx: frozenset[str] = frozenset()
     finding: str = ""
+    # What the ops console must show while the fault lasts (names in console.SIGNS).
+    console: tuple[str, ...] = ()
 
 
 SCENARIOS = [
     Scenario("baseline", no_fault),
     Scenario("kill-workers", kill_workers),
     Scenario("redis-flushdb", flush_redis),
-    Scenario(
-        "redis-stop",
-        stop_redis,
-        known_5xx=frozenset({"503 token-check-unavailable"}),
-        finding="the token check answers 503 while Redis is down: the revoked-token deny-list"
-        " is read from Redis only (app/oauth/resource.py _authenticate, app/oauth/denylist.py),"
-        " although PostgreSQL keeps the same list (RevokedToken) it could fall back on",
-    ),
+    Scenario("redis-stop", stop_redis, console=("redis down", "queues unreadable")),
     Scenario("erp-slow", erp_faults(latency_ms=1500)),
     Scenario("erp-hang", erp_faults(hang=True, hang_seconds=30)),
     Scenario("erp-fail-50", erp_faults(error_rate=0.5)),
     Scenario("erp-503", erp_faults(unavailable=True, retry_after=1)),
-    Scenario("erp-refuse", erp_faults(refuse_seconds=FAULT_SECONDS)),
+    Scenario(
+        "erp-refuse",
+        erp_faults(refuse_seconds=FAULT_SECONDS),
+        console=("erp down", "documents waiting"),
+    ),
     Scenario("submit-twice", no_fault, batches=twice, documents=DOCUMENTS // 3),
     # Last: the web processes' pools keep dead connections after it (see its finding).
     Scenario(
@@ -158,16 +157,25 @@ class Run:
     manual_sweeps: int = 0
     drain_seconds: float = 0.0
     fault_error: Exception | None = None
+    console_watch: console.ConsoleWatch | None = None
+    fault_over: threading.Event = field(default_factory=threading.Event)
 
     def execute(self, client: load.Client) -> Outcome:
         self.erp_before = {i.id for i in erp_invoices(self.cluster)}
         documents = load.documents(self.cluster, self.scenario.name, self.scenario.documents)
-        faulty = threading.Thread(target=self._inject, name=f"fault-{self.scenario.name}")
-        faulty.start()
+        threads = [threading.Thread(target=self._inject, name=f"fault-{self.scenario.name}")]
+        if self.scenario.console:
+            self.console_watch = console.ConsoleWatch(self.cluster, self.scenario.console)
+            session = console.signed_in(self.cluster)
+            watch = self.console_watch.watch
+            threads.append(threading.Thread(target=self._watch, args=(watch, session)))
+        for thread in threads:
+            thread.start()
         try:
             self.history = load.send_all(client, self.scenario.batches(documents), LOAD_SECONDS)
         finally:
-            faulty.join()
+            for thread in threads:
+                thread.join()
         if self.fault_error is not None:
             raise RuntimeError("the fault could not be injected or healed") from self.fault_error
         self.cluster.ensure_workers()
@@ -181,6 +189,12 @@ class Run:
             self.scenario.fault(self.cluster)
         except Exception as exc:  # re-raised by execute(), in the test's thread
             self.fault_error = exc
+        finally:
+            self.fault_over.set()
+
+    def _watch(self, watch: Callable, session: object) -> None:
+        time.sleep(FAULT_AFTER + 0.3)  # the fault is on
+        watch(session, self.fault_over)
 
     def _drain(self) -> None:
         started = last_progress = time.monotonic()

@@ -1,6 +1,7 @@
 """`python -m tests.chaos.seed`, run against the chaos cluster's database: the suppliers the
 suite submits for (the first vendors of the mock ERP's catalogue, so their POs validate), each
-on a tier wide enough never to answer 429, with an API client. Prints them as JSON."""
+on a tier wide enough never to answer 429, with an API client, and an ops user who reads the
+console during the faults. Prints the suppliers as JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from app.db import db
 from app.erp.interface import PoStatus
 from app.erp.mock.catalog import VENDORS, VendorSeed
 from app.erp.mock.seed import build_seed
+from app.orgs.roles import Role
 from app.throttling.models import OrganizationTier, Tier
+from tests.factories.accounts import UserFactory
 from tests.factories.oauth import ApiClientFactory
 from tests.factories.orgs import OrganizationFactory
 
@@ -47,6 +50,7 @@ def seed() -> list[dict]:
                 "client_secret": client.secret,
             }
         )
+    UserFactory(email="ops@chaos.example", role=Role.OPS)  # tests.chaos.console.OPS_EMAIL
     db.session.commit()
     return rows
 

@@ -18,8 +18,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.no_db, pytest.mark.timeout(300)]
 def test_every_accepted_document_reaches_one_end_state(
     scenario: Scenario, cluster: Cluster, client: load.Client, outcomes: list[Outcome]
 ) -> None:
-    outcome = Run(scenario, cluster).execute(client)
+    run = Run(scenario, cluster)
+    outcome = run.execute(client)
     outcomes.append(outcome)
+    if run.console_watch is not None:  # the ops console showed the fault while it lasted
+        watched = run.console_watch
+        print(f"\n{scenario.name}: console showed {watched.seen} in {watched.reads} reads")
+        assert watched.missing() == [], (watched.seen, watched.errors, watched.shown)
 
     assert outcome.accepted > 0
     assert outcome.lost == []

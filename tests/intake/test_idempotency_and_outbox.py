@@ -16,9 +16,11 @@ from app.documents.models import Document, DocumentState, OutboxEntry
 from app.intake import idempotency
 from app.intake.models import IdempotencyKey
 from app.jobs import redis_connection
+from app.oauth import denylist
 from tests.factories.orgs import OrganizationFactory
 from tests.formats.helpers import local
 from tests.intake.helpers import bearer, document, run_jobs
+from tests.posting.test_breaker import own_redis  # noqa: F401
 
 JSON = {"Content-Type": "application/json"}
 
@@ -263,3 +265,25 @@ def test_a_job_started_by_a_worker_that_is_gone_is_sent_again(client, auth):
     db.session.commit()
     run_jobs()
     assert {document(e.document_id).state for e in entries} == {DocumentState.NORMALIZED}
+
+
+@pytest.mark.slow
+def test_with_redis_stopped_intake_still_accepts_documents(
+    app,
+    client,
+    auth,
+    own_redis,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+):
+    """The token check reads the revoked-token list from the database, throttling counts in
+    the process, and the work owed waits in the outbox for the sweeper."""
+    own_redis.terminate()
+    own_redis.wait(timeout=5)
+    monkeypatch.setitem(app.extensions, denylist.RESTING_UNTIL, 0.0)  # forgotten after the test
+    response = _send(client, auth, **{"Idempotency-Key": "k-redis-down"})
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert _documents() == 2
+    again = _send(client, auth, **{"Idempotency-Key": "k-redis-down"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    open_entries = select(func.count()).where(OutboxEntry.completed_at.is_(None))
+    assert db.session.scalar(open_entries) == 2

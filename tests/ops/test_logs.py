@@ -12,6 +12,7 @@ import structlog
 
 from app import jobs, logs
 from app.erp import client as erp_client
+from app.webhooks import delivery, tasks
 from tests.intake.helpers import run_jobs
 from tests.matching.test_validate import invoice_for, lakeside, received_po, send  # noqa: F401
 
@@ -32,7 +33,13 @@ def json_logs(monkeypatch):
     # earlier test's, say): give the modules on the path loggers made under this one.
     # Alembic's fileConfig (a migration run in this process) disables every logger that exists
     # at that moment: enable them again.
-    for module, name in ((logs, "portal"), (jobs, jobs.__name__), (erp_client, "erp.client")):
+    for module, name in (
+        (logs, "portal"),
+        (jobs, jobs.__name__),
+        (erp_client, "erp.client"),
+        (delivery, delivery.__name__),
+        (tasks, tasks.__name__),
+    ):
         monkeypatch.setattr(module, "log", structlog.get_logger(name))
         monkeypatch.setattr(logging.getLogger(name), "disabled", False)
 

@@ -13,7 +13,11 @@ from app.erp import get_erp
 from app.erp.client import endpoint_template
 from app.erp.errors import ErpError
 from app.jobs import redis_connection
+from app.posting import breaker
+from app.webhooks import services
 from tests.factories.documents import DocumentFactory
+from tests.intake.helpers import run_jobs
+from tests.webhooks.conftest import endpoint_for, receiver  # noqa: F401
 
 S = DocumentState
 
@@ -144,3 +148,40 @@ def test_erp_endpoints_are_templates_not_numbers():
     )
     assert endpoint_template("/api/ap-invoices/17") == "/api/ap-invoices/{id}"
     assert endpoint_template("/api/vendors") == "/api/vendors"
+
+
+def test_the_erp_breaker_state_per_endpoint_is_read_at_scrape(ops_client, app, monkeypatch):
+    monkeypatch.setitem(app.config, "BREAKER_FAILURE_THRESHOLD", 2)
+    name = "portal_erp_breaker_state"
+    text = scrape(ops_client)
+    for endpoint in breaker.ENDPOINTS:
+        assert sample(text, name, endpoint=endpoint, state="closed", scope="shared") == 1
+        assert sample(text, name, endpoint=endpoint, state="open", scope="shared") == 0
+    for _ in range(2):
+        breaker.record_failure("ap-invoices", "server_error: 500")
+    text = scrape(ops_client)
+    assert sample(text, name, endpoint="ap-invoices", state="open", scope="shared") == 1
+    assert sample(text, name, endpoint="ap-invoices", state="closed", scope="shared") == 0
+    assert sample(text, name, endpoint="payments", state="closed", scope="shared") == 1
+
+
+def test_webhook_deliveries_are_counted_by_outcome_once_committed(ops_client, receiver):  # noqa: F811
+    name = "portal_webhook_deliveries_total"
+    text = scrape(ops_client)
+    delivered = sample(text, name, event_type="webhook.test", outcome="delivered")
+    retrying = sample(text, name, event_type="webhook.test", outcome="retrying")
+    endpoint = endpoint_for(receiver)
+    receiver.answer(500)
+    services.ping(endpoint)
+    db.session.commit()
+    run_jobs()  # the first attempt gets a 500: it will be retried
+    text = scrape(ops_client)
+    assert sample(text, name, event_type="webhook.test", outcome="retrying") == retrying + 1
+    assert sample(text, name, event_type="webhook.test", outcome="delivered") == delivered
+    services.ping(endpoint)
+    db.session.commit()
+    run_jobs()
+    assert (
+        sample(scrape(ops_client), name, event_type="webhook.test", outcome="delivered")
+        == delivered + 1
+    )

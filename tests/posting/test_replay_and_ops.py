@@ -146,3 +146,39 @@ def test_the_cli_replays_with_a_reason(app, client, lakeside, fake_portal_erp, s
     assert f"replayed 1: [{document_id}]" in result.output
     assert "skipped (not DEAD invoices): [999999]" in result.output
     assert document(document_id).state is DocumentState.POSTING
+
+
+def test_a_replay_links_back_to_the_dead_letter_it_came_from(
+    client, lakeside, fake_portal_erp, settings
+):
+    document_id = dead_invoice(client, lakeside, fake_portal_erp)
+    ops_client(client)
+    page = client.get("/ops/dead-letters").get_data(as_text=True)
+    assert f'href="/ops/documents/{document_id}"' in page  # the dead letter opens its document
+    client.post(
+        "/ops/dead-letters/replay",
+        data={"document_ids": [document_id], "reason": "ERP fixed", "csrf_token": csrf_token(page)},
+    )
+    (entry,) = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "posting.replayed")
+    ).all()
+    died = "gave up after 3 attempts: read_timeout: The ERP did not answer in time."
+    assert entry.details == {"reason": "ERP fixed", "died_because": died}
+
+    # The document's timeline names the replay (its audit entry), its reason and why it died.
+    trail = client.get(f"/ops/documents/{document_id}").get_data(as_text=True)
+    (replayed,) = [e for e in document(document_id).timeline if e.from_state is DocumentState.DEAD]
+    assert replayed.actor_label == "olive@hospital.example"
+    assert replayed.reason == (
+        f"replay (audit entry #{entry.id}) of a dead letter ({died}): ERP fixed"
+    )
+    assert replayed.reason in trail
+    assert f'href="/ops/audit?target=Document+{document_id}"' in trail
+
+    # The dead-letters page lists the replay and links to the document, now on its way again.
+    page = client.get("/ops/dead-letters").get_data(as_text=True)
+    replays = page[page.index('id="replays"') :]
+    assert f'href="/ops/documents/{document_id}"' in replays
+    assert "ERP fixed" in replays
+    assert "olive@hospital.example" in replays
+    assert "badge-posting" in replays
