@@ -54,6 +54,10 @@ migrations-check: install ## One Alembic head; up, down, up again on empty Postg
 	@scripts/ensure-services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	$(BIN)/python -m scripts.check_migrations
 
+screenshots: install-dev ## Run the browser journeys and keep their screenshots for the README's tour
+	@scripts/ensure-services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	JOURNEY_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e/test_journeys.py
+
 bench: install-dev ## Print the pipeline's and intake's speed beside same-run baselines (minutes; own DB and Redis db)
 	@scripts/ensure-services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	$(BIN)/python bench/pipeline_bench.py
@@ -69,4 +73,4 @@ migration: install ## Autogenerate a migration: make migration m="what changed"
 clean: ## Remove the virtualenv, caches and local SQLite files
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache instance/*.sqlite tests/oidc/node_modules
 
-.PHONY: help install install-dev run test lint migrations-check bench format migration clean
+.PHONY: help install install-dev run test lint migrations-check screenshots bench format migration clean

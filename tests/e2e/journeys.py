@@ -23,7 +23,10 @@ from tests.e2e.test_demo_in_browser import REPORT_VIOLATIONS
 from tests.erp.fixtures import ADMIN_KEY, API_KEY, MockErpProcess, free_port
 
 AXE = ROOT / "tests" / "oidc" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's tour shows these journeys' screenshots. A run writes them to a folder of its own
+# (so `make test` leaves the working tree as it was); `make screenshots` runs the journeys with
+# JOURNEY_SCREENSHOTS=docs/screenshots to renew the README's.
+SCREENSHOTS = ROOT / os.environ.get("JOURNEY_SCREENSHOTS", "instance/journey-screenshots")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1000, "height": 800}  # the README's screenshots
 MAX_SCREENSHOT_BYTES = 100_000
