@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from app.intake.flip import amount
+from app.intake.flip import amount, totals
 
 INVOICE, CREDIT_NOTE = "invoice", "credit_note"
 # Server-set or per-document fields never copied from the rejected invoice. The remit-to
@@ -55,7 +55,6 @@ def correction_of(
     if not new_lines:
         raise CorrectionError("keep at least one line with a quantity above zero")
     line_total = sum((Decimal(line["line_extension_amount"]) for line in new_lines), Decimal(0))
-    payable = line_total + tax_total
     document = {key: value for key, value in rejected.items() if key not in NOT_COPIED}
     document.update(
         {
@@ -68,13 +67,7 @@ def correction_of(
             # document states its own tax total only.
             "allowances_charges": [],
             "tax_subtotals": [],
-            "totals": {
-                "line_total": str(line_total),
-                "tax_exclusive": str(line_total),
-                "tax_total": str(tax_total),
-                "tax_inclusive": str(payable),
-                "payable": str(payable),
-            },
+            "totals": totals(line_total, tax_total),
         }
     )
     if note:

@@ -54,7 +54,6 @@ def invoice_from_po(
     if not lines:
         raise FlipError("choose at least one line with a quantity above zero")
     line_total = sum((Decimal(line["line_extension_amount"]) for line in lines), Decimal(0))
-    payable = line_total + tax_total
     invoice: dict[str, Any] = {
         "schema_version": "1",
         "invoice_number": invoice_number,
@@ -64,17 +63,23 @@ def invoice_from_po(
         "ship_to": {"identifiers": [{"scheme": "facility", "value": order.facility_code}]},
         "po_number": order.number,
         "lines": lines,
-        "totals": {
-            "line_total": str(line_total),
-            "tax_exclusive": str(line_total),
-            "tax_total": str(tax_total),
-            "tax_inclusive": str(payable),
-            "payable": str(payable),
-        },
+        "totals": totals(line_total, tax_total),
     }
     if note:
         invoice["notes"] = [note]
     return invoice
+
+
+def totals(line_total: Decimal, tax_total: Decimal) -> dict[str, str]:
+    """The canonical totals of a document whose lines add up to `line_total`, plus its tax."""
+    payable = line_total + tax_total
+    return {
+        "line_total": str(line_total),
+        "tax_exclusive": str(line_total),
+        "tax_total": str(tax_total),
+        "tax_inclusive": str(payable),
+        "payable": str(payable),
+    }
 
 
 def _po_line(order: PurchaseOrder, number: int) -> PurchaseOrderLine:

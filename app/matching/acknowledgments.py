@@ -29,7 +29,7 @@ from app.matching.facts import AckCase, AckFacts, PoFacts, SupplierFacts
 from app.matching.findings import Finding, HoldCode, Severity
 from app.matching.models import Hold, HoldStatus, release_open
 from app.matching.queries import holds_of
-from app.matching.services import SYSTEM, purchase_order
+from app.matching.services import SYSTEM, conclude, purchase_order
 from app.orgs.models import Organization, OrgStatus
 from app.pipeline import APPLY_ACK, MATCH_ACK
 
@@ -78,25 +78,13 @@ def _supplier(org: Organization) -> SupplierFacts:
 
 
 def _conclude(document: Document, case: AckCase, findings: list[Finding]) -> None:
-    rejects = [f for f in findings if f.severity is Severity.REJECT]
-    if rejects:
-        document.errors = [
-            {"path": "$", "message": f.supplier, "code": f.code.value} for f in rejects
-        ]
-        transition(document, DocumentState.REJECTED, SYSTEM, rejects[0].finance)
-        return
-    _record_rejected_lines(document, case)
-    if not findings:
-        transition(document, DocumentState.VALIDATED, SYSTEM, f"matched: {ack_rules.summary(case)}")
-        return
-    db.session.add_all(_hold(document, finding) for finding in findings)
-    codes = ", ".join(sorted({f.code.value for f in findings}))
-    transition(
+    if not any(f.severity is Severity.REJECT for f in findings):
+        _record_rejected_lines(document, case)
+    conclude(
         document,
-        DocumentState.ON_HOLD,
-        SYSTEM,
-        f"changes held for the buyer: {codes}",
-        details={"holds": [f.code.value for f in findings]},
+        findings,
+        matched=f"matched: {ack_rules.summary(case)}",
+        held="changes held for the buyer",
     )
 
 
@@ -113,20 +101,6 @@ def _record_rejected_lines(document: Document, case: AckCase) -> None:
                 "lines": [{"po_line": line.label, "reason": line.reason} for line in rejected],
             },
         )
-
-
-def _hold(document: Document, finding: Finding) -> Hold:
-    return Hold(
-        document_id=document.id,
-        code=finding.code,
-        severity=finding.severity,
-        finance_message=finding.finance,
-        supplier_message=finding.supplier,
-        expected=finding.expected[:200] if finding.expected else None,
-        actual=finding.actual[:200] if finding.actual else None,
-        amount_at_risk=finding.amount_at_risk,
-        line=finding.line[:64] if finding.line else None,
-    )
 
 
 # -- applying to the ERP ----------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _validate_invoice(document: Document) -> None:
     erp = _erp_facts(document, supplier)  # before the locks: no check waits on another's ERP call
     _lock_related(supplier, document, invoice)
     _remember_identity(document, invoice)
-    _conclude(document, _findings(document, invoice, supplier, erp))
+    conclude(document, _findings(document, invoice, supplier, erp))
 
 
 @dataclass(frozen=True)
@@ -442,7 +442,15 @@ def _duplicates(document: Document, invoice: Invoice, supplier_id: int) -> list[
     )
 
 
-def _conclude(document: Document, findings: Sequence[Finding]) -> None:
+def conclude(
+    document: Document,
+    findings: Sequence[Finding],
+    *,
+    matched: str = "matched with no exception",
+    held: str = "held for finance",
+) -> None:
+    """The outcome of a check: REJECTED on a finding that leaves nothing to decide, VALIDATED
+    with none, else one hold per finding and ON_HOLD (for invoices and acknowledgments alike)."""
     rejects = [f for f in findings if f.severity is Severity.REJECT]
     if rejects:
         document.errors = [
@@ -451,7 +459,7 @@ def _conclude(document: Document, findings: Sequence[Finding]) -> None:
         transition(document, DocumentState.REJECTED, SYSTEM, rejects[0].finance)
         return
     if not findings:
-        transition(document, DocumentState.VALIDATED, SYSTEM, "matched with no exception")
+        transition(document, DocumentState.VALIDATED, SYSTEM, matched)
         return
     db.session.add_all(_hold(document, finding) for finding in findings)
     codes = ", ".join(sorted({f.code.value for f in findings}))
@@ -459,7 +467,7 @@ def _conclude(document: Document, findings: Sequence[Finding]) -> None:
         document,
         DocumentState.ON_HOLD,
         SYSTEM,
-        f"held for finance: {codes}",
+        f"{held}: {codes}",
         details={"holds": [f.code.value for f in findings]},
     )
 
