@@ -55,8 +55,11 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _database_url("DATABASE_URL", "portal.sqlite")
     # Off by default: a ping is one more round trip on every request, and a connection that
-    # died (database restart) costs one 503 "try again" instead (app/errors.py).
+    # died (database restart) costs one more attempt of the request instead (DATABASE_RETRIES).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": _bool("DATABASE_PRE_PING", False)}
+    # A request or job whose connection dies before it committed anything runs again on a
+    # fresh one this many times (app.db.unit_of_work_retried); past that it answers 503.
+    DATABASE_RETRIES = _int("DATABASE_RETRIES", 2)
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # "redis" talks to REDIS_URL; "fake" runs the queue in-process on fakeredis (make run
     # falls back to it when no Redis server can be had).
@@ -151,6 +154,9 @@ class Config:
     INTAKE_SWEEP_DELAY_SECONDS = _int("INTAKE_SWEEP_DELAY_SECONDS", 60)  # age before a resend
     INTAKE_SWEEP_INTERVAL_SECONDS = _int("INTAKE_SWEEP_INTERVAL_SECONDS", 60)
     INTAKE_SWEEP_MAX_RESENDS = _int("INTAKE_SWEEP_MAX_RESENDS", 5)  # then left for ops
+    # Workers beat this often (seconds), also during a job; one silent for three beats is
+    # taken for dead and its job is sent again by the sweeper and the reconciler.
+    WORKER_HEARTBEAT_SECONDS = _int("WORKER_HEARTBEAT_SECONDS", 5)
 
     # Finance: a clerk releases holds whose amount at risk is at most this; above it only a
     # finance manager may (in the invoice currency's units).

@@ -13,15 +13,20 @@ import contextlib
 import datetime as dt
 import enum
 import functools
+import itertools
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Flask
+import structlog
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Enum, MetaData, Table, text
+from sqlalchemy import DateTime, Enum, MetaData, Table, event, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -114,14 +119,56 @@ def unit_of_work() -> Iterator[None]:
 
 def commit_edge(view: Callable[..., Any]) -> Callable[..., Any]:
     """A request handler as one unit of work: committed when it returns (whatever its status:
-    a 401 page still counts the failed sign-in), rolled back when it raises."""
+    a 401 page still counts the failed sign-in), rolled back when it raises; run again when the
+    database connection is lost under it (`unit_of_work_retried`)."""
 
     @functools.wraps(view)
     def handler(*args: Any, **kwargs: Any) -> Any:
-        with unit_of_work():
-            return view(*args, **kwargs)
+        return unit_of_work_retried(lambda: view(*args, **kwargs))
 
     return handler
+
+
+def unit_of_work_retried(work: Callable[[], T]) -> T:
+    """`work` in one unit of work. When the database connection dies under it (a restart, a
+    failover, `pg_terminate_backend`) before it committed anything, it runs again on a fresh
+    connection, up to DATABASE_RETRIES times: the database rolled back all it had done, so no
+    client or job needs to see the loss. What it left on `g` (a signed-in user, a client loaded
+    through the dead session) is forgotten so the next attempt loads it again. Work that had
+    already committed a part (a job with phases) is not run again from the start; the error
+    goes on to the caller (a 503 that says to retry, or the job's own retries)."""
+    retries = int(current_app.config.get("DATABASE_RETRIES", 2))
+    before = set(g)
+    for tries in itertools.count(1):
+        commits = g.get("db_commits", 0)
+        try:
+            with unit_of_work():
+                return work()
+        except DBAPIError as error:
+            lost = error.connection_invalidated and g.get("db_commits", 0) == commits
+            if not lost or tries > retries:
+                raise
+            log.warning("database connection lost; running the unit of work again", tries=tries)
+            with contextlib.suppress(DBAPIError):
+                db.session.remove()
+            for name in set(g) - before - {"db_commits"}:
+                g.pop(name, None)
+            _rewind_uploads()
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _rewind_uploads() -> None:
+    """Files a form uploaded are read from the start again by the next attempt."""
+    if has_request_context():
+        for upload in request.files.values():
+            upload.stream.seek(0)
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(_session: Session) -> None:
+    """How many commits the current request or job made (see unit_of_work_retried)."""
+    if has_app_context():
+        g.db_commits = g.get("db_commits", 0) + 1
 
 
 def end_sessions_quietly(app: Flask) -> None:

@@ -19,7 +19,7 @@ from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.db import db, unit_of_work
+from app.db import db, unit_of_work_retried
 
 QUEUE_NAMES = ("high", "default", "low")
 # ERP-bound work (posting) has a queue of its own so a slow ERP never holds up intake; workers
@@ -143,10 +143,12 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
     # A chained stage logs under its own job id, though it runs inside the first job.
     job_id = chain.running if chain and chain.running else (current.id if current else None)
     log.info("job.started", job_id=job_id, func=func.__qualname__)
+
     try:
         try:
-            with unit_of_work():
-                result = func(*args, **kwargs)
+            # A connection lost before the stage committed: run it again at once, rather
+            # than wait for RQ's retry interval (the stage had done nothing that stayed).
+            result = unit_of_work_retried(lambda: func(*args, **kwargs))
         except Exception as exc:
             log.warning(
                 "job.failed", job_id=job_id, func=func.__qualname__, error=type(exc).__name__

@@ -8,7 +8,9 @@ connections. What a fork bought, this keeps another way:
   own main thread, which is where `SimpleWorker` runs the job;
 - a job that crashes its process (a segfault, kill -9, the OOM killer) takes down one worker,
   which the supervisor replaces; the job's outbox entry is still open, so the sweeper sends it
-  again (`app/documents/sweeper.py`);
+  again (`app/documents/sweeper.py`) once the worker has missed three heartbeats: a worker
+  beats every WORKER_HEARTBEAT_SECONDS, also while a job runs (a thread does it, as RQ's
+  forking worker does it from the parent process);
 - each keeps the outbox sweep scheduled (`documents.sweeper.ArmsTheSweep`), also after Redis
   lost its data;
 - memory a job leaves behind is bounded: after WORKER_MAX_JOBS jobs a worker leaves and the
@@ -24,15 +26,22 @@ import ctypes.util
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import structlog
 from redis import Redis
-from rq import SimpleWorker, Worker
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
 from rq.worker import BaseWorker, DequeueStrategy
 from rq.worker_pool import WorkerPool
 
-from app.documents.sweeper import ArmsTheSweep
+from app.documents.sweeper import ArmsTheSweep, heartbeat_seconds
+
+log = structlog.get_logger(__name__)
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 WORKER_CLASSES: dict[str, type[BaseWorker]] = {"simple": SimpleWorker, "fork": Worker}
@@ -56,7 +65,38 @@ def worker_class(kind: str, max_jobs: int) -> type[BaseWorker]:
         return base.work(self, *args, **kwargs)
 
     # Each also keeps the outbox sweep scheduled, even after Redis lost its data.
-    return type(f"Portal{base.__name__}", (ArmsTheSweep, base), {"work": work})
+    bases = (ArmsTheSweep, base) if base is Worker else (BeatsDuringJobs, ArmsTheSweep, base)
+    return type(f"Portal{base.__name__}", bases, {"work": work})
+
+
+class BeatsDuringJobs(BaseWorker):
+    """Mixin for a worker that runs jobs in its own process: a thread keeps its heartbeat
+    going while a job runs, as a forking worker's parent does, so a long job is not taken for
+    one whose worker died (`app.documents.sweeper.worker_is_alive`)."""
+
+    def execute_job(self, job: Job, queue: Queue) -> Any:
+        with self._beating(job):
+            return super().execute_job(job, queue)
+
+    @contextmanager
+    def _beating(self, job: Job) -> Iterator[None]:
+        done = threading.Event()
+        interval, ttl = heartbeat_seconds(), self.get_heartbeat_ttl(job)
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    self.heartbeat(ttl)
+                except RedisError:
+                    log.warning("worker heartbeat failed", worker=self.name, exc_info=True)
+
+        thread = threading.Thread(target=beat, name="rq-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
 
 def _die_with_parent() -> None:

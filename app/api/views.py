@@ -54,8 +54,10 @@ def _submit(kind: DocumentKind, scope: ConnectionScope) -> Response:
     key = idempotency.key_from(request.headers)
     on_behalf_of = on_behalf_of_header()
     # Past MAX_CONTENT_LENGTH reading raises 413; a gzip body inflates no further than it.
+    # The raw body stays cached on the request: a retry after a lost database connection
+    # (app.db.unit_of_work_retried) reads it again.
     body = encoding.decode(
-        request.get_data(cache=False),
+        request.get_data(),
         request.headers.get("Content-Encoding"),
         current_app.config["MAX_CONTENT_LENGTH"],
     )

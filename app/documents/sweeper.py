@@ -23,9 +23,12 @@ import structlog
 from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
+from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
+from rq.scripts import release_lock
 from rq.utils import import_attribute, utcparse
 from rq.worker import BaseWorker
 from sqlalchemy import or_, select
@@ -42,8 +45,6 @@ SWEEP_QUEUE = "low"
 SWEEP_JOB_PREFIX = "outbox-sweep-"
 # RQ refreshes a worker's registration every worker_ttl - 15 seconds while it waits for work.
 WORKER_TTL_FLOOR = 20
-# RQ's default heartbeat interval during a job; ArmsTheSweep beats more often, never less.
-MONITORING_CAP = 30
 LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 DEFAULTS = {
     # An entry younger than this may simply not have been picked up yet.
@@ -52,7 +53,13 @@ DEFAULTS = {
     # After this many resends the entry is left for ops (its job keeps failing).
     "INTAKE_SWEEP_MAX_RESENDS": 5,
     "INTAKE_SWEEP_BATCH": 500,
+    "WORKER_HEARTBEAT_SECONDS": 5,
 }
+# A job taken off its queue is marked started within milliseconds by a live worker.
+LIMBO_SECONDS = 0.5
+# RQ's scheduler refreshes its lock every second (its interval) to this many seconds.
+SCHEDULER_LOCK_TTL = 61
+SCHEDULER_SILENT_SECONDS = 10
 
 
 def setting(name: str) -> int:
@@ -104,6 +111,10 @@ def _overdue(now: dt.datetime) -> list[tuple[OutboxEntry, str | None]]:
 
 
 def job_is_live(connection: Redis, job_id: str) -> bool:
+    """Whether RQ will still run `job_id` by itself. Its status alone does not say: a worker
+    killed between taking a job off its queue and starting it leaves the job "queued" in no
+    queue, for ever (RQ's registries lose jobs that way); a worker killed during a job leaves
+    it "started" with nobody running it."""
     try:
         job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
@@ -111,15 +122,70 @@ def job_is_live(connection: Redis, job_id: str) -> bool:
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
         return worker_is_alive(connection, job.worker_name)
+    if status == JobStatus.QUEUED:
+        return _waits_in_queue(connection, job)
+    if status == JobStatus.SCHEDULED:
+        return _due_soon(connection, job)
     return status in LIVE
+
+
+def _waits_in_queue(connection: Redis, job: Job) -> bool:
+    """A queued job is live while it is on its queue, or while a worker is picking it up: a
+    worker takes a job off the queue a few milliseconds before it marks it started, so one
+    found in neither place is looked at once more after LIMBO_SECONDS before it counts as lost."""
+    key = Queue(job.origin, connection=connection).key
+    if connection.lpos(key, job.id) is not None:
+        return True
+    time.sleep(LIMBO_SECONDS)
+    status = job.get_status(refresh=True)
+    if status == JobStatus.STARTED:
+        return worker_is_alive(connection, job.worker_name)
+    if status == JobStatus.QUEUED:
+        return connection.lpos(key, job.id) is not None
+    return status in LIVE
+
+
+def _due_soon(connection: Redis, job: Job) -> bool:
+    """A scheduled job (a retry, a sweep) is live until a while after its time: RQ's scheduler
+    moves it to its queue within a second, unless no scheduler is running (see
+    `free_orphaned_scheduler_locks`); then it is lost until sent again."""
+    registry = ScheduledJobRegistry(job.origin, connection=connection)
+    score = cast(float | None, connection.zscore(registry.key, job.id))
+    if score is None:
+        return False
+    return time.time() - score <= stale_heartbeat_seconds() + setting(
+        "INTAKE_SWEEP_INTERVAL_SECONDS"
+    )
+
+
+def free_orphaned_scheduler_locks(connection: Redis, queue_names: list[str]) -> list[str]:
+    """RQ runs one scheduler per queue, the holder of the queue's lock, which it refreshes every
+    second to SCHEDULER_LOCK_TTL. A scheduler that died with its worker (kill -9, Redis gone
+    under it) keeps the lock for up to a minute, and with it every retry and sweep waits. A lock
+    not refreshed for SCHEDULER_SILENT_SECONDS is released (only if its owner is unchanged), so
+    the next worker without a scheduler takes it over at its next maintenance."""
+    freed = []
+    for name in queue_names:
+        key = RQScheduler.get_locking_key(name)
+        pipe = connection.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.ttl(key)
+        owner, ttl = pipe.execute()
+        if owner is not None and 0 <= ttl < SCHEDULER_LOCK_TTL - SCHEDULER_SILENT_SECONDS:
+            release_lock(connection, key, owner.decode())
+            freed.append(name)
+    if freed:
+        log.warning("released the locks of a scheduler that stopped", queues=freed)
+    return freed
 
 
 def worker_is_alive(connection: Redis, name: str | None) -> bool:
     """A started job runs only while its worker is alive. A worker killed with SIGKILL, or
     one that died when Redis went away under it, leaves its job "started" in RQ until RQ's own
     clean-up, minutes later, and its registration for up to 90 seconds; its heartbeat stops at
-    once. A job whose worker has not beaten for a while is sent again (the stage locks the
-    document, so even a run that was still going changes nothing twice)."""
+    once. Our workers beat every WORKER_HEARTBEAT_SECONDS, also while a job runs
+    (`app.workers`), so a job whose worker has missed a few beats is sent again (the stage locks
+    the document, so even a run that was still going changes nothing twice)."""
     if not name:
         return False
     beat = cast(
@@ -131,9 +197,16 @@ def worker_is_alive(connection: Redis, name: str | None) -> bool:
     return age.total_seconds() <= stale_heartbeat_seconds()
 
 
+def heartbeat_seconds() -> int:
+    """How often a worker says it is alive, while it waits and while it runs a job."""
+    return max(
+        1, min(setting("WORKER_HEARTBEAT_SECONDS"), setting("INTAKE_SWEEP_INTERVAL_SECONDS"))
+    )
+
+
 def stale_heartbeat_seconds() -> int:
-    """Workers made by ArmsTheSweep beat at least once per sweep interval (30 s at most)."""
-    return 2 * min(MONITORING_CAP, setting("INTAKE_SWEEP_INTERVAL_SECONDS")) + 15
+    """Three missed beats: a worker that went quiet that long is gone."""
+    return 3 * heartbeat_seconds()
 
 
 def _resend(
@@ -172,7 +245,11 @@ def schedule_next(now: dt.datetime | None = None) -> str:
 def keep_scheduled(now: dt.datetime | None = None) -> bool:
     """Arm the schedule unless the next sweep is already there; True when it armed it."""
     run_at = next_run(now or utcnow(), setting("INTAKE_SWEEP_INTERVAL_SECONDS"))
-    if job_is_live(redis_connection(), sweep_job_id(run_at)):
+    try:
+        status = Job.fetch(sweep_job_id(run_at), connection=redis_connection()).get_status()
+    except NoSuchJobError:
+        status = None
+    if status in LIVE:
         return False
     schedule_next(now)
     return True
@@ -190,12 +267,17 @@ class ArmsTheSweep(BaseWorker):
         interval = setting("INTAKE_SWEEP_INTERVAL_SECONDS")
         kwargs.setdefault("worker_ttl", max(WORKER_TTL_FLOOR, interval + 15))
         kwargs.setdefault("maintenance_interval", interval)
-        # The heartbeat during a job, which tells the sweeper the job is still running.
-        kwargs.setdefault("job_monitoring_interval", min(MONITORING_CAP, interval))
+        # The heartbeat during a job (a forking worker's; app.workers beats for SimpleWorker),
+        # which tells the sweeper the job is still running.
+        kwargs.setdefault("job_monitoring_interval", heartbeat_seconds())
         super().__init__(*args, **kwargs)
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
+        try:
+            free_orphaned_scheduler_locks(self.connection, self.queue_names())
+        except RedisError:
+            log.warning("could not check the scheduler locks", exc_info=True)
+        super().run_maintenance_tasks()  # takes a freed lock when this worker has no scheduler
         try:
             keep_scheduled()
         except RedisError:

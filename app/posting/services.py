@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from app.canonical import Invoice
-from app.db import db, unit_of_work, utcnow
+from app.db import db, unit_of_work_retried, utcnow
 from app.documents import outbox
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
 from app.documents.queries import locked_document
@@ -81,8 +81,8 @@ def post(document_id: int) -> str:
     if not decision.allowed:
         defer(document_id, decision.retry_at or 0.0, "ERP breaker open")
         return "deferred"
-    with unit_of_work():
-        claim, why = claim_attempt(document_id)
+    # Each phase runs again on a fresh connection if the database drops it before it commits.
+    claim, why = unit_of_work_retried(lambda: claim_attempt(document_id))
     if claim is None:
         if decision.probe:
             breaker.release_probe(ENDPOINT)
@@ -90,9 +90,8 @@ def post(document_id: int) -> str:
             _come_back(document_id)
         return why
     outcome = call_erp(claim)
-    with unit_of_work():
-        _report_to_breaker(outcome)
-        result, retry_in = settle(claim, outcome)
+    result, retry_in = unit_of_work_retried(lambda: settle(claim, outcome))
+    unit_of_work_retried(lambda: _report_to_breaker(outcome))  # its state changes are kept
     if retry_in is not None:
         schedule_retry(document_id, claim.attempt_no, retry_in)
     return result

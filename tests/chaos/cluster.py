@@ -43,6 +43,8 @@ PORTAL_SETTINGS = {
     "INTAKE_SWEEP_DELAY_SECONDS": "3",
     "INTAKE_SWEEP_INTERVAL_SECONDS": "3",
     "INTAKE_SWEEP_MAX_RESENDS": "100",
+    # A worker killed during a job is taken for dead after three missed beats (3 s).
+    "WORKER_HEARTBEAT_SECONDS": "1",
     # Read once posting and the worker supervisor are on the branch (ignored before): one
     # worker per `flask worker` process, short backoff and breaker, a reconciler that looks
     # at documents seconds old rather than minutes.

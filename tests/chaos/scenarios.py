@@ -110,10 +110,6 @@ class Scenario:
     fault: Fault
     batches: Callable[[list[load.Document]], list[list[load.Document]]] = lambda d: [[x] for x in d]
     documents: int = DOCUMENTS
-    # 5xx answers today's code is known to give in this scenario (a finding, reported with
-    # its cause): the kinds as `load` records them, and why. Anything else still fails.
-    known_5xx: frozenset[str] = frozenset()
-    finding: str = ""
     # What the ops console must show while the fault lasts (names in console.SIGNS).
     console: tuple[str, ...] = ()
 
@@ -133,16 +129,9 @@ SCENARIOS = [
         console=("erp down", "documents waiting"),
     ),
     Scenario("submit-twice", no_fault, batches=twice, documents=DOCUMENTS // 3),
-    # Last: the web processes' pools keep dead connections after it (see its finding).
-    Scenario(
-        "pg-terminate",
-        terminate_backends,
-        known_5xx=frozenset({"503 database-reconnected"}),
-        finding="a request whose database backend is terminated under it is answered 503"
-        " database-reconnected with Retry-After (app/errors.py), and so is the first use of a"
-        " pooled connection killed while idle (DATABASE_PRE_PING is off by default, config.py);"
-        " nothing is lost: the client's retry with its Idempotency-Key is accepted",
-    ),
+    # A request or job whose connection is killed under it runs again on a fresh one
+    # (app.db.unit_of_work_retried): no client sees it.
+    Scenario("pg-terminate", terminate_backends),
 ]
 
 

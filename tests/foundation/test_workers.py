@@ -94,6 +94,31 @@ def test_a_job_that_runs_too_long_is_stopped_and_the_worker_goes_on(start_worker
     assert _results([queue.enqueue(worker_jobs.whoami)]) == [worker.pid]
 
 
+def test_a_worker_beats_while_its_job_runs_and_stops_when_killed(start_workers) -> None:
+    """The sweeper takes a started job's worker for dead after three missed beats; a long job
+    must not look like that, and a killed worker must, within seconds."""
+    from app import create_app
+    from app.documents.sweeper import stale_heartbeat_seconds, worker_is_alive
+
+    queue = start_workers(1, WORKER_HEARTBEAT_SECONDS="1", INTAKE_SWEEP_INTERVAL_SECONDS="3")
+    (worker,) = Worker.all(queue=queue)
+    long_job = queue.enqueue(worker_jobs.sleep, 15)
+    _until(lambda: long_job.get_status(refresh=True) == JobStatus.STARTED, "the job to start")
+    app = create_app("testing", {"WORKER_HEARTBEAT_SECONDS": 1, "INTAKE_SWEEP_INTERVAL_SECONDS": 3})
+    beats = set()
+    with app.app_context():
+        assert stale_heartbeat_seconds() == 3
+        for _ in range(10):  # five seconds into a fifteen-second job
+            assert worker_is_alive(queue.connection, worker.name)
+            beats.add(queue.connection.hget(worker.key, "last_heartbeat"))
+            time.sleep(0.5)
+        assert len(beats) >= 4, "the worker did not beat during its job"
+
+        os.kill(worker.pid, signal.SIGKILL)
+        _until(lambda: not worker_is_alive(queue.connection, worker.name), "dead", seconds=6)
+    assert long_job.get_status(refresh=True) == JobStatus.STARTED  # RQ still thinks it runs
+
+
 def test_a_worker_killed_by_its_job_is_replaced(start_workers) -> None:
     queue = start_workers(2)
     before = {worker.pid for worker in Worker.all(queue=queue)}

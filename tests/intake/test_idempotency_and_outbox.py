@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -265,6 +266,73 @@ def test_a_job_started_by_a_worker_that_is_gone_is_sent_again(client, auth):
     db.session.commit()
     run_jobs()
     assert {document(e.document_id).state for e in entries} == {DocumentState.NORMALIZED}
+
+
+def test_a_job_taken_off_its_queue_by_a_worker_that_died_is_sent_again(client, auth):
+    """RQ pops a job before it marks it started: a worker killed in between leaves the job
+    "queued" on no queue, which RQ never runs nor cleans up. The sweeper sees through it."""
+    from rq import Queue
+
+    _send(client, auth)
+    connection = redis_connection()
+    entries = db.session.scalars(select(OutboxEntry)).all()
+    later = utcnow() + dt.timedelta(hours=1)
+    assert sweeper.sweep(later).live == len(entries)  # on their queue: RQ will run them
+
+    for entry in entries:
+        job = Job.fetch(entry.job_id, connection=connection)
+        connection.lrem(Queue(job.origin, connection=connection).key, 0, job.id)
+        assert job.get_status(refresh=True) == "queued"
+    assert sweeper.sweep(later).resent == len(entries)
+    db.session.commit()
+    run_jobs()
+    assert {document(e.document_id).state for e in entries} == {DocumentState.NORMALIZED}
+
+
+def test_a_retry_no_scheduler_moved_to_its_queue_is_sent_again(client, auth):
+    """A job scheduled for later (an RQ retry) is live until a while after its time; past
+    that, no scheduler is running and the sweeper sends the work itself."""
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    _send(client, auth)
+    connection = redis_connection()
+    entries = db.session.scalars(select(OutboxEntry)).all()
+    later = utcnow() + dt.timedelta(hours=1)
+    for entry in entries:
+        job = Job.fetch(entry.job_id, connection=connection)
+        connection.lrem(Queue(job.origin, connection=connection).key, 0, job.id)
+        ScheduledJobRegistry(job.origin, connection=connection).schedule(
+            job, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+        )
+        job.set_status("scheduled")
+    assert sweeper.sweep(later).live == len(entries)  # due in five seconds
+
+    overdue = time.time() - sweeper.stale_heartbeat_seconds() - 120
+    for entry in entries:
+        job = Job.fetch(entry.job_id, connection=connection)
+        connection.zadd(
+            ScheduledJobRegistry(job.origin, connection=connection).key, {job.id: overdue}
+        )
+    assert sweeper.sweep(later).resent == len(entries)
+    db.session.commit()
+    run_jobs()
+    assert {document(e.document_id).state for e in entries} == {DocumentState.NORMALIZED}
+
+
+def test_the_lock_of_a_scheduler_that_stopped_is_released_for_another():
+    """RQ's scheduler refreshes its queue lock every second; one silent for ten seconds died
+    (with its worker, or when Redis went away) and would hold every retry for a minute."""
+    connection = redis_connection()
+    lock = "rq:scheduler-lock:{}"
+    connection.set(lock.format("default"), "alive", ex=sweeper.SCHEDULER_LOCK_TTL - 1)
+    connection.set(lock.format("low"), "stopped", ex=sweeper.SCHEDULER_LOCK_TTL - 25)
+
+    freed = sweeper.free_orphaned_scheduler_locks(connection, ["high", "default", "low"])
+
+    assert freed == ["low"]
+    assert connection.get(lock.format("low")) is None
+    assert connection.get(lock.format("default")) == b"alive"
 
 
 @pytest.mark.slow
