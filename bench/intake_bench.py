@@ -413,8 +413,13 @@ def normalization_rates(documents: int) -> list[tuple[str, float, float]]:
 
     from app import create_app
 
+    from app import pipeline
+
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
-    app = create_app()
+    # Normalization alone: in this process a normalized document goes no further (validation
+    # and posting would call the ERP; bench/pipeline_bench.py measures the whole pipeline).
+    pipeline.FLOW = {**pipeline.FLOW, "document.normalized": ()}
+    app = create_app(overrides={"PIPELINE_CHAIN_STAGES": False})
     rates = []
     for name, body, content_type, kind in format_cases():
         Redis.from_url(REDIS_URL).flushdb()
@@ -509,6 +514,10 @@ def main() -> None:
     ratio = results["POST /api/v1/invoices"]["rps"] / baseline
     verdict = "meets" if ratio >= 0.25 else "MISSES"
     print(f"intake / bare = {ratio:.0%} ({verdict} the 25% goal)")
+    floor = results["by hand on the drivers"]["rps"] or 1.0
+    ratio = results["POST /api/v1/invoices"]["rps"] / floor
+    verdict = "meets" if ratio >= 0.8 else "MISSES"
+    print(f"intake / by hand on the drivers = {ratio:.0%} ({verdict} the 80% goal)")
 
     print(f"\nnormalization, one worker, {args.documents} documents per format")
     print(f"{'format':<10}{'docs/s in-process':>20}{'docs/s forking Worker':>24}")

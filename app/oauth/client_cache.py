@@ -7,6 +7,9 @@ organization replaces (client_changes.py). The token check reads the epoch in th
 round trip, so revoking a client, suspending an organization or narrowing scopes refuses the very
 next call in every process. When Redis has lost the epoch (flushed, restarted empty) a fresh one
 is set, which no snapshot can match. The age limit bounds what a lost epoch change can cost.
+The token check leaves the epoch on `g.shared_epoch` for other per-process copies kept the same
+way: the webhook subscriptions intake owes events to (`app.webhooks.events`), whose changes
+move the epoch too.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import structlog
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from authlib.oauth2.rfc9068.claims import JWTAccessTokenClaims
-from flask import current_app
+from flask import current_app, g
 from joserfc import jws
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey
@@ -114,7 +114,10 @@ def verify(token: str) -> VerifiedToken:
     remembered = _remembered(cache_key)
     signed = remembered or _decoded(token)
     claims = signed.claims
-    client = _client(claims["client_id"], _epoch_unless_revoked(claims["jti"]))
+    epoch = _epoch_unless_revoked(claims["jti"])
+    # Other per-process copies keyed by the same epoch read it here (webhook subscriptions).
+    g.shared_epoch = epoch
+    client = _client(claims["client_id"], epoch)
     if claims["sub"] != client.client_id:
         raise TokenRejectedError("The token's subject is not its client.")
     if remembered is None:

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from blinker import Namespace
 from flask import current_app, g
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db import db, utcnow
 from app.documents.models import Document
 from app.holds.signals import info_requested
 from app.jobs import enqueue_after_commit
+from app.oauth import client_cache
+from app.oauth.settings import client_cache_seconds
 from app.pipeline import Transitioned, document_transitioned
 from app.webhooks import schedule, signing
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -60,8 +66,11 @@ STATE_EVENTS: dict[tuple[str, str], str] = {
     )
 }
 DELIVER_JOB = "app.webhooks.tasks.deliver"
-_CACHE = "webhook_endpoints"
+_CACHE = "webhook_endpoints"  # session.info: this transaction's read of the endpoints
+_CHANGED = "webhook_endpoints_changed"  # session.info: an endpoint changed, not committed yet
+_SHARED = "webhook_subscriptions"  # app.extensions: the process's copy (see _shared_copy)
 
+log = structlog.get_logger(__name__)
 signals = Namespace()
 # Sent after every attempt with `outcome` (delivered, retrying, failed) and the event type:
 # metrics count it without reading the delivery log.
@@ -177,6 +186,10 @@ def _subscribers(event_type: str, organization_ids: Iterable[int | None]) -> lis
     wanted = sorted({org_id for org_id in organization_ids if org_id is not None})
     endpoints = _endpoints_in_transaction()
     missing = [org_id for org_id in wanted if org_id not in endpoints]
+    shared = _shared_copy() if missing else None
+    if shared is not None:
+        endpoints.update({org_id: shared[org_id] for org_id in missing if org_id in shared})
+        missing = [org_id for org_id in missing if org_id not in shared]
     if missing:
         rows = db.session.execute(
             select(
@@ -187,6 +200,8 @@ def _subscribers(event_type: str, organization_ids: Iterable[int | None]) -> lis
             endpoints[org_id] = [
                 (row.id, list(row.event_types)) for row in rows if row.organization_id == org_id
             ]
+            if shared is not None:
+                shared[org_id] = endpoints[org_id]
     return [
         (endpoint_id, org_id)
         for org_id in wanted
@@ -195,7 +210,10 @@ def _subscribers(event_type: str, organization_ids: Iterable[int | None]) -> lis
     ]
 
 
-def _endpoints_in_transaction() -> dict[int, list[tuple[int, list[str]]]]:
+Endpoints = dict[int, list[tuple[int, list[str]]]]
+
+
+def _endpoints_in_transaction() -> Endpoints:
     """The subscribed endpoints per organization, read once per transaction: a CSV of five
     hundred invoices asks the database once, not five hundred times."""
     session = db.session()
@@ -207,9 +225,56 @@ def _endpoints_in_transaction() -> dict[int, list[tuple[int, list[str]]]]:
     return cached[1]
 
 
+@dataclass
+class _SharedCopy:
+    epoch: bytes
+    loaded_at: float
+    endpoints: Endpoints
+
+
+def _shared_copy() -> Endpoints | None:
+    """This process's copy of the subscriptions, shared by its API calls, or None when it may
+    not be used. The token check read the shared epoch (`app.oauth.client_cache`) this request;
+    every committed change to an endpoint moves it (`forget_endpoints`), so a copy made under
+    the epoch read now is current, and intake asks the database nothing for webhooks. A job
+    (no token check), a transaction that changes an endpoint itself, or a copy older than
+    OAUTH_CLIENT_CACHE_SECONDS (the epoch may not have moved while Redis was away) reads the
+    database."""
+    epoch = g.get("shared_epoch")
+    max_age = client_cache_seconds()
+    if epoch is None or max_age <= 0 or db.session().info.get(_CHANGED):
+        return None
+    copy = current_app.extensions.get(_SHARED)
+    now = time.monotonic()
+    if copy is None or copy.epoch != epoch or now - copy.loaded_at >= max_age:
+        copy = current_app.extensions[_SHARED] = _SharedCopy(epoch, now, {})
+    return copy.endpoints
+
+
 def forget_endpoints() -> None:
-    """Called when an endpoint changes, so this transaction reads them again."""
-    db.session().info.pop(_CACHE, None)
+    """Called when an endpoint changes: this transaction reads them again, and once it commits
+    every process does (the shared epoch moves)."""
+    session = db.session()
+    session.info.pop(_CACHE, None)
+    session.info[_CHANGED] = True
+
+
+def _announce_after_commit(session: Session) -> None:
+    if session.in_nested_transaction() or not session.info.pop(_CHANGED, False):
+        return
+    current_app.extensions.pop(_SHARED, None)
+    try:
+        client_cache.invalidate()
+    except RedisError:
+        log.warning(
+            "shared epoch not moved; other processes may use their copy of webhook"
+            " subscriptions for up to OAUTH_CLIENT_CACHE_SECONDS"
+        )
+
+
+def _forget_when_transaction_ends(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CHANGED, None)
 
 
 def on_info_requested(document_id: int) -> None:
@@ -222,6 +287,13 @@ def on_info_requested(document_id: int) -> None:
 
 
 def init_app() -> None:
-    """Listen to document changes and finance's questions (connecting twice is one connection)."""
+    """Listen to document changes and finance's questions (connecting twice is one connection),
+    and to commits that changed an endpoint (once per process)."""
     document_transitioned.connect(on_transition, weak=False)
     info_requested.connect(on_info_requested, weak=False)
+    for name, listener in (
+        ("after_commit", _announce_after_commit),
+        ("after_transaction_end", _forget_when_transaction_ends),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -3,10 +3,13 @@ sending partner's endpoints that subscribe; payloads are thin."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 import pytest
 from rq import Queue
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from app.db import db
@@ -14,6 +17,7 @@ from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
 from app.holds.signals import info_requested
 from app.jobs import QUEUE_NAMES, redis_connection
+from app.oauth import client_cache
 from app.orgs.models import ConnectionScope
 from app.webhooks import events, services
 from app.webhooks.models import WebhookDelivery
@@ -155,6 +159,53 @@ def test_a_csv_of_many_invoices_reads_the_endpoints_once(client, network_and_acm
 
     assert len(statements) == 1
     assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
+
+
+@contextlib.contextmanager
+def _endpoint_reads() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "FROM webhook_endpoints" in statement:
+            statements.append(statement)
+
+    engine = db.session.get_bind().engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+
+def test_api_calls_share_the_subscriptions_until_an_endpoint_changes(app, client, network_and_acme):
+    """Intake asks the database for the subscriptions once per process; a committed change to
+    an endpoint, in any process, moves the shared epoch and the next call reads them again."""
+    network, acme = network_and_acme
+    headers = {**bearer(network), **JSON, "On-Behalf-Of": str(acme.id)}  # one client throughout
+
+    def send() -> None:
+        body = local("json_two_documents.json")
+        assert client.post("/api/v1/invoices", data=body, headers=headers).status_code == 202
+
+    services.create_endpoint(acme, "https://hooks.example.com/a", ["invoice.received"])
+    db.session.commit()
+    with _endpoint_reads() as first:
+        send()
+    with _endpoint_reads() as second:
+        send()
+    assert (len(first), len(second)) == (1, 0)
+    assert len(_deliveries(acme.id)) == 4
+
+    kept = app.extensions[events._SHARED]  # what another process still holds
+    epoch = redis_connection().get(client_cache.EPOCH_KEY)
+    services.create_endpoint(acme, "https://hooks.example.com/b", ["invoice.received"])
+    db.session.commit()
+    assert redis_connection().get(client_cache.EPOCH_KEY) != epoch
+    app.extensions[events._SHARED] = kept
+    with _endpoint_reads() as after_change:
+        send()
+    assert len(after_change) == 1
+    assert len(_deliveries(acme.id)) == 4 + 2 * 2  # both endpoints now
 
 
 def test_finance_asking_a_question_owes_invoice_info_requested(client, network_and_acme):
