@@ -143,7 +143,6 @@ def _run_in_unit_of_work(func: Callable, args: tuple, kwargs: dict) -> Any:
     # A chained stage logs under its own job id, though it runs inside the first job.
     job_id = chain.running if chain and chain.running else (current.id if current else None)
     log.info("job.started", job_id=job_id, func=func.__qualname__)
-
     try:
         try:
             # A connection lost before the stage committed: run it again at once, rather
