@@ -411,9 +411,7 @@ def normalization_rates(documents: int) -> list[tuple[str, float, float]]:
     from redis import Redis
     from rq import SimpleWorker, Worker
 
-    from app import create_app
-
-    from app import pipeline
+    from app import create_app, pipeline
 
     logging.getLogger("rq.worker").setLevel(logging.WARNING)
     # Normalization alone: in this process a normalized document goes no further (validation
