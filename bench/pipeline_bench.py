@@ -59,6 +59,9 @@ os.environ.update(
     LOG_LEVEL="WARNING",
     QUEUE_BACKEND="redis",
     ERP_API_KEY=ERP_KEY,
+    # One token serves the whole run; the memory figure alone takes longer than the default
+    # fifteen minutes, and a 401 half way through would end it.
+    ACCESS_TOKEN_TTL="14400",  # noqa: S106 - a lifetime in seconds, not a secret
 )
 sys.path.insert(0, str(ROOT))
 
