@@ -114,34 +114,28 @@ def job_is_live(connection: Redis, job_id: str) -> bool:
     """Whether RQ will still run `job_id` by itself. Its status alone does not say: a worker
     killed between taking a job off its queue and starting it leaves the job "queued" in no
     queue, for ever (RQ's registries lose jobs that way); a worker killed during a job leaves
-    it "started" with nobody running it."""
+    it "started" with nobody running it. A worker takes a job off the queue a few milliseconds
+    before it marks it started, so a queued job found on no queue is looked at once more after
+    LIMBO_SECONDS before it counts as lost."""
     try:
         job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
-    status = job.get_status(refresh=False)
+    if _runs_or_will(connection, job, job.get_status(refresh=False)):
+        return True
+    if job.get_status(refresh=False) != JobStatus.QUEUED:
+        return False
+    time.sleep(LIMBO_SECONDS)
+    return _runs_or_will(connection, job, job.get_status(refresh=True))
+
+
+def _runs_or_will(connection: Redis, job: Job, status: JobStatus | None) -> bool:
     if status == JobStatus.STARTED:
         return worker_is_alive(connection, job.worker_name)
     if status == JobStatus.QUEUED:
-        return _waits_in_queue(connection, job)
+        return connection.lpos(Queue(job.origin, connection=connection).key, job.id) is not None
     if status == JobStatus.SCHEDULED:
         return _due_soon(connection, job)
-    return status in LIVE
-
-
-def _waits_in_queue(connection: Redis, job: Job) -> bool:
-    """A queued job is live while it is on its queue, or while a worker is picking it up: a
-    worker takes a job off the queue a few milliseconds before it marks it started, so one
-    found in neither place is looked at once more after LIMBO_SECONDS before it counts as lost."""
-    key = Queue(job.origin, connection=connection).key
-    if connection.lpos(key, job.id) is not None:
-        return True
-    time.sleep(LIMBO_SECONDS)
-    status = job.get_status(refresh=True)
-    if status == JobStatus.STARTED:
-        return worker_is_alive(connection, job.worker_name)
-    if status == JobStatus.QUEUED:
-        return connection.lpos(key, job.id) is not None
     return status in LIVE
 
 

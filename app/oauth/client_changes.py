@@ -45,6 +45,12 @@ def _note_flushed_changes(session: Session, flush_context: Any) -> None:
         session.info[UNCOMMITTED_CHANGE] = True
 
 
+def note_change(session: Session) -> None:
+    """A change the shared epoch also covers, which these listeners do not watch (a webhook
+    endpoint: `app.webhooks.events`): announced with the commit, forgotten on a rollback."""
+    session.info[UNCOMMITTED_CHANGE] = True
+
+
 def _columns_changed(obj: object) -> bool:
     """A column the token check reads was given a new value (relationships are other rows)."""
     state = inspect(obj)

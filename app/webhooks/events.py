@@ -17,18 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from blinker import Namespace
 from flask import current_app, g
-from redis.exceptions import RedisError
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import select
 
 from app.db import db, utcnow
 from app.documents.models import Document
 from app.holds.signals import info_requested
 from app.jobs import enqueue_after_commit
-from app.oauth import client_cache
+from app.oauth import client_changes
+from app.oauth.client_cache import UNCOMMITTED_CHANGE
 from app.oauth.settings import client_cache_seconds
 from app.pipeline import Transitioned, document_transitioned
 from app.webhooks import schedule, signing
@@ -67,10 +65,8 @@ STATE_EVENTS: dict[tuple[str, str], str] = {
 }
 DELIVER_JOB = "app.webhooks.tasks.deliver"
 _CACHE = "webhook_endpoints"  # session.info: this transaction's read of the endpoints
-_CHANGED = "webhook_endpoints_changed"  # session.info: an endpoint changed, not committed yet
 _SHARED = "webhook_subscriptions"  # app.extensions: the process's copy (see _shared_copy)
 
-log = structlog.get_logger(__name__)
 signals = Namespace()
 # Sent after every attempt with `outcome` (delivered, retrying, failed) and the event type:
 # metrics count it without reading the delivery log.
@@ -242,7 +238,7 @@ def _shared_copy() -> Endpoints | None:
     database."""
     epoch = g.get("shared_epoch")
     max_age = client_cache_seconds()
-    if epoch is None or max_age <= 0 or db.session().info.get(_CHANGED):
+    if epoch is None or max_age <= 0 or db.session().info.get(UNCOMMITTED_CHANGE):
         return None
     copy = current_app.extensions.get(_SHARED)
     now = time.monotonic()
@@ -253,28 +249,10 @@ def _shared_copy() -> Endpoints | None:
 
 def forget_endpoints() -> None:
     """Called when an endpoint changes: this transaction reads them again, and once it commits
-    every process does (the shared epoch moves)."""
+    every process does (the shared epoch moves, as for a changed client)."""
     session = db.session()
     session.info.pop(_CACHE, None)
-    session.info[_CHANGED] = True
-
-
-def _announce_after_commit(session: Session) -> None:
-    if session.in_nested_transaction() or not session.info.pop(_CHANGED, False):
-        return
-    current_app.extensions.pop(_SHARED, None)
-    try:
-        client_cache.invalidate()
-    except RedisError:
-        log.warning(
-            "shared epoch not moved; other processes may use their copy of webhook"
-            " subscriptions for up to OAUTH_CLIENT_CACHE_SECONDS"
-        )
-
-
-def _forget_when_transaction_ends(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_CHANGED, None)
+    client_changes.note_change(session)
 
 
 def on_info_requested(document_id: int) -> None:
@@ -287,13 +265,6 @@ def on_info_requested(document_id: int) -> None:
 
 
 def init_app() -> None:
-    """Listen to document changes and finance's questions (connecting twice is one connection),
-    and to commits that changed an endpoint (once per process)."""
+    """Listen to document changes and finance's questions (connecting twice is one connection)."""
     document_transitioned.connect(on_transition, weak=False)
     info_requested.connect(on_info_requested, weak=False)
-    for name, listener in (
-        ("after_commit", _announce_after_commit),
-        ("after_transaction_end", _forget_when_transaction_ends),
-    ):
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)

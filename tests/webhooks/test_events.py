@@ -143,19 +143,8 @@ def test_a_csv_of_many_invoices_reads_the_endpoints_once(client, network_and_acm
     network, acme = network_and_acme
     services.create_endpoint(acme, "https://hooks.example.com/x", ["invoice.received"])
     db.session.commit()
-    statements: list[str] = []
-    from sqlalchemy import event
-
-    def count(conn, cursor, statement, *args):
-        if "FROM webhook_endpoints" in statement:
-            statements.append(statement)
-
-    engine = db.session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _endpoint_reads() as statements:
         _send_for(client, network, acme)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     assert len(statements) == 1
     assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 2
