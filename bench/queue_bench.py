@@ -1,14 +1,19 @@
-"""The finance queue at a million invoices: load them with their holds and reviews into a
-PostgreSQL database of the bench's own (COPY), then time the queue's query function for the
-common filters and sorts and report each one's median and p95.
+"""The finance queue at a million invoices: load them with their holds, reviews and timelines
+into a PostgreSQL database of the bench's own (COPY, then one INSERT … SELECT for the
+timelines), then time the queue's query function for the common filters and sorts, the KPI
+block, and the whole page, and report each one's median and p95.
 
-    .venv/bin/python bench/queue_bench.py [--invoices 1000000] [--runs 40]
+    .venv/bin/python bench/queue_bench.py [--invoices 1000000] [--runs 40] [--reuse]
 
-What is timed is `app.holds.queries.queue` (the page's rows: the filtered, sorted keyset query
-plus the open codes, reviews and waiting questions of the 51 rows it returns) and
-`counts_by_code` (the counts at the top of the page), each inside the app as the view calls
-them; not the template or the KPI block. BENCH_DATABASE_URL (default
-postgresql://127.0.0.1/bench_queue) is dropped and created afresh.
+What is timed: `app.holds.queries.queue` (the page's rows: the filtered, sorted keyset query
+plus the open codes, reviews and waiting questions of the 51 rows it returns),
+`counts_by_code` (the counts at the top of the page), `kpi_report` (first-pass and exception
+rates, cycle-time percentiles and holds by code, in all, per day and per supplier, over the
+last 30 days' timelines), and the view itself, template and all. The baseline, measured in the
+same run on the same data, is the KPI block as it was before it moved into SQL: every verdict
+entry of the window read into Python (`baseline_kpi_report`), alone and inside the page.
+BENCH_DATABASE_URL (default postgresql://127.0.0.1/bench_queue) is dropped and created afresh
+unless --reuse.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ FACILITIES = [f"FAC-{n:02d}" for n in range(1, 13)]
 # and those held once and since released (their holds stay in the table as history).
 HELD_SHARE = 0.03
 RELEASED_SHARE = 0.10
+REJECTED_SHARE = 0.02  # sent back at the first check (unknown or inactive supplier, say)
 DONE_STATES = ["VALIDATED", "POSTED", "PAID", "PAID", "PAID"]
 # Hold codes as often as a busy AP team sees them.
 CODE_WEIGHTS = {
@@ -142,6 +148,8 @@ def load(invoices: int, seed: int = 7) -> dict[str, int]:
                 state = "ON_HOLD" if draw < HELD_SHARE else rng.choice(DONE_STATES)
                 if HELD_SHARE <= draw < HELD_SHARE + RELEASED_SHARE:
                     released.append(n)
+                elif draw >= 1 - REJECTED_SHARE:
+                    state = "REJECTED"
                 amount = round(min(rng.lognormvariate(7, 1.3), 5_000_000), 2)
                 yield (
                     "invoice",
@@ -251,10 +259,50 @@ def load(invoices: int, seed: int = 7) -> dict[str, int]:
             ["document_id", "assignee_id", "held_at", "due_at", "version"],
             reviews(),
         )
+        timelines(cursor)
         connection.commit()
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
     return {"supplier": suppliers[17], "clerk": clerks[3], "held": len(held)}
+
+
+# Each invoice's timeline, in the order transition() writes it: received, normalized (2 s
+# later), its first verdict after up to 10 minutes (rejected, held, or validated); a hold
+# released between 1 and 72 hours later goes on to VALIDATED; posted and paid ones go on. The
+# queue page's KPIs read these entries (first verdicts, received → validated).
+TIMELINES = """
+CREATE TEMP TABLE timing AS
+SELECT d.id, d.created_at AS r, d.state,
+       make_interval(secs => 5 + floor(random() * 600)) AS v,
+       CASE WHEN EXISTS (SELECT 1 FROM holds h WHERE h.document_id = d.id AND h.status = 'RELEASED')
+            THEN make_interval(secs => 3600 + floor(random() * 71 * 3600)) END AS w
+FROM documents d;
+INSERT INTO document_events (document_id, at, from_state, to_state, actor_label, reason)
+SELECT t.id, least(e.at, now()), e.from_state, e.to_state, 'system', ''
+FROM timing t, LATERAL (VALUES
+  (t.r, NULL, 'RECEIVED', true),
+  (t.r + interval '2 s', 'RECEIVED', 'NORMALIZED', true),
+  (t.r + t.v, 'NORMALIZED', 'REJECTED', t.state = 'REJECTED'),
+  (t.r + t.v, 'NORMALIZED', 'ON_HOLD', t.state = 'ON_HOLD' OR t.w IS NOT NULL),
+  (t.r + t.v, 'NORMALIZED', 'VALIDATED', t.state IN ('VALIDATED', 'POSTED', 'PAID') AND t.w IS NULL),
+  (t.r + t.v + t.w, 'ON_HOLD', 'VALIDATED', t.w IS NOT NULL),
+  (t.r + t.v + coalesce(t.w, interval '0') + interval '1 min', 'VALIDATED', 'POSTING',
+   t.state IN ('POSTED', 'PAID')),
+  (t.r + t.v + coalesce(t.w, interval '0') + interval '2 min', 'POSTING', 'POSTED',
+   t.state IN ('POSTED', 'PAID')),
+  (t.r + t.v + coalesce(t.w, interval '0') + interval '30 days', 'POSTED', 'PAID',
+   t.state = 'PAID')
+) AS e(at, from_state, to_state, applies)
+WHERE e.applies;
+DROP TABLE timing;
+"""
+
+
+def timelines(cursor) -> None:
+    cursor.execute("SELECT setseed(0.7)")
+    for statement in TIMELINES.split(";"):
+        if statement.strip():
+            cursor.execute(statement)
 
 
 def loaded() -> dict[str, int]:
@@ -351,7 +399,94 @@ def measure(ids: dict[str, int], runs: int) -> Iterator[tuple[str, float, float,
                     explained(second),
                 )
         yield ("counts per hold code (top of the page)", *timed(queries.counts_by_code, runs), None)
+        yield from kpi_blocks(runs)
         yield from whole_pages(app, ids, runs)
+
+
+def kpi_blocks(runs: int) -> Iterator[tuple[str, float, float, float | None]]:
+    from app.db import db, utcnow
+    from app.holds import queries
+
+    def kpis(report=queries.kpi_report):
+        figures = report(utcnow() - dt.timedelta(days=30))
+        db.session.rollback()
+        return figures
+
+    new, old = kpis(), kpis(baseline_kpi_report)
+    checked = new.overall.checked
+    print(
+        f"KPIs over 30 days: {checked:,} invoices checked, first pass "
+        f"{new.overall.first_pass_rate:.1%}, exceptions {new.overall.exception_rate:.1%}, "
+        f"median {new.overall.median_hours:.2f} h, p90 {new.overall.p90_hours:.2f} h; "
+        f"the baseline reads {old.overall.checked:,} (it leaves out the rejected ones)",
+        flush=True,
+    )
+    yield ("KPIs in SQL (percentile_cont, grouping sets)", *timed(kpis, max(5, runs // 4)), None)
+    yield (
+        "KPIs baseline (events read into Python)",
+        *timed(lambda: kpis(baseline_kpi_report), max(5, runs // 4)),
+        None,
+    )
+
+
+def baseline_kpi_report(since: dt.datetime, supplier_id: int | None = None):
+    """The KPI block before this change (app.holds.queries at 5b7156c), for comparison: every
+    VALIDATED/ON_HOLD entry of the window's invoices read into Python and reduced there."""
+    from sqlalchemy import select
+
+    from app.db import db
+    from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
+    from app.holds.queries import KpiReport, Kpis, percentile
+
+    query = (
+        select(
+            DocumentEvent.document_id,
+            DocumentEvent.to_state,
+            DocumentEvent.at,
+            Document.created_at,
+            Document.supplier_org_id,
+        )
+        .join(Document, Document.id == DocumentEvent.document_id)
+        .where(
+            Document.kind == DocumentKind.INVOICE,
+            Document.created_at >= since,
+            DocumentEvent.to_state.in_((DocumentState.VALIDATED, DocumentState.ON_HOLD)),
+        )
+        .order_by(DocumentEvent.id)
+    )
+    if supplier_id is not None:
+        query = query.where(Document.supplier_org_id == supplier_id)
+    first: dict = {}
+    hours: dict = {}
+    for document_id, state, at, received, supplier in db.session.execute(query):
+        first.setdefault(document_id, (state, received, supplier))
+        if state == DocumentState.VALIDATED and document_id not in hours:
+            hours[document_id] = (at - received).total_seconds() / 3600
+
+    def summary(items) -> Kpis:
+        states = [state for _, (state, _, _) in items]
+        ordered = sorted(hours[d] for d, _ in items if d in hours)
+        return Kpis(
+            checked=len(states),
+            first_pass=states.count(DocumentState.VALIDATED),
+            held=states.count(DocumentState.ON_HOLD),
+            median_hours=percentile(ordered, 0.5),
+            p90_hours=percentile(ordered, 0.9),
+        )
+
+    days: dict = {}
+    suppliers: dict = {}
+    for item in first.items():
+        days.setdefault(item[1][1].date(), []).append(item)
+        suppliers.setdefault(item[1][2], []).append(item)
+    return KpiReport(
+        summary(list(first.items())),
+        [(day, summary(days[day])) for day in sorted(days, reverse=True)],
+        [
+            (key, summary(group))
+            for key, group in sorted(suppliers.items(), key=lambda i: -len(i[1]))
+        ],
+    )
 
 
 PAGES = {
@@ -367,24 +502,31 @@ def whole_pages(
     app, ids: dict[str, int], runs: int
 ) -> Iterator[tuple[str, float, float, float | None]]:
     """The view itself, template and all, for a signed-in clerk (Flask-Login's per-request
-    user set directly: sign-in is not what is measured). The KPI block reads the timeline,
-    which this bench does not load, so its cost is not in these figures."""
+    user set directly: sign-in is not what is measured), KPI block included; then the same
+    pages with the baseline KPI block."""
     from flask import g
 
     from app.accounts.models import User
     from app.db import db
+    from app.holds import queries
 
     view = app.view_functions["holds.queue"]
-    for name, args in PAGES.items():
+    current = queries.kpi_report
+    for label, report in (("", current), (" (baseline KPIs)", baseline_kpi_report)):
+        queries.kpi_report = report
+        try:
+            for name, args in PAGES.items():
 
-        def render(args=args):
-            with app.test_request_context(f"/finance/holds?{args}"):
-                g._login_user = db.session.get(User, ids["clerk"])
-                html = view()
-                assert "Held invoices" in html or "All invoices" in html
-                db.session.remove()
+                def render(args=args):
+                    with app.test_request_context(f"/finance/holds?{args}"):
+                        g._login_user = db.session.get(User, ids["clerk"])
+                        html = view()
+                        assert "Held invoices" in html or "All invoices" in html
+                        db.session.remove()
 
-        yield (name, *timed(render, max(5, runs // 3)), None)
+                yield (name + label, *timed(render, max(5, runs // 3)), None)
+        finally:
+            queries.kpi_report = current
 
 
 def main() -> None:
@@ -392,6 +534,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--reuse", action="store_true", help="measure the database loaded before")
+    parser.add_argument("--load-only", action="store_true", help="load, then stop (measure later)")
     args = parser.parse_args()
     if args.reuse:
         ids = loaded()
@@ -405,6 +548,8 @@ def main() -> None:
             f"in {time.perf_counter() - start:.0f} s (COPY, then VACUUM ANALYZE)",
             flush=True,
         )
+        if args.load_only:
+            return
     print(f"load average before measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'case':<44} {'median ms':>10} {'p95 ms':>8} {'in PG ms':>9}")
     for name, mid, p95, database in measure(ids, args.runs):

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import statistics
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Exists, Select, func, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Date, Exists, Select, case, cast, func, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
 
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
@@ -299,17 +299,26 @@ def held_invoice(document_id: int) -> Document | None:
 
 
 # -- KPIs ------------------------------------------------------------------------------------
+#
+# Computed by the database: one row per invoice (its first verdict and when it was validated)
+# reduced to counts and percentiles in one grouped query (GROUPING SETS: overall, per day, per
+# supplier) on PostgreSQL; SQLite, which has neither percentile_cont nor grouping sets, reads
+# the same per-invoice rows and reduces them in Python to the same figures.
+
+VERDICTS = (DocumentState.VALIDATED, DocumentState.ON_HOLD, DocumentState.REJECTED)
 
 
 @dataclass(frozen=True)
 class Kpis:
-    """How matching went for invoices received in the window."""
+    """How matching went for invoices received in the window (of one day or one supplier)."""
 
-    checked: int  # reached a first verdict (validated or held)
+    checked: int  # reached a first verdict: validated, held or rejected
     first_pass: int  # validated at the first check, no hold
     held: int  # held at the first check
     median_hours: float | None  # received → validated
     p90_hours: float | None
+    rejected: int = 0  # rejected at the first verdict (counted in the rates' denominator)
+    holds: Mapping[HoldCode, int] = field(default_factory=dict)  # holds raised, by code
 
     @property
     def first_pass_rate(self) -> float | None:
@@ -321,112 +330,255 @@ class Kpis:
 
 
 @dataclass(frozen=True)
-class _Verdict:
-    supplier_id: int | None
-    day: dt.date
-    first: DocumentState
-    hours: float | None  # received → validated, when it was
-
-
-def _verdicts(since: dt.datetime, supplier_id: int | None) -> list[_Verdict]:
-    query = (
-        select(
-            DocumentEvent.document_id,
-            DocumentEvent.to_state,
-            DocumentEvent.at,
-            Document.created_at,
-            Document.supplier_org_id,
-        )
-        .join(Document, Document.id == DocumentEvent.document_id)
-        .where(
-            Document.kind == DocumentKind.INVOICE,
-            Document.created_at >= since,
-            DocumentEvent.to_state.in_((DocumentState.VALIDATED, DocumentState.ON_HOLD)),
-        )
-        .order_by(DocumentEvent.id)
-    )
-    if supplier_id is not None:
-        query = query.where(Document.supplier_org_id == supplier_id)
-    first: dict[int, tuple[DocumentState, dt.datetime, int | None]] = {}
-    hours: dict[int, float] = {}
-    for document_id, state, at, received, supplier in db.session.execute(query):
-        first.setdefault(document_id, (state, received, supplier))
-        if state == DocumentState.VALIDATED and document_id not in hours:
-            hours[document_id] = (at - received).total_seconds() / 3600
-    return [
-        _Verdict(supplier, received.date(), state, hours.get(document_id))
-        for document_id, (state, received, supplier) in first.items()
-    ]
-
-
-def _summary(verdicts: Sequence[_Verdict]) -> Kpis:
-    states = [v.first for v in verdicts]
-    median, p90 = _median_p90(sorted(v.hours for v in verdicts if v.hours is not None))
-    return Kpis(
-        checked=len(states),
-        first_pass=states.count(DocumentState.VALIDATED),
-        held=states.count(DocumentState.ON_HOLD),
-        median_hours=median,
-        p90_hours=p90,
-    )
-
-
-def kpis(since: dt.datetime, supplier_id: int | None = None) -> Kpis:
-    """First-pass match rate, exception rate and the time from receipt to VALIDATED, for the
-    invoices received since `since` (of one supplier, if given)."""
-    return _summary(_verdicts(since, supplier_id))
-
-
-@dataclass(frozen=True)
 class KpiReport:
     overall: Kpis
     by_day: list[tuple[dt.date, Kpis]]  # newest day first
     by_supplier: list[tuple[int | None, Kpis]]  # most invoices first
 
 
+@dataclass(frozen=True)
+class _Counts:
+    checked: int = 0
+    first_pass: int = 0
+    held: int = 0
+    rejected: int = 0
+    median_hours: float | None = None
+    p90_hours: float | None = None
+
+    def kpis(self, holds: Mapping[HoldCode, int] | None = None) -> Kpis:
+        return Kpis(
+            checked=self.checked,
+            first_pass=self.first_pass,
+            held=self.held,
+            median_hours=self.median_hours,
+            p90_hours=self.p90_hours,
+            rejected=self.rejected,
+            holds=dict(holds or {}),
+        )
+
+
 def kpi_report(since: dt.datetime, supplier_id: int | None = None) -> KpiReport:
-    """The figures in all, per day and per supplier, from one read of the timeline."""
-    verdicts = _verdicts(since, supplier_id)
-    return KpiReport(_summary(verdicts), _by_day(verdicts), _by_supplier(verdicts))
+    """First-pass match rate, exception rate, the time from receipt to VALIDATED and the holds
+    raised by code, for the invoices received since `since` (of one supplier, if given): in all,
+    per day and per supplier."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        overall, days, suppliers = _counts_in_sql(since, supplier_id)
+    else:
+        overall, days, suppliers = _counts_in_python(since, supplier_id)
+    holds_by_day, holds_by_supplier = _holds_raised(since, supplier_id)
+    return KpiReport(
+        overall.kpis(_summed(holds_by_day.values())),
+        _days(days, holds_by_day),
+        _suppliers(suppliers, holds_by_supplier),
+    )
+
+
+def kpis(since: dt.datetime, supplier_id: int | None = None) -> Kpis:
+    return kpi_report(since, supplier_id).overall
 
 
 def kpis_by_day(since: dt.datetime, supplier_id: int | None = None) -> list[tuple[dt.date, Kpis]]:
     """The same figures for each day invoices were received, newest day first."""
-    return _by_day(_verdicts(since, supplier_id))
+    return kpi_report(since, supplier_id).by_day
 
 
 def kpis_by_supplier(since: dt.datetime) -> list[tuple[int | None, Kpis]]:
     """The same figures for each supplier, most invoices first."""
-    return _by_supplier(_verdicts(since, None))
+    return kpi_report(since).by_supplier
 
 
-def _by_day(verdicts: Sequence[_Verdict]) -> list[tuple[dt.date, Kpis]]:
-    days: dict[dt.date, list[_Verdict]] = {}
-    for verdict in verdicts:
-        days.setdefault(verdict.day, []).append(verdict)
-    return [(day, _summary(days[day])) for day in sorted(days, reverse=True)]
-
-
-def _by_supplier(verdicts: Sequence[_Verdict]) -> list[tuple[int | None, Kpis]]:
-    suppliers: dict[int | None, list[_Verdict]] = {}
-    for verdict in verdicts:
-        suppliers.setdefault(verdict.supplier_id, []).append(verdict)
-    ranked = sorted(suppliers.items(), key=lambda item: -len(item[1]))
-    return [(supplier, _summary(group)) for supplier, group in ranked]
-
-
-def holds_by_code_since(since: dt.datetime) -> dict[HoldCode, int]:
+def holds_by_code_since(since: dt.datetime, supplier_id: int | None = None) -> dict[HoldCode, int]:
     """Holds raised in the window, by code (open or since released)."""
-    rows = db.session.execute(
-        select(Hold.code, func.count()).where(Hold.created_at >= since).group_by(Hold.code)
+    return _summed(_holds_raised(since, supplier_id)[0].values())
+
+
+def _days(
+    counts: Mapping[dt.date, _Counts], holds: Mapping[dt.date, Mapping[HoldCode, int]]
+) -> list[tuple[dt.date, Kpis]]:
+    days = sorted(set(counts) | set(holds), reverse=True)
+    return [(day, counts.get(day, _Counts()).kpis(holds.get(day))) for day in days]
+
+
+def _suppliers(
+    counts: Mapping[int | None, _Counts], holds: Mapping[int | None, Mapping[HoldCode, int]]
+) -> list[tuple[int | None, Kpis]]:
+    ranked = sorted(counts, key=lambda supplier: (-counts[supplier].checked, supplier or 0))
+    return [(supplier, counts[supplier].kpis(holds.get(supplier))) for supplier in ranked]
+
+
+def _summed(groups: Iterable[Mapping[HoldCode, int]]) -> dict[HoldCode, int]:
+    total: dict[HoldCode, int] = {}
+    for group in groups:
+        for code, count in group.items():
+            total[code] = total.get(code, 0) + count
+    return total
+
+
+def _day(column: Any) -> ColumnElement:
+    """The UTC calendar day of a timestamp column."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _first_verdicts(since: dt.datetime, supplier_id: int | None) -> Select:
+    """One row per invoice received since `since` that reached a verdict: when it was received,
+    its supplier, its first verdict (validated, held or rejected) and when it was validated."""
+    e = DocumentEvent
+    per_invoice = (
+        select(
+            e.document_id.label("document_id"),
+            func.min(e.id).label("first_id"),
+            func.min(case((e.to_state == DocumentState.VALIDATED, e.at))).label("validated_at"),
+        )
+        .join(Document, Document.id == e.document_id)
+        # Events of an invoice received since `since` all happened since then: the condition on
+        # `at` lets the database read the events by their time index.
+        .where(
+            Document.kind == DocumentKind.INVOICE,
+            Document.created_at >= since,
+            e.at >= since,
+            e.to_state.in_(VERDICTS),
+        )
+        .group_by(e.document_id)
     )
-    return {code: count for code, count in rows.all()}  # noqa: C416 - rows, not pairs, for mypy
+    if supplier_id is not None:
+        per_invoice = per_invoice.where(Document.supplier_org_id == supplier_id)
+    firsts = per_invoice.subquery("firsts")
+    first = aliased(DocumentEvent, name="first_event")
+    return (
+        select(
+            Document.created_at.label("received"),
+            Document.supplier_org_id.label("supplier"),
+            first.to_state.label("verdict"),
+            firsts.c.validated_at,
+        )
+        .select_from(firsts)
+        .join(Document, Document.id == firsts.c.document_id)
+        .join(first, first.id == firsts.c.first_id)
+    )
 
 
-def _median_p90(values: list[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    if len(values) == 1:
-        return values[0], values[0]
-    deciles = statistics.quantiles(values, n=10, method="inclusive")
-    return statistics.median(values), deciles[8]
+Grouped = tuple[_Counts, dict[dt.date, _Counts], dict[int | None, _Counts]]
+
+
+def _counts_in_sql(since: dt.datetime, supplier_id: int | None) -> Grouped:
+    rows = _first_verdicts(since, supplier_id).subquery("verdicts")
+    day = _day(rows.c.received).label("day")
+    hours = case(
+        (
+            rows.c.validated_at.is_not(None),
+            func.extract("epoch", rows.c.validated_at - rows.c.received) / 3600,
+        )
+    )
+
+    def verdicts(state: DocumentState) -> ColumnElement:
+        return func.count(case((rows.c.verdict == state, 1)))
+
+    query = select(
+        func.grouping(day),
+        func.grouping(rows.c.supplier),
+        day,
+        rows.c.supplier,
+        func.count(),
+        verdicts(DocumentState.VALIDATED),
+        verdicts(DocumentState.ON_HOLD),
+        verdicts(DocumentState.REJECTED),
+        func.percentile_cont(0.5).within_group(hours),
+        func.percentile_cont(0.9).within_group(hours),
+    ).group_by(func.grouping_sets(tuple_(day), tuple_(rows.c.supplier), tuple_()))
+    overall, days, suppliers = _Counts(), {}, {}
+    for (
+        no_day,
+        no_supplier,
+        on,
+        supplier,
+        checked,
+        passed,
+        held,
+        rejected,
+        p50,
+        p90,
+    ) in db.session.execute(query):
+        counts = _Counts(checked, passed, held, rejected, _float(p50), _float(p90))
+        if no_day and no_supplier:
+            overall = counts
+        elif no_supplier:
+            days[_as_date(on)] = counts
+        else:
+            suppliers[supplier] = counts
+    return overall, days, suppliers
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _counts_in_python(since: dt.datetime, supplier_id: int | None) -> Grouped:
+    rows = db.session.execute(_first_verdicts(since, supplier_id)).all()
+    days: dict[dt.date, list[Any]] = {}
+    suppliers: dict[int | None, list[Any]] = {}
+    for row in rows:
+        days.setdefault(row.received.date(), []).append(row)
+        suppliers.setdefault(row.supplier, []).append(row)
+    return (
+        _reduced(rows),
+        {day: _reduced(group) for day, group in days.items()},
+        {supplier: _reduced(group) for supplier, group in suppliers.items()},
+    )
+
+
+def _reduced(rows: Sequence[Any]) -> _Counts:
+    verdicts = [row.verdict for row in rows]
+    hours = sorted(
+        (row.validated_at - row.received).total_seconds() / 3600
+        for row in rows
+        if row.validated_at is not None
+    )
+    return _Counts(
+        checked=len(rows),
+        first_pass=verdicts.count(DocumentState.VALIDATED),
+        held=verdicts.count(DocumentState.ON_HOLD),
+        rejected=verdicts.count(DocumentState.REJECTED),
+        median_hours=percentile(hours, 0.5),
+        p90_hours=percentile(hours, 0.9),
+    )
+
+
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
+    if not ordered:
+        return None
+    position = q * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _holds_raised(
+    since: dt.datetime, supplier_id: int | None
+) -> tuple[dict[dt.date, dict[HoldCode, int]], dict[int | None, dict[HoldCode, int]]]:
+    """Holds raised on invoices since `since`, counted by code per day raised and per supplier
+    (two small grouped reads over the holds' time index)."""
+    by_day: dict[dt.date, dict[HoldCode, int]] = {}
+    for on, code, count in _holds_counted(_day(Hold.created_at), since, supplier_id):
+        by_day.setdefault(_as_date(on), {})[HoldCode(code)] = count
+    by_supplier: dict[int | None, dict[HoldCode, int]] = {}
+    for supplier, code, count in _holds_counted(Document.supplier_org_id, since, supplier_id):
+        by_supplier.setdefault(supplier, {})[HoldCode(code)] = count
+    return by_day, by_supplier
+
+
+def _holds_counted(key: Any, since: dt.datetime, supplier_id: int | None) -> Any:
+    query = (
+        select(key, Hold.code, func.count())
+        .join(Document, Document.id == Hold.document_id)
+        .where(Hold.created_at >= since, Document.kind == DocumentKind.INVOICE)
+        .group_by(key, Hold.code)
+    )
+    if supplier_id is not None:
+        query = query.where(Document.supplier_org_id == supplier_id)
+    return db.session.execute(query)

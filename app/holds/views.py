@@ -109,7 +109,6 @@ def queue() -> str:
         kpis=report.overall,
         kpis_by_day=report.by_day[:14],
         kpis_by_supplier=_named(report.by_supplier[:10]),
-        holds_by_code=queries.holds_by_code_since(since),
         kpi_days=KPI_WINDOW.days,
         suppliers=_suppliers(),
         facilities=queries.facilities(),
