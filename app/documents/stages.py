@@ -11,6 +11,7 @@ import structlog
 from app.documents import sweeper
 from app.documents.models import Document, DocumentState
 from app.documents.queries import locked_document
+from app.erp.client import on_behalf_of
 
 log = structlog.get_logger(__name__)
 
@@ -21,6 +22,7 @@ def run_stage(command: str, document_id: int, work: Callable[[Document], Documen
     if document is None:
         log.warning("no such document", command=command, document_id=document_id)
         return "missing"
-    state = work(document)
+    with on_behalf_of(document_id):  # its ERP calls are kept with it (app.ops.erp_calls)
+        state = work(document)
     sweeper.arm_now_and_then()
     return state.value

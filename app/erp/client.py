@@ -7,12 +7,14 @@ and circuit breaker) decides, guided by ``ErpError.retryable``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -39,20 +41,41 @@ from app.erp.interface import (
 
 log = structlog.get_logger("erp.client")
 
-# Sent after every HTTP exchange with the ERP (metrics listen), with one ErpCall as the sender.
+# Sent after every HTTP exchange with the ERP (metrics and the ops record of calls listen),
+# with one ErpCall as the sender.
 erp_called = Namespace().signal("erp-called")
+# The document the calls made now are for (set by the code that works on one: `on_behalf_of`).
+_document_id: ContextVar[int | None] = ContextVar("erp_document_id", default=None)
+
+
+@contextlib.contextmanager
+def on_behalf_of(document_id: int) -> Iterator[None]:
+    """Every ERP call made inside is reported as made for `document_id`."""
+    token = _document_id.set(document_id)
+    try:
+        yield
+    finally:
+        _document_id.reset(token)
 
 
 @dataclass(frozen=True)
 class ErpCall:
     """One exchange as listeners see it: the endpoint as a template (`/api/vendors/{id}`, so a
-    label never carries a document's own numbers), the status or the transport error."""
+    label never carries a document's own numbers), the status or the transport error; then the
+    path as sent, the ERP's error message, the correlation id and Idempotency-Key, and the
+    document it was made for, if any."""
 
     method: str
     endpoint: str
     status: int | None
     error: str | None
     seconds: float
+    path: str = ""
+    detail: str | None = None
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    document_id: int | None = None
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 def endpoint_template(path: str) -> str:
@@ -277,7 +300,7 @@ class ErpClient:
             all_headers["X-Correlation-ID"] = correlation_id
         if payload is not None:
             all_headers["Content-Type"] = "application/json"
-        started = time.perf_counter()
+        exchange = Exchange(method, path, time.perf_counter(), correlation_id, all_headers)
         try:
             response = self.session.request(
                 method,
@@ -288,12 +311,25 @@ class ErpClient:
                 timeout=timeout or self.timeout,
             )
         except requests.RequestException as exc:
-            _log_call(method, path, None, started, correlation_id, error=type(exc).__name__)
-            raise _transport_error(exc) from exc
-        _log_call(method, path, response.status_code, started, correlation_id)
-        if response.status_code >= 300:
-            raise _http_error(response)
+            failure = _transport_error(exc)
+            _log_call(exchange, None, error=type(exc).__name__, detail=failure.message)
+            raise failure from exc
+        problem = _http_error(response) if response.status_code >= 300 else None
+        _log_call(exchange, response.status_code, detail=problem.message if problem else None)
+        if problem is not None:
+            raise problem
         return response
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What `_call` sent, for the log line and the signal."""
+
+    method: str
+    path: str
+    started: float
+    correlation_id: str | None
+    headers: Mapping[str, str]
 
 
 def _q(segment: str) -> str:
@@ -394,23 +430,35 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 def _log_call(
-    method: str,
-    path: str,
+    exchange: Exchange,
     status: int | None,
-    started: float,
-    correlation_id: str | None,
     *,
     error: str | None = None,
+    detail: str | None = None,
 ) -> None:
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - exchange.started
+    correlation_id = exchange.correlation_id
     log.info(
         "erp.call",
-        method=method,
-        path=path,
+        method=exchange.method,
+        path=exchange.path,
         status=status,
         error=error,
         duration_ms=round(seconds * 1000, 1),
         # None would hide the id the job or request bound to every line of its logs.
         **({"correlation_id": correlation_id} if correlation_id else {}),
     )
-    erp_called.send(ErpCall(method, endpoint_template(path), status, error, seconds))
+    erp_called.send(
+        ErpCall(
+            exchange.method,
+            endpoint_template(exchange.path),
+            status,
+            error,
+            seconds,
+            path=exchange.path,
+            detail=detail,
+            correlation_id=correlation_id,
+            idempotency_key=exchange.headers.get("Idempotency-Key"),
+            document_id=_document_id.get(),
+        )
+    )

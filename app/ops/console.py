@@ -13,7 +13,6 @@ gets the same stays and the percentiles are taken in Python.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from sqlalchemy.sql.selectable import CTE
 
 from app.db import UTCDateTime, db
 from app.documents.models import Document, DocumentEvent, DocumentState
+from app.ops.charts import percentile
 
 S = DocumentState
 # The console's rows, in the order a document meets them; then the states off the main line.
@@ -181,15 +181,6 @@ def _windows_in_python(now: dt.datetime) -> dict[tuple[DocumentState, str], Wind
                 len(began), len(ended), percentile(durations, 0.5), percentile(durations, 0.95)
             )
     return figures
-
-
-def percentile(ordered: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
-    if not ordered:
-        return None
-    position = q * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def hourly_entries(now: dt.datetime) -> dict[DocumentState, tuple[int, ...]]:

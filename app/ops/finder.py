@@ -1,5 +1,6 @@
 """Find any document by id, invoice number or correlation id, and gather its trail: timeline,
-the jobs the pipeline sends for it, and the audit entries it is the target of."""
+the jobs the pipeline sends for it, its ERP calls and posting attempts, and the audit entries
+it is the target of."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from sqlalchemy import or_, select
 from app.audit.models import AuditEntry
 from app.db import db
 from app.documents.models import Document, DocumentEvent, OutboxEntry
+from app.ops import erp_calls
+from app.ops.models import ErpCallRecord
 from app.ops.queues import JobStatus, job_statuses
 from app.pipeline import STEPS_BY_COMMAND
+from app.posting.models import PostingAttempt
 
 MAX_ID = 2**31 - 1
 FOUND_SHOWN = 50
@@ -40,6 +44,8 @@ class Trail:
     jobs: list[JobStatus]
     jobs_error: str
     audit: list[AuditEntry]
+    erp_calls: list[ErpCallRecord]
+    attempts: list[PostingAttempt]
 
 
 def job_ids_of(document: Document, outbox: list[OutboxEntry]) -> list[str]:
@@ -70,4 +76,20 @@ def trail(document: Document) -> Trail:
             .order_by(AuditEntry.id)
         )
     )
-    return Trail(document, list(document.timeline), outbox, jobs, jobs_error, audit)
+    attempts = list(
+        db.session.scalars(
+            select(PostingAttempt)
+            .where(PostingAttempt.document_id == document.id)
+            .order_by(PostingAttempt.attempt_no)
+        )
+    )
+    return Trail(
+        document,
+        list(document.timeline),
+        outbox,
+        jobs,
+        jobs_error,
+        audit,
+        erp_calls.calls_of(document.id),
+        attempts,
+    )

@@ -21,7 +21,7 @@ from app.accounts.access import require_role
 from app.audit.services import verify_chain
 from app.db import db, utcnow
 from app.documents.models import Document
-from app.ops import audit_view, charts, console, finder, health, metrics, queues
+from app.ops import audit_view, charts, console, erp_calls, finder, health, metrics, queues
 from app.orgs.roles import Role
 
 bp = Blueprint("ops", __name__)
@@ -82,7 +82,7 @@ def find_document():
 @require_role(Role.OPS)
 def document_trail(document_id: int):
     document = db.session.get(Document, document_id) or abort(404)
-    return render_template("ops/document.html", trail=finder.trail(document))
+    return render_template("ops/document.html", trail=finder.trail(document), view=erp_calls)
 
 
 @bp.get("/ops/audit")

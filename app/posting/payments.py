@@ -14,6 +14,7 @@ from app.db import db
 from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
 from app.erp import get_erp
+from app.erp.client import on_behalf_of
 from app.erp.errors import ErpError, ErpUnavailable
 from app.posting import breaker
 from app.posting.models import AttemptState, PostingAttempt
@@ -55,9 +56,10 @@ def _due(due_before: dt.datetime) -> list[tuple[Document, PostingAttempt]]:
 
 def _check(document: Document, attempt: PostingAttempt) -> int:
     try:
-        payment = get_erp().get_payment(
-            int(attempt.erp_ap_invoice_id or 0), correlation_id=g.get("correlation_id")
-        )
+        with on_behalf_of(document.id):
+            payment = get_erp().get_payment(
+                int(attempt.erp_ap_invoice_id or 0), correlation_id=g.get("correlation_id")
+            )
     except ErpUnavailable as exc:
         breaker.record_failure(ENDPOINT, f"{exc.reason}: {exc.message}")
         return 0
