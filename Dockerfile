@@ -12,7 +12,7 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 APP_ENV=production \
     INSTANCE_PATH=/var/lib/portal
 RUN useradd --system --create-home --uid 10001 portal \
- && mkdir -p /var/lib/portal/uploads && chown -R portal /var/lib/portal
+ && mkdir -p /var/lib/portal/uploads /var/lib/portal/metrics && chown -R portal /var/lib/portal
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 WORKDIR /srv/portal

@@ -1,7 +1,9 @@
 """gunicorn settings the portal relies on (read by default from the working directory).
 
 With PROMETHEUS_MULTIPROC_DIR set, every worker writes its metrics to files in that directory
-and /metrics adds them up; when a worker exits, its live gauges must be forgotten.
+and /metrics adds them up; when a worker exits, its live gauges must be forgotten. RQ worker
+processes share the directory (what jobs count reaches /metrics too) and app/workers.py does
+the same for them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,11 @@ connections. What a fork bought, this keeps another way:
   supervisor starts a fresh one (0 means never).
 WORKER_CLASS=fork brings back RQ's forking `Worker` (a fork per job), for a job that must not
 share its process.
+
+With PROMETHEUS_MULTIPROC_DIR set (the same directory as the web processes), what jobs count
+(ERP calls, webhook deliveries, time in a stage) reaches `/metrics`: each process writes its own
+files there, and when a worker or a forked job exits it is marked dead, as gunicorn.conf.py does
+for web workers, so live gauges of a process that is gone are not added up.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 from rq.worker import BaseWorker, DequeueStrategy
-from rq.worker_pool import WorkerPool
+from rq.worker_pool import WorkerData, WorkerPool
 
 from app.documents.sweeper import ArmsTheSweep, heartbeat_seconds
 
@@ -65,7 +70,10 @@ def worker_class(kind: str, max_jobs: int) -> type[BaseWorker]:
         return base.work(self, *args, **kwargs)
 
     # Each also keeps the outbox sweep scheduled, even after Redis lost its data.
-    bases = (ArmsTheSweep, base) if base is Worker else (BeatsDuringJobs, ArmsTheSweep, base)
+    if base is Worker:
+        bases: tuple[type, ...] = (ForgetsFinishedHorses, ArmsTheSweep, base)
+    else:
+        bases = (BeatsDuringJobs, ArmsTheSweep, base)
     return type(f"Portal{base.__name__}", bases, {"work": work})
 
 
@@ -99,6 +107,34 @@ class BeatsDuringJobs(BaseWorker):
             thread.join()
 
 
+class ForgetsFinishedHorses(BaseWorker):
+    """Mixin for RQ's forking worker: the process forked for a job is marked dead for the
+    metrics once it has exited."""
+
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
+        pid, status, rusage = super().wait_for_horse()  # type: ignore[misc]
+        if pid:
+            forget_process(pid)
+        return pid, status, rusage
+
+
+class Supervisor(WorkerPool):
+    """RQ's pool, which also marks a worker process that exited dead for the metrics."""
+
+    def handle_dead_worker(self, worker_data: WorkerData) -> None:
+        forget_process(worker_data.pid)
+        super().handle_dead_worker(worker_data)
+
+
+def forget_process(pid: int) -> None:
+    """prometheus-client's bookkeeping for a process that exited: its counters and histograms
+    stay in the shared directory (they still add up), its live gauges go."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 def _die_with_parent() -> None:
     """Ask Linux to kill this worker when its supervisor dies, even by kill -9, so no worker
     outlives it unsupervised (elsewhere the supervisor's SIGTERM handler stops them)."""
@@ -121,7 +157,7 @@ def supervise(
 ) -> None:
     """Run `processes` workers on `queue_names` until SIGINT/SIGTERM (or, in burst mode,
     until the queues are empty), replacing any worker that dies."""
-    pool = WorkerPool(
+    pool = Supervisor(
         list(queue_names),
         connection=connection,
         num_workers=processes,

@@ -118,9 +118,24 @@ def banner() -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics_dir() -> str:
+    """One prometheus-client directory for web and worker, emptied of an earlier run's files,
+    so /metrics adds up what every process counted, jobs included."""
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ROOT / "instance" / "prometheus")
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return str(path)
+
+
 def main() -> int:
     backend = choose_queue_backend()
-    env = {**os.environ, "QUEUE_BACKEND": backend, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "QUEUE_BACKEND": backend,
+        "PYTHONUNBUFFERED": "1",
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir(),
+    }
     running = {
         name: subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -7,8 +7,12 @@ queue depths) are computed when Prometheus scrapes, from PostgreSQL and Redis, n
 process: adding one is one `ScrapedGauge(...)` line in SCRAPED.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory, before
-the processes start): each process then writes its samples there and any worker answering the
-scrape adds them all up (`gunicorn.conf.py` forgets a worker's live gauges when it exits).
+the processes start) for web and RQ workers alike: each process then writes its samples there
+and any web worker answering the scrape adds them all up, jobs' ERP calls, webhook deliveries
+and stage times included (`gunicorn.conf.py` and `app/workers.py` forget a process's live
+gauges when it exits). The portal keeps no live gauge in a process: what describes the present
+is read at scrape (below), so no multiprocess_mode has to be chosen; a Gauge added here would
+need one ("livesum", "mostrecent"...), or the scrape would list one sample per pid.
 """
 
 from __future__ import annotations

@@ -87,7 +87,8 @@ def test_compose_builds_from_the_repository_and_runs_its_own_commands():
 
 def test_compose_sets_only_variables_the_portal_or_its_services_read():
     compose = _compose()
-    known = _config_variables() | {"MOCK_ERP_HOST"}
+    # PROMETHEUS_MULTIPROC_DIR is prometheus-client's own (README: Configuration).
+    known = _config_variables() | {"MOCK_ERP_HOST", "PROMETHEUS_MULTIPROC_DIR"}
     images = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
     for name, service in compose["services"].items():
         environment = service.get("environment", {})

@@ -180,3 +180,23 @@ def test_a_worker_takes_its_queues_in_turn_so_a_busy_queue_starves_none(redis) -
     assert worker.returncode == 0, worker.stderr.decode()[-2000:]
     order = sorted([*busy, late], key=lambda job: Job.fetch(job.id, connection=redis).ended_at)
     assert order.index(late) <= 1, "the second queue waited for the first to empty"
+
+
+def set_a_live_gauge() -> int:
+    """A job with a gauge whose value only means something while its process lives."""
+    from prometheus_client import Gauge
+
+    Gauge("portal_test_live", "A live gauge.", multiprocess_mode="livesum", registry=None).set(1)
+    return os.getpid()
+
+
+def test_a_worker_that_dies_is_marked_dead_for_the_metrics(start_workers, tmp_path) -> None:
+    """With a metrics directory shared with web, the supervisor forgets a dead worker's live
+    gauges (prometheus-client's mark_process_dead) and keeps its counters."""
+    queue = start_workers(1, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    (pid,) = _results([queue.enqueue(set_a_live_gauge)])
+    live = tmp_path / f"gauge_livesum_{pid}.db"
+    assert live.is_file()
+    queue.enqueue(worker_jobs.crash)
+    _until(lambda: not live.exists(), "the dead worker's live gauge to go")
+    assert _results([queue.enqueue(worker_jobs.whoami)]) != [pid]  # a replacement took over
