@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, UTCDateTime, utcnow
@@ -15,6 +15,10 @@ GENESIS_HASH = "0" * 64
 
 class AuditEntry(Model):
     __tablename__ = "audit_log"
+    # One record's entries (the finance invoice page's timeline reads an invoice's).
+    __table_args__ = (
+        Index("ix_audit_log_target_type_target_id", "target_type", "target_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -28,6 +28,7 @@ from app.erp.interface import PurchaseOrder, Receipt
 from app.holds import forms, queries, services
 from app.holds.lines import side_by_side
 from app.holds.models import Comment, Correction, Question, Review
+from app.holds.timeline import whole_timeline
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
@@ -238,6 +239,7 @@ def _invoice_page(
         comments=_of(Comment, document.id, Comment.created_at),
         corrections=_of(Correction, document.id, Correction.created_at),
         questions=_of(Question, document.id, Question.asked_at),
+        timeline=whole_timeline(document),
         error=error,
         release_form=bound.get("release_form") or forms.ReleaseForm(),
         reject_form=bound.get("reject_form") or forms.RejectForm(),

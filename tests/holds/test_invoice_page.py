@@ -1,0 +1,97 @@
+"""The finance invoice page as a clerk reads it: the whole timeline (states and every action in
+time order, in words), release offered only for codes a person may release, and keyboard
+shortcuts that keep the queue's filter."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.db import db
+from app.documents.models import Document
+from app.holds import services
+from app.matching.findings import HoldCode, Severity
+from app.matching.models import Hold, HoldStatus
+from app.matching.services import revalidate
+from app.orgs.roles import Role
+from tests.conftest import login
+from tests.factories.accounts import PASSWORD, UserFactory
+from tests.holds.test_queue import held  # noqa: F401 - the fixture
+from tests.matching.test_validate import lakeside  # noqa: F401 - the fixture
+
+
+def _open(document_id: int) -> list[Hold]:
+    query = select(Hold).where(Hold.document_id == document_id, Hold.status == HoldStatus.OPEN)
+    return list(db.session.scalars(query.order_by(Hold.id)))
+
+
+def _extra_hold(document_id: int, code: HoldCode) -> Hold:
+    hold = Hold(
+        document_id=document_id,
+        code=code,
+        severity=Severity.HOLD,
+        finance_message=f"{code.value} found",
+        supplier_message="found",
+        expected="x",
+        actual="y",
+    )
+    db.session.add(hold)
+    db.session.flush()
+    return hold
+
+
+def _section(page: str, start: str, end: str = "</ol>") -> str:
+    part = page[page.index(start) :]
+    return part[: part.index(end)]
+
+
+def test_the_whole_timeline_shows_every_action_in_time_order(client, held, lakeside):  # noqa: F811
+    document = db.session.get(Document, held)
+    clerk = UserFactory(role=Role.FINANCE_CLERK, email="clerk.one@hospital.example")
+    manager = UserFactory(role=Role.FINANCE_MANAGER, email="manager.one@hospital.example")
+    supplier = UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=lakeside)
+    services.assign(document, clerk, clerk, None)
+    services.comment(document, clerk, "Called their AR desk")
+    question = services.ask(document, clerk, "Which price list applies?")
+    services.answer(question, supplier, "The 2027 list, sent last week")
+    line_id = document.canonical["lines"][0]["line_id"]
+    services.dispute_line(document, clerk, line_id, "Two boxes arrived damaged")
+    _extra_hold(held, HoldCode.DATE)  # the date rule passes: a re-check releases it
+    revalidate(document)
+    services.correct(
+        document, clerk, services.Change("cost_centre", None, "CC-77"), "coded to ortho", None
+    )
+    price = next(h for h in _open(held) if h.code is HoldCode.PRICE)
+    services.release(price, manager, "agreed price rise")
+    db.session.flush()
+
+    login(client, manager.email, PASSWORD)
+    page = client.get(f"/finance/invoices/{held}").get_data(as_text=True)
+    timeline = _section(page, 'aria-label="Whole timeline"')
+    expected = [
+        "Received",
+        "Held",
+        "Assigned to clerk.one@hospital.example",
+        "Commented (internal)</strong> · clerk.one@hospital.example — Called their AR desk",
+        "Asked the supplier</strong> · clerk.one@hospital.example — Which price list applies?",
+        "The supplier answered",
+        "The 2027 list, sent last week",
+        f"Disputed line {line_id}</strong> · clerk.one@hospital.example — Two boxes arrived",
+        "Released DATE by itself: the rule passes on a new check",
+        "Corrected the cost centre: — → CC-77</strong> · clerk.one@hospital.example — coded",
+        "Released the PRICE hold</strong> · manager.one@hospital.example — agreed price rise",
+    ]
+    positions = [timeline.index(text) for text in expected]
+    assert positions == sorted(positions), timeline
+    # A person's state change is told once (its document event), not again from the audit log.
+    assert "Document." not in timeline
+
+
+def test_the_supplier_timeline_still_shows_only_states(client, held, lakeside):  # noqa: F811
+    from tests.intake.helpers import bearer
+
+    document = db.session.get(Document, held)
+    clerk = UserFactory(role=Role.FINANCE_CLERK)
+    services.comment(document, clerk, "internal only: margin looks high")
+    db.session.flush()
+    answer = client.get(f"/api/v1/documents/{held}", headers=bearer(lakeside))
+    assert "margin looks high" not in answer.get_data(as_text=True)
