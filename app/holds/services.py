@@ -19,22 +19,25 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.audit.services import record
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentKind, DocumentState
+from app.documents.queries import locked_document
 from app.documents.transitions import transition
 from app.holds import signals
 from app.holds.models import Comment, Correction, Question, Review
 from app.holds.queries import sla_hours
-from app.matching.findings import HoldCode, Severity
+from app.matching.findings import LINE_ONLY, HoldCode, Severity
 from app.matching.models import Hold, HoldStatus, release_open
+from app.matching.queries import waits_on
 from app.matching.services import revalidate
 from app.orgs.roles import FINANCE_ROLES, Role
 from app.pipeline import Transitioned, document_transitioned
+from app.posting.services import accept_withheld_line
 
 # Per hold code: may a person release it? Oracle's "manual release allowed" flag. A
 # SUPPLIER_INACTIVE hold waits for the facts to change (the supplier reactivated).
@@ -170,18 +173,30 @@ def bulk_assign(document_ids: Iterable[int], actor: User, assignee: User | None)
 
 
 def release(hold: Hold, actor: User, reason: str, version: int | None = None) -> Document:
-    """Release one open hold (of the version the clerk saw); VALIDATED once none remains."""
+    """Release one open hold (of the version the clerk saw); VALIDATED once nothing keeps the
+    whole invoice back (a disputed line does not: `app.matching.queries.waits_on`).
+
+    Releasing a DISPUTE hold accepts the supplier's line as billed. If the invoice was already
+    booked without it, the line is booked on its own as a follow-up AP invoice (once: a fixed
+    idempotency key, `app.posting.services.accept_withheld_line`); if not, the invoice is booked
+    whole. When the supplier agrees the line was not owed it sends a credit note for it (booked
+    as usual) and finance then releases the dispute: the line and the credit note cancel out,
+    and the ERP's ledger matches the supplier's documents one for one."""
     _check_release(hold, actor, reason)
     if version is not None and hold.version != version:
         raise HoldChangedError("Someone else changed this hold a moment ago.")
+    if hold.code in LINE_ONLY:
+        locked_document(hold.document_id)  # not while a posting claim reads the disputes
     if release_open([hold.id], reason.strip(), released_by_id=actor.id, version=version) != 1:
         raise HoldChangedError("This hold was resolved by someone else a moment ago.")
     db.session.expire(hold)
     document = hold.document
     _audit("hold.released", document, actor, {"hold": hold.code.value, "reason": reason.strip()})
-    if _open_count(document.id) == 0 and document.state == DocumentState.ON_HOLD:
+    if document.state == DocumentState.ON_HOLD and not waits_on(document):
         # The reason stays in the audit log: the timeline is also the supplier's to read.
         transition(document, DocumentState.VALIDATED, actor, "released by accounts payable")
+    if hold.code in LINE_ONLY and accept_withheld_line(hold):
+        _audit("invoice.line_accepted", document, actor, {"line": hold.line})
     return document
 
 
@@ -333,9 +348,10 @@ def _positive(value: str) -> bool:
 def dispute_line(
     document: Document, actor: User, line_id: str, reason: str, version: int | None = None
 ) -> Hold:
-    """Hold one line's amount with a DISPUTE hold the supplier reads (which line and why); the
-    invoice's other holds are worked as usual. A re-check never releases it: a person does,
-    once the supplier's credit note or corrected invoice settles the line."""
+    """Hold one line's amount with a DISPUTE hold the supplier reads (which line and why) while
+    the rest proceeds: once the invoice's other holds are worked it goes on to VALIDATED and is
+    booked without the line (`app.posting.payload`), the line's amount still shown as held. A
+    re-check never releases the dispute; a person does (see `release`)."""
     _require_held(document, reason)
     lines = (document.canonical or {}).get("lines", [])
     line = next((line for line in lines if line.get("line_id") == line_id), None)
@@ -349,7 +365,8 @@ def dispute_line(
         severity=Severity.HOLD,
         finance_message=f"Line {line_id} disputed by {actor.email}: {reason.strip()}",
         supplier_message=f"Line {line_id} ({line.get('description') or 'no description'}) is "
-        f"disputed: {reason.strip()}. Send a credit note or a corrected invoice for it.",
+        f"disputed: {reason.strip()}. The rest of the invoice goes on to payment; this line's "
+        "amount is held until the dispute is settled. If you agree, send a credit note for it.",
         expected="settled with the supplier",
         actual=f"{amount} billed",
         amount_at_risk=amount,
@@ -415,13 +432,6 @@ def _documents(document_ids: Iterable[int]) -> Sequence[Document]:
 def _open_holds(document_id: int) -> Sequence[Hold]:
     query = select(Hold).where(Hold.document_id == document_id, Hold.status == HoldStatus.OPEN)
     return db.session.scalars(query.order_by(Hold.id)).all()
-
-
-def _open_count(document_id: int) -> int:
-    query = select(func.count()).where(
-        Hold.document_id == document_id, Hold.status == HoldStatus.OPEN
-    )
-    return db.session.scalar(query) or 0
 
 
 def _audit(action: str, document: Document, actor: User, details: dict) -> None:

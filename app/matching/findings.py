@@ -31,6 +31,9 @@ class HoldCode(enum.StrEnum):
 
 # Codes no rule raises: a person sets them, so a re-check never releases them.
 SET_BY_PEOPLE = frozenset({HoldCode.DISPUTE})
+# Codes that keep back one line's amount, not the invoice: with only these open the invoice
+# goes on and is posted without those lines (app.posting.payload), the amounts still held.
+LINE_ONLY = frozenset({HoldCode.DISPUTE})
 
 
 class Severity(enum.StrEnum):

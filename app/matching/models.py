@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 from decimal import Decimal
 from typing import cast
 
 from sqlalchemy import CursorResult, ForeignKey, Index, Integer, Numeric, String, Text, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.accounts.models import User
 from app.db import Model, UTCDateTime, db, enum_column, utcnow
 from app.documents.models import Document
 from app.matching.findings import HoldCode, Severity
@@ -70,8 +72,31 @@ class Hold(Model):
     # Up by one at every change: a release form carries the version it was built on, and a
     # release of an older version is refused (two clerks at once: one wins).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The facts the hold was raised on (code, line, expected, actual), hashed: a person's
+    # release suppresses the same facts on a re-check, never the whole code (`fingerprint`).
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Set when the rule passes only since a person corrected the invoice: the hold stays open,
+    # "passes after correction by" them, for another person to release (four eyes).
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A DISPUTE hold's line left out of the AP invoice posted under this idempotency key.
+    withheld_key: Mapped[str | None] = mapped_column(String(64))
+    # The withheld line once the dispute is released (the line accepted): "owed", then
+    # "posted" (as its own AP invoice, `followup_ap_invoice_id`) or "refused" by the ERP.
+    followup: Mapped[str | None] = mapped_column(String(16))
+    followup_ap_invoice_id: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def passes_after_correction(self) -> bool:
+        return self.corrected_by_id is not None and self.status == HoldStatus.OPEN
 
     document: Mapped[Document] = relationship()
+    corrected_by: Mapped[User | None] = relationship(foreign_keys=[corrected_by_id])
+
+
+def fingerprint(code: HoldCode, line: str | None, expected: str | None, actual: str | None) -> str:
+    """The hash of the facts a hold stands on: the same facts found again give the same one."""
+    text = "\x1f".join(part or "" for part in (code.value, line, expected, actual))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class ErpCursor(Model):

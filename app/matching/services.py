@@ -21,6 +21,7 @@ import structlog
 from flask import current_app, g
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
+from app.accounts.models import User
 from app.audit.services import record
 from app.canonical import Invoice
 from app.db import advisory_xact_lock, db, utcnow
@@ -31,11 +32,12 @@ from app.documents.transitions import Actor, transition
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
+from app.holds.models import Correction
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
 from app.matching.findings import SET_BY_PEOPLE, Finding, HoldCode, Severity
-from app.matching.models import BilledLine, Hold, HoldStatus, release_open
-from app.matching.queries import holds_of
+from app.matching.models import BilledLine, Hold, HoldStatus, fingerprint, release_open
+from app.matching.queries import holds_of, waits_on
 from app.matching.tolerance_templates import template_for
 from app.onboarding.models import BankAccount, BankStatus
 from app.orgs.models import Organization, OrgStatus
@@ -145,10 +147,17 @@ def _findings(
 
 
 def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
-    """Check a held invoice again with today's facts (a late goods receipt, say). A hold whose
-    rule passes now releases itself; a rule failing anew becomes a hold, unless a person
-    already released a hold of that code (the same facts do not raise it again); with no open
-    hold left the invoice goes on to VALIDATED. ErpError propagates: nothing changed."""
+    """Check a held invoice again with today's facts (a late goods receipt, say).
+
+    Holds and findings are paired by code and line. A hold whose finding is gone passes: the
+    system releases it, unless the invoice was corrected, in which case it may pass only
+    because of the correction: it stays open, marked "passes after correction by" the
+    corrector, for another person to release (four eyes, and the manager's limit). A hold still
+    failing takes the new facts (expected, actual, amount at risk). A new finding becomes a
+    hold unless a person released a hold on the very same facts (`fingerprint`): a released
+    price variance is not raised again, a different one is. With nothing left that keeps the
+    whole invoice back (a disputed line does not) it goes on to VALIDATED. ErpError
+    propagates: nothing changed."""
     if document.state != DocumentState.ON_HOLD or document.kind != DocumentKind.INVOICE:
         return document.state
     invoice = Invoice.model_validate(document.canonical)
@@ -156,23 +165,95 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
     erp = _erp_facts(document, supplier)
     _lock_related(supplier, document, invoice)
     findings = _findings(document, invoice, supplier, erp)
-    # A hold a person set (a disputed line) stays until a person resolves it.
-    failing = {finding.code for finding in findings} | SET_BY_PEOPLE
     holds = holds_of(document.id)
-    # The rules cannot judge an ERP_REJECTED hold (the ERP raised it): only a person releases it.
-    judged = {code for code in HoldCode if code is not HoldCode.ERP_REJECTED}
-    passed = [h for h in holds if h.status == HoldStatus.OPEN and h.code in judged - failing]
-    still = [h for h in holds if h.status == HoldStatus.OPEN and h not in passed]
-    _release_passed(document, passed)
+    open_holds = [h for h in holds if h.status == HoldStatus.OPEN]
+    paired, passed, new = _pair(open_holds, findings)
+    for hold, finding in paired:
+        _refresh(hold, finding)
+    corrector = _last_corrector(document.id)
+    if corrector is None:
+        _release_passed(document, passed)
+        still = [h for h in open_holds if h not in passed]
+    else:
+        _passes_after_correction(passed, corrector)
+        still = open_holds
     _mark_checked(still)
-    settled = {h.code for h in holds if h.status == HoldStatus.RELEASED and h.released_by_id}
-    known = settled | {h.code for h in still}
-    new = [finding for finding in findings if finding.code not in known]
-    db.session.add_all(_hold(document, finding) for finding in new)
-    if not still and not new:
+    settled = {
+        _fingerprint_of(h) for h in holds if h.status == HoldStatus.RELEASED and h.released_by_id
+    }
+    raised = [_hold(document, f) for f in new if _facts_fingerprint(f) not in settled]
+    db.session.add_all(raised)
+    if not waits_on(document, [*still, *raised]):
         codes = ", ".join(sorted({h.code.value for h in passed})) or "none"
         transition(document, DocumentState.VALIDATED, actor, f"re-checked: {codes} now pass")
     return document.state
+
+
+def _pair(
+    open_holds: Sequence[Hold], findings: Sequence[Finding]
+) -> tuple[list[tuple[Hold, Finding]], list[Hold], list[Finding]]:
+    """Open holds beside today's findings, by code and line: (hold, its finding now), the
+    holds whose finding is gone, and the findings no open hold stands for. Holds a person set
+    (a disputed line) or the ERP raised are never judged by the rules."""
+    waiting: dict[tuple[HoldCode, str | None], list[Finding]] = {}
+    for finding in findings:
+        waiting.setdefault((finding.code, _cut(finding.line, 64)), []).append(finding)
+    paired, passed = [], []
+    for hold in open_holds:
+        found = waiting.get((hold.code, hold.line))
+        if found:
+            paired.append((hold, found.pop(0)))
+        elif hold.code not in SET_BY_PEOPLE and hold.code is not HoldCode.ERP_REJECTED:
+            passed.append(hold)
+    return paired, passed, [f for rest in waiting.values() for f in rest]
+
+
+def _refresh(hold: Hold, finding: Finding) -> None:
+    """A hold still failing, with today's facts (a partial receipt changes what was received
+    and the amount at risk)."""
+    hold.expected, hold.actual = _cut(finding.expected, 200), _cut(finding.actual, 200)
+    hold.amount_at_risk = finding.amount_at_risk
+    hold.finance_message, hold.supplier_message = finding.finance, finding.supplier
+    hold.fingerprint = _facts_fingerprint(finding)
+
+
+def _last_corrector(document_id: int) -> User | None:
+    """Who last corrected the invoice, if anyone did."""
+    return db.session.scalar(
+        select(User)
+        .join(Correction, Correction.actor_id == User.id)
+        .where(Correction.document_id == document_id)
+        .order_by(Correction.id.desc())
+        .limit(1)
+    )
+
+
+def _passes_after_correction(passed: Sequence[Hold], corrector: User) -> None:
+    """Holds that pass on a corrected invoice stay open for someone other than the corrector."""
+    for hold in passed:
+        if hold.corrected_by_id is None:
+            hold.corrected_by_id = corrector.id
+            hold.finance_message = (
+                f"Passes after correction by {corrector.email}: another person must release "
+                f"it. Found before the correction: {hold.finance_message}"
+            )
+            hold.version += 1
+
+
+def _cut(text: str | None, size: int) -> str | None:
+    return text[:size] if text else None
+
+
+def _facts_fingerprint(finding: Finding) -> str:
+    return fingerprint(
+        finding.code, _cut(finding.line, 64), _cut(finding.expected, 200), _cut(finding.actual, 200)
+    )
+
+
+def _fingerprint_of(hold: Hold) -> str:
+    """A hold's stored fingerprint; computed from its columns for holds kept before there was
+    one (the same facts give the same hash)."""
+    return hold.fingerprint or fingerprint(hold.code, hold.line, hold.expected, hold.actual)
 
 
 def _release_passed(document: Document, passed: Sequence[Hold]) -> None:
@@ -479,8 +560,9 @@ def _hold(document: Document, finding: Finding) -> Hold:
         severity=finding.severity,
         finance_message=finding.finance,
         supplier_message=finding.supplier,
-        expected=finding.expected[:200] if finding.expected else None,
-        actual=finding.actual[:200] if finding.actual else None,
+        expected=_cut(finding.expected, 200),
+        actual=_cut(finding.actual, 200),
         amount_at_risk=finding.amount_at_risk,
-        line=finding.line[:64] if finding.line else None,
+        line=_cut(finding.line, 64),
+        fingerprint=_facts_fingerprint(finding),
     )

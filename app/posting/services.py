@@ -16,6 +16,7 @@ is deferred to when it may half-open, and no attempt is counted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import socket
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ from typing import Any
 import structlog
 from flask import current_app, g
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from app.audit.services import record
 from app.canonical import Invoice
 from app.db import db, unit_of_work_retried, utcnow
 from app.documents import outbox
@@ -37,8 +39,9 @@ from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound, ErpRejected, ErpUnavailable
 from app.erp.interface import ApInvoice
 from app.jobs import queue
-from app.matching.findings import HoldCode, Severity
+from app.matching.findings import LINE_ONLY, HoldCode, Severity
 from app.matching.models import Hold, HoldStatus
+from app.matching.queries import waits_on
 from app.pipeline import POST
 from app.posting import attempts, backoff, breaker, payload
 from app.posting.models import AttemptState, PostingAttempt
@@ -52,6 +55,8 @@ UNKNOWN_REASONS = frozenset({"read_timeout", "connection_error"})
 S = DocumentState
 # RQ's scheduler may start a retry a little before its time.
 EARLY = dt.timedelta(seconds=2)
+# A withheld (disputed) line once its dispute is released: owed, then posted or refused.
+OWED, LINE_POSTED, LINE_REFUSED = "owed", "posted", "refused"
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ def post(document_id: int) -> str:
         return "deferred"
     # Each phase runs again on a fresh connection if the database drops it before it commits.
     claim, why = unit_of_work_retried(lambda: claim_attempt(document_id))
+    if why == "lines":
+        return post_accepted_lines(document_id)
     if claim is None:
         if decision.probe:
             breaker.release_probe(ENDPOINT)
@@ -94,6 +101,8 @@ def post(document_id: int) -> str:
     unit_of_work_retried(lambda: _report_to_breaker(outcome))  # its state changes are kept
     if retry_in is not None:
         schedule_retry(document_id, claim.attempt_no, retry_in)
+    if result == "posted" and unit_of_work_retried(lambda: owed_lines(document_id)):
+        post_accepted_lines(document_id)
     return result
 
 
@@ -128,7 +137,10 @@ def claim_attempt(document_id: int) -> tuple[Claim | None, str]:
 
 
 def _nothing_to_do(document: Document, last: PostingAttempt | None, now: dt.datetime) -> str | None:
-    """Why this document must not be sent now, or None when it must."""
+    """Why this document must not be sent now, or None when it must ("lines": only disputed
+    lines accepted since the invoice was booked are owed)."""
+    if document.state in (S.POSTED, S.PAID) and owed_lines(document.id):
+        return "lines"
     if document.state not in (S.VALIDATED, S.POSTING):
         outbox.complete(document.id, POST)  # held, dead, posted: nothing owed now
         return document.state.value
@@ -150,8 +162,10 @@ def _last_attempt_says(document: Document, last: PostingAttempt, now: dt.datetim
 
 
 def has_open_holds(document_id: int) -> bool:
-    query = select(Hold.id).where(Hold.document_id == document_id, Hold.status == HoldStatus.OPEN)
-    return db.session.scalar(query.limit(1)) is not None
+    """Whether an open hold keeps the whole invoice back; a disputed line does not (the invoice
+    is booked without it), unless every line is disputed."""
+    document = db.session.get(Document, document_id)
+    return document is not None and waits_on(document)
 
 
 def latest_attempt(document_id: int) -> PostingAttempt | None:
@@ -189,18 +203,38 @@ def _new_attempt(
         idempotency_key=idempotency_key(document.id, rejections or 0),
         worker=worker_name(),
         lease_until=now + lease,
-        payload=_body(document),
         started_at=now,
     )
+    attempt.payload = _body(document, _withheld(document, last, attempt.idempotency_key))
     db.session.add(attempt)
     db.session.flush()
     return attempt
 
 
-def _body(document: Document) -> dict[str, Any]:
+def _withheld(document: Document, last: PostingAttempt | None, key: str) -> set[str]:
+    """The disputed lines this attempt leaves out. Every attempt under one key sends what the
+    first one did (the ERP answers a key with its first answer, so a dispute released while
+    an outcome is unknown must not change the body); a new key takes the open disputes now and
+    marks them withheld under it."""
+    if last is not None and last.idempotency_key == key:
+        query = select(Hold.line).where(Hold.document_id == document.id, Hold.withheld_key == key)
+        return {line for line in db.session.scalars(query) if line}
+    open_disputes = db.session.scalars(
+        select(Hold).where(
+            Hold.document_id == document.id,
+            Hold.status == HoldStatus.OPEN,
+            Hold.code.in_(LINE_ONLY),
+        )
+    ).all()
+    for hold in open_disputes:
+        hold.withheld_key = key
+    return {hold.line for hold in open_disputes if hold.line}
+
+
+def _body(document: Document, withheld: set[str]) -> dict[str, Any]:
     supplier = document.supplier or document.sender
     invoice = Invoice.model_validate(document.canonical)
-    return payload.ap_invoice(invoice, supplier.erp_vendor_number or "")
+    return payload.ap_invoice(invoice, supplier.erp_vendor_number or "", withheld)
 
 
 def _lease_lost(attempt: PostingAttempt, now: dt.datetime) -> None:
@@ -215,14 +249,35 @@ def _lease_lost(attempt: PostingAttempt, now: dt.datetime) -> None:
 
 def _posted(document: Document, attempt: PostingAttempt) -> None:
     if document.state == S.POSTING:
+        withheld = _withheld_by(attempt)
         transition(
             document,
             S.POSTED,
             SYSTEM,
-            f"booked in the ERP as AP invoice {attempt.erp_ap_invoice_id}",
+            f"booked in the ERP as AP invoice {attempt.erp_ap_invoice_id}"
+            + (f", without disputed line(s) {', '.join(withheld)}" if withheld else ""),
             details={"ap_invoice_id": attempt.erp_ap_invoice_id, "attempt": attempt.attempt_no},
         )
-    outbox.complete(document.id, POST)
+    # Disputes released while this attempt was out: their lines are owed now.
+    db.session.execute(
+        update(Hold)
+        .where(
+            Hold.document_id == document.id,
+            Hold.withheld_key == attempt.idempotency_key,
+            Hold.status == HoldStatus.RELEASED,
+            Hold.followup.is_(None),
+        )
+        .values(followup=OWED)
+    )
+    if not owed_lines(document.id):
+        outbox.complete(document.id, POST)
+
+
+def _withheld_by(attempt: PostingAttempt) -> list[str]:
+    query = select(Hold.line).where(
+        Hold.document_id == attempt.document_id, Hold.withheld_key == attempt.idempotency_key
+    )
+    return sorted(line for line in db.session.scalars(query) if line)
 
 
 def worker_name() -> str:
@@ -360,6 +415,116 @@ def failures_since_last_death(document_id: int) -> int:
     if died is not None:
         query = query.where(PostingAttempt.started_at > died)
     return db.session.scalar(query) or 0
+
+
+# -- a disputed line, accepted after the invoice was booked ----------------------------------
+
+
+def accept_withheld_line(hold: Hold) -> bool:
+    """A released DISPUTE hold: the supplier's line is accepted as billed. If the invoice was
+    already booked without it, the line is owed as its own AP invoice and the post job is sent
+    (after the commit; the outbox keeps it until done). If the booking is still out, settling
+    it marks the line owed (`_posted`); if nothing was booked yet, the invoice is booked whole.
+    The caller holds the document's row lock, as a claim does, so the two never interleave."""
+    if hold.withheld_key is None or hold.followup is not None:
+        return False
+    booked = db.session.scalar(
+        select(PostingAttempt.id).where(
+            PostingAttempt.document_id == hold.document_id,
+            PostingAttempt.idempotency_key == hold.withheld_key,
+            PostingAttempt.state == AttemptState.POSTED,
+        )
+    )
+    if booked is None:
+        return False
+    hold.followup = OWED
+    outbox.schedule([hold.document_id], POST)
+    return True
+
+
+def owed_lines(document_id: int) -> list[Hold]:
+    query = select(Hold).where(Hold.document_id == document_id, Hold.followup == OWED)
+    return list(db.session.scalars(query.order_by(Hold.id)))
+
+
+@dataclass(frozen=True)
+class LineClaim:
+    hold_id: int
+    key: str
+    body: dict[str, Any]
+    correlation_id: str | None
+
+
+def post_accepted_lines(document_id: int) -> str:
+    """Book each owed line as its own AP invoice. Its key is fixed (`line_key`), so a resend
+    after a lost answer, or two workers at once, get the ERP's first answer: booked once. A
+    failure leaves the line owed and the outbox entry open: the job comes back."""
+    claims = unit_of_work_retried(lambda: _line_claims(document_id))
+    failed = False
+    for claim in claims:
+        outcome = call_erp(
+            Claim(0, 0, document_id, claim.key, claim.body, False, claim.correlation_id)
+        )
+        unit_of_work_retried(functools.partial(_settle_line, document_id, claim, outcome))
+        unit_of_work_retried(functools.partial(_report_to_breaker, outcome))
+        failed = failed or outcome.state in (AttemptState.FAILED, AttemptState.UNKNOWN)
+    if failed:
+        wait = float(current_app.config["POSTING_BACKOFF_CAP"])
+        _enqueue_later(
+            document_id, f"{POST.job_id(document_id)}-lines-{int(utcnow().timestamp())}", wait
+        )
+        return "retry"
+    unit_of_work_retried(lambda: _lines_done(document_id))
+    return "lines posted"
+
+
+def line_key(document_id: int, hold_id: int) -> str:
+    return f"invoice-{document_id}-line-{hold_id}"
+
+
+def _line_claims(document_id: int) -> list[LineClaim]:
+    document = locked_document(document_id)
+    if document is None:
+        return []
+    invoice = Invoice.model_validate(document.canonical)
+    vendor = (document.supplier or document.sender).erp_vendor_number or ""
+    return [
+        LineClaim(
+            hold.id,
+            line_key(document_id, hold.id),
+            payload.withheld_line(invoice, vendor, hold.line or ""),
+            document.correlation_id,
+        )
+        for hold in owed_lines(document_id)
+    ]
+
+
+def _settle_line(document_id: int, claim: LineClaim, outcome: Outcome) -> None:
+    document = locked_document(document_id)
+    hold = db.session.get(Hold, claim.hold_id)
+    if document is None or hold is None or hold.followup != OWED:
+        return  # another run settled it
+    details: dict[str, Any]
+    if outcome.state == AttemptState.POSTED:
+        hold.followup, hold.followup_ap_invoice_id = LINE_POSTED, outcome.ap_invoice_id
+        action, details = "invoice.line_posted", {"ap_invoice_id": outcome.ap_invoice_id}
+    elif outcome.state == AttemptState.REJECTED:
+        hold.followup = LINE_REFUSED
+        action, details = "invoice.line_refused", {"erp_code": outcome.code, "error": outcome.error}
+    else:
+        return
+    record(
+        action,
+        actor_label=SYSTEM,
+        organization_id=document.supplier_org_id or document.sender_org_id,
+        target=document,
+        details={"line": hold.line, "amount": str(hold.amount_at_risk), **details},
+    )
+
+
+def _lines_done(document_id: int) -> None:
+    if not owed_lines(document_id):
+        outbox.complete(document_id, POST)
 
 
 # -- later -----------------------------------------------------------------------------------

@@ -315,15 +315,18 @@ def test_a_disputed_line_holds_its_amount_and_the_supplier_reads_which_and_why(
     assert f"Line {line['line_id']}" in api
     assert "not delivered to ward 4" in api
 
-    # The other holds are worked as usual; the dispute stays, and so does the hold on the invoice.
+    # The other holds are worked as usual; the dispute stays, and the rest of the invoice
+    # proceeds: it is VALIDATED (to be booked without the line, tests/posting/
+    # test_disputed_lines.py) while the line's amount is still shown as held.
     for hold in _open(held):
         if hold.code is not HoldCode.DISPUTE:
             _post(client, f"/finance/holds/{hold.id}/release", url, reason="price agreed")
-    client.post(
-        f"{url}/recheck", data={"csrf_token": csrf_token(client.get(url).get_data(as_text=True))}
-    )
     assert [h.code for h in _open(held)] == [HoldCode.DISPUTE]
-    assert document(held).state is DocumentState.ON_HOLD
+    assert document(held).state is DocumentState.VALIDATED
+    api = client.get(f"/api/v1/documents/{held}", headers=bearer(lakeside)).get_json()
+    [shown] = [h for h in api["holds"] if h["code"] == "DISPUTE"]
+    assert shown["status"] == "OPEN"
+    assert "The rest of the invoice goes on to payment" in shown["message"]
 
 
 # -- a question for the supplier -------------------------------------------------------------
