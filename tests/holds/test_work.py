@@ -286,6 +286,69 @@ def test_a_correction_reruns_validation_and_its_author_may_not_release(client, a
     assert corrector.id != db.session.get(Hold, hold.id).released_by_id
 
 
+def test_a_hold_that_passes_after_a_correction_waits_for_another_person_and_the_limit(
+    app,
+    client,
+    lakeside,  # noqa: F811 - the fixture imported above
+    portal_erp,
+    monkeypatch,
+):
+    """Mapping a line to the right PO line makes its hold pass, but the corrector's re-check
+    does not release it: it stays open, "passes after correction by" them, until someone
+    else releases it, a finance manager when its amount is above the clerk's limit. A later
+    re-check by the system does not release it either."""
+    body = invoice_for(lakeside, received_po(portal_erp), "FE-1")
+    right = body["lines"][0]["po_line"]
+    body["lines"][0]["po_line"] = "99"
+    held = send(client, lakeside, body)
+    run_jobs()
+    [unmatched] = _open(held)
+    assert unmatched.code is HoldCode.LINE_UNMATCHED
+    monkeypatch.setitem(app.config, "FINANCE_RELEASE_LIMIT", unmatched.amount_at_risk - 1)
+    url = f"/finance/invoices/{held}"
+    corrector = _as(client, Role.FINANCE_CLERK)
+    answer = _post(
+        client,
+        f"{url}/correct",
+        url,
+        field="po_line",
+        line=body["lines"][0]["line_id"],
+        value=right,
+        reason="the supplier keyed the wrong line",
+    )
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    [hold] = _open(held)
+    assert hold.id == unmatched.id
+    assert hold.corrected_by_id == corrector.id
+    assert hold.finance_message.startswith(f"Passes after correction by {corrector.email}")
+    assert document(held).state is DocumentState.ON_HOLD
+    assert f"Passes after correction by {corrector.email}" in client.get(url).get_data(as_text=True)
+
+    # The system's re-check does not release it in anyone's name.
+    from app.matching.services import revalidate
+
+    assert revalidate(document(held)) is DocumentState.ON_HOLD
+    assert _open(held) == [hold]
+    refused = _post(client, f"/finance/holds/{hold.id}/release", url, reason="fine now")
+    assert refused.status_code == 400
+    assert "four eyes" in refused.get_data(as_text=True)
+
+    clerk = app.test_client()
+    _as(clerk, Role.FINANCE_CLERK)
+    above = _post(clerk, f"/finance/holds/{hold.id}/release", url, reason="checked the PO")
+    assert above.status_code == 400
+    assert "a finance manager must release it" in above.get_data(as_text=True)
+    assert _open(held) == [hold]
+
+    manager = app.test_client()
+    approver = _as(manager, Role.FINANCE_MANAGER)
+    done = _post(manager, f"/finance/holds/{hold.id}/release", url, reason="checked the PO")
+    assert done.status_code == 302
+    assert _open(held) == []
+    assert db.session.get(Hold, hold.id).released_by_id == approver.id
+    assert document(held).state is DocumentState.VALIDATED
+
+
 def test_a_correction_needs_a_reason(client, held):
     _as(client, Role.FINANCE_CLERK)
     url = f"/finance/invoices/{held}"
