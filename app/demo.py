@@ -6,13 +6,22 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app import demo_onboarding
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.db import db
 from app.demo_documents import seed_invoices
+from app.demo_onboarding import STORIES, Company, from_vendor
 from app.erp.mock.catalog import NETWORK_NAME, VENDORS
 from app.oauth.scopes import SCOPES, SUPPLIER_DEFAULT_SCOPES
-from app.orgs.models import Connection, ConnectionScope, Organization, OrgKind, OrgStatus
+from app.orgs.models import (
+    Connection,
+    ConnectionScope,
+    Membership,
+    Organization,
+    OrgKind,
+    OrgStatus,
+)
 from app.orgs.roles import Role
 from app.webhooks.demo import seed_webhooks
 
@@ -24,6 +33,14 @@ PARTNER_NAME = "MedLink Supplier Network"
 SUPPLIER_SCOPES = sorted(SUPPLIER_DEFAULT_SCOPES)
 PARTNER_SCOPES = sorted(SCOPES)
 CONNECTED_SUPPLIERS = 2  # the partner acts for the first two demo suppliers
+# An ERP vendor whose portal organization procurement suspended (after it was active).
+SUSPENDED_VENDOR = VENDORS[6]
+# The made-up suppliers whose admins can sign in to see the profile wizard from their side.
+STORY_LOGINS = {
+    OrgStatus.DRAFT: "profile in draft",
+    OrgStatus.SUBMITTED: "profile submitted",
+    OrgStatus.CHANGES_REQUESTED: "changes requested",
+}
 
 STAFF = (
     ("finance.clerk", Role.FINANCE_CLERK, "Fran Clerk"),
@@ -40,7 +57,17 @@ def demo_accounts() -> list[tuple[str, str, str]]:
         accounts.append((f"admin@{vendor.email_domain}", Role.SUPPLIER_ADMIN.value, vendor.name))
         accounts.append((f"ap@{vendor.email_domain}", Role.SUPPLIER_USER.value, vendor.name))
     accounts.append(("admin@medlink.example", Role.PARTNER_ADMIN.value, PARTNER_NAME))
+    seen: set[OrgStatus] = set()
+    for story in STORIES:
+        if story.status in STORY_LOGINS and story.status not in seen:
+            seen.add(story.status)
+            note = f"{story.company.name} ({STORY_LOGINS[story.status]})"
+            accounts.append((_admin_email(story.company), Role.SUPPLIER_ADMIN.value, note))
     return accounts
+
+
+def _admin_email(company: Company) -> str:
+    return f"admin@{company.email_domain}"
 
 
 def demo_logins() -> list[tuple[str, str]]:
@@ -67,8 +94,12 @@ def login_lines() -> list[str]:
     ]
 
 
+def _existing(name: str) -> Organization | None:
+    return db.session.scalar(select(Organization).where(Organization.name == name))
+
+
 def _org(name: str, kind: OrgKind, **fields) -> Organization:
-    org = db.session.scalar(select(Organization).where(Organization.name == name))
+    org = _existing(name)
     if org is None:
         org = Organization(name=name, kind=kind, status=OrgStatus.ACTIVE, **fields)
         db.session.add(org)
@@ -89,27 +120,79 @@ def seed_demo() -> int:
     buyer = _org(NETWORK_NAME, OrgKind.BUYER, country="US")
     for local, role, name in STAFF:
         created += _user(f"{local}@{BUYER_DOMAIN}", buyer, role, name)
+    procurement = _staff(Role.PROCUREMENT_ADMIN)
+    _load_demo_exclusions()  # first: every supplier is screened when its profile is submitted
     suppliers = []
     for vendor in VENDORS[:DEMO_SUPPLIERS]:
-        org = _org(
-            vendor.name,
-            OrgKind.SUPPLIER,
-            erp_vendor_number=vendor.number,
-            country=vendor.country,
-            approved_scopes=SUPPLIER_SCOPES,
-        )
+        org, new = _supplier(from_vendor(vendor))
+        created += new
+        if org.status == OrgStatus.DRAFT:
+            demo_onboarding.onboard_vendor(
+                org, from_vendor(vendor), admin=_admin(org), reviewer=procurement
+            )
         suppliers.append(org)
-        created += _user(f"admin@{vendor.email_domain}", org, Role.SUPPLIER_ADMIN, "Supplier Admin")
-        created += _user(
-            f"ap@{vendor.email_domain}", org, Role.SUPPLIER_USER, "Accounts Receivable"
-        )
+    created += _seed_onboarding_states(procurement)
     partner = _org(PARTNER_NAME, OrgKind.PARTNER, country="US", approved_scopes=PARTNER_SCOPES)
     created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
     for supplier in suppliers[:CONNECTED_SUPPLIERS]:
         _connect(partner, supplier)
-    _load_demo_exclusions()
     seed_invoices(suppliers)
     seed_webhooks(partner)  # after the invoices: the demo log is history, not their events
+    return created
+
+
+def _staff(role: Role) -> User:
+    local = next(local for local, staff_role, _ in STAFF if staff_role == role)
+    return db.session.scalars(select(User).where(User.email == f"{local}@{BUYER_DOMAIN}")).one()
+
+
+def _admin(org: Organization) -> User:
+    return db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == org.id, Membership.role == Role.SUPPLIER_ADMIN)
+        .order_by(User.id)
+        .limit(1)
+    ).one()
+
+
+def _supplier(company: Company) -> tuple[Organization, int]:
+    """The supplier's organization and its two users; a new one starts as a DRAFT, the way
+    an enrolled company does, and answers how many users were new."""
+    org = _existing(company.name)
+    if org is None:
+        org = Organization(
+            name=company.name,
+            kind=OrgKind.SUPPLIER,
+            status=OrgStatus.DRAFT,
+            approved_scopes=SUPPLIER_SCOPES,
+        )
+        db.session.add(org)
+        db.session.flush()
+    created = _user(f"admin@{company.email_domain}", org, Role.SUPPLIER_ADMIN, "Supplier Admin")
+    created += _user(f"ap@{company.email_domain}", org, Role.SUPPLIER_USER, "Accounts Receivable")
+    return org, created
+
+
+def _seed_onboarding_states(procurement: User) -> int:
+    """Suppliers in every other onboarding state, and an invitation not yet accepted."""
+    created = 0
+    for story in STORIES:
+        org, new = _supplier(story.company)
+        created += new
+        if org.status == OrgStatus.DRAFT and new:
+            demo_onboarding.play(
+                story, org, admin=_admin(org), reviewer=procurement, scopes=SUPPLIER_SCOPES
+            )
+    suspended, new = _supplier(from_vendor(SUSPENDED_VENDOR))
+    created += new
+    if suspended.status == OrgStatus.DRAFT:
+        company = from_vendor(SUSPENDED_VENDOR)
+        demo_onboarding.onboard_vendor(
+            suspended, company, admin=_admin(suspended), reviewer=procurement
+        )
+        demo_onboarding.suspend(suspended, reviewer=procurement)
+    demo_onboarding.invite_once(reviewer=procurement)
     return created
 
 

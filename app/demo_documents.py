@@ -114,7 +114,9 @@ def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: 
         for line in order.lines
         if line.quantity_received > 0
     ]
-    number = "DEMO-1000" if variant == "duplicate" else f"DEMO-{1000 + index}"
+    # The duplicate repeats the first invoice's number as people retype it (a padding zero):
+    # a new file, so intake takes it, and validation holds it as DUPLICATE.
+    number = "DEMO-01000" if variant == "duplicate" else f"DEMO-{1000 + index}"
     invoice = flip.invoice_from_po(
         order,
         chosen,

@@ -112,6 +112,15 @@ def draft_bank_account(org: Organization) -> BankAccount | None:
     return db.session.scalar(query)
 
 
+def _has_bank_account(org: Organization) -> bool:
+    """A draft while onboarding; once approved, the account in force (the draft became it)."""
+    query = select(BankAccount.id).where(
+        BankAccount.organization_id == org.id,
+        BankAccount.status.in_((BankStatus.DRAFT, BankStatus.ACTIVE)),
+    )
+    return db.session.scalar(query.limit(1)) is not None
+
+
 def section_status(org: Organization) -> dict[str, bool]:
     """Each section of the organization's profile: complete or not."""
     profile = profile_of(org)
@@ -134,7 +143,7 @@ def section_status(org: Organization) -> dict[str, bool]:
         and _address_complete(profile.remit_address),
         "contacts": _contacts_complete(org, profile),
         "payment": profile.payment_terms_accepted_at is not None,
-        "bank": draft_bank_account(org) is not None,
+        "bank": _has_bank_account(org),
         "documents": not missing_documents(org),
     }
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.db import db
 from app.demo import DEMO_PASSWORD, demo_logins
+from app.orgs.models import Organization
 from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories.orgs import OrganizationFactory
@@ -119,5 +120,9 @@ def test_seed_demo_loads_an_exclusion_list_so_screening_runs_for_real(app):
 
     assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
     assert current_load() is not None
-    assert find_hits(OrganizationFactory(supplier=True, name="Shady Surgical Supply LLC"))
+    # The demo's own "Shady Surgical Supply LLC" is on the list; a new name is not.
+    shady = db.session.scalar(
+        select(Organization).where(Organization.name == "Shady Surgical Supply LLC")
+    )
+    assert find_hits(shady)
     assert not find_hits(OrganizationFactory(supplier=True, name="Lakeside Medical"))
