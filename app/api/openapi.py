@@ -99,7 +99,10 @@ follow them with `GET /api/v1/documents/{{id}}`; a document that cannot be norma
 make a retry safe. Keys are per client and kept for at least {DEFAULT_RETENTION_HOURS} hours:
 the same key with the same request replays the first answer (with `Idempotent-Replayed: true`),
 with a different request answers `422`, and while the first request is still being processed
-answers `409` (retry after a second). Without a key, every request is a new submission.
+answers `409` (retry after a second). Without a key, or with a new one, a payload whose exact
+bytes you sent before answers `409` with type `.../duplicate-payload` and names, in `document`,
+what it became the first time (id, state, link), unless that document was `REJECTED`: the same
+file is never stored twice. To change an invoice, send a corrected one with a new number.
 
 **Correlation.** Send `X-Correlation-ID` (or a W3C `traceparent`) to have your id carried
 through our logs, jobs and ERP calls; otherwise one is made. It is echoed on every answer.
@@ -152,6 +155,13 @@ ERROR_RESPONSES = {
         "The Content-Type is not one of the accepted formats, or the Content-Encoding is not "
         "gzip or identity (Accept-Encoding names those accepted).",
     ),
+    "PayloadConflict": (
+        409,
+        "The payload's exact bytes were sent before (type `.../duplicate-payload`: `document` "
+        "names what they became; send a corrected document, or retry with an Idempotency-Key "
+        "to get the first answer), or a request with this Idempotency-Key or these bytes is "
+        "still being processed (retry after `Retry-After` seconds).",
+    ),
     "KeyReused": (422, "This Idempotency-Key was used with a different request."),
     "ErpUnavailable": (
         503,
@@ -166,6 +176,7 @@ def _responses() -> Spec:
         name: {"description": text, "content": {PROBLEM: {"schema": schema_ref("Problem")}}}
         for name, (_, text) in ERROR_RESPONSES.items()
     }
+    responses["PayloadConflict"]["content"][PROBLEM]["schema"] = schema_ref("PayloadConflict")
     responses["TooManyRequests"] = {
         "description": "Throttled: wait `Retry-After` seconds.",
         "headers": {
@@ -476,7 +487,7 @@ def _post_documents(kind: str, scope: str) -> Spec:
                     "BadRequest",
                     "Unauthorized",
                     "Forbidden",
-                    "Conflict",
+                    "PayloadConflict",
                     "PayloadTooLarge",
                     "UnsupportedMediaType",
                     "KeyReused",
@@ -675,6 +686,21 @@ API_SCHEMAS: Spec = {
         ["type", "title", "status", "detail"],
         description="RFC 9457 problem details.",
     ),
+    "PayloadConflict": {
+        "allOf": [
+            schema_ref("Problem"),
+            {
+                "type": "object",
+                "properties": {
+                    "document": _obj(
+                        {"id": INTEGER, "state": STATE, "href": STRING},
+                        description="The document the same bytes became the first time",
+                    )
+                },
+            },
+        ],
+        "description": "A 409 on intake; `document` is present when the payload was sent before.",
+    },
     "AcceptedDocument": _obj(
         {"id": INTEGER, "kind": KIND, "state": STATE, "identity": STRING, "href": STRING}
     ),

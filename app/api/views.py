@@ -19,6 +19,7 @@ from app.extensions import csrf
 from app.formats import Identified
 from app.intake import encoding, idempotency, services, suppliers
 from app.intake.idempotency import Answer
+from app.intake.repeats import RepeatedPayloadError
 from app.matching.queries import holds_of
 from app.oauth.resource import (
     current_client,
@@ -79,12 +80,15 @@ def _submit(kind: DocumentKind, scope: ConnectionScope) -> Response:
         client_id=client.id,
         correlation_id=g.correlation_id,
     )
-    accepted = services.submit(
-        submission,
-        _supplier_of(scope, on_behalf_of, client.organization),
-        actor=f"api client {client.client_id}",
-        charge=lambda count: charge_daily_quota(client, count),
-    )
+    try:
+        accepted = services.submit(
+            submission,
+            _supplier_of(scope, on_behalf_of, client.organization),
+            actor=f"api client {client.client_id}",
+            charge=lambda count: charge_daily_quota(client, count),
+        )
+    except RepeatedPayloadError as error:
+        return _repeated(error)
     answer = _accepted(accepted)
     if key:
         idempotency.remember(client.id, key, request_hash, answer)
@@ -116,6 +120,35 @@ def _accepted(accepted: services.Accepted) -> Answer:
         "correlation_id": g.correlation_id,
     }
     return Answer(202, body, {"Location": rep.document_href(documents[0].id)})
+
+
+REPEATED = "This payload was already received"
+# How an API client avoids the 409 when it only meant to retry.
+RETRY_SAFELY = (
+    " To retry a request whose answer was lost, send it with an Idempotency-Key: a retry with"
+    " the same key gets the first answer again."
+)
+
+
+def _repeated(error: RepeatedPayloadError) -> Response:
+    """409: the same bytes were received before; the body names that document."""
+    earlier = error.earlier
+    detail = str(error) + RETRY_SAFELY
+    if earlier is None:  # its twin is being received right now
+        return problem(
+            409, detail, type_="duplicate-payload", title=REPEATED, headers={"Retry-After": "1"}
+        )
+    return problem(
+        409,
+        detail,
+        type_="duplicate-payload",
+        title=REPEATED,
+        document={
+            "id": earlier.id,
+            "state": earlier.state.value,
+            "href": rep.document_href(earlier.id),
+        },
+    )
 
 
 def _respond(answer: Answer, *, replayed: bool = False) -> Response:

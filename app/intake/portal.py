@@ -1,5 +1,6 @@
 """What the supplier's portal pages share when they send a document: a document filled in on a
-page as canonical JSON, received for the signed-in supplier, and the answer the browser gets."""
+page as canonical JSON, received for the signed-in supplier, and the answer the browser gets
+(the new documents, or the earlier one when the same file was sent before)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app.documents.models import Channel, DocumentKind
 from app.documents.transitions import Received
 from app.intake import services
+from app.intake.repeats import RepeatedPayloadError
 from app.orgs.models import Organization
+
+# What sending gave: the new documents, or the refusal of a file already received.
+Outcome = list[Received] | RepeatedPayloadError
 
 
 def form_submission(
@@ -37,13 +42,25 @@ def form_submission(
     )
 
 
-def receive_own(submission: services.Submission, supplier: Organization) -> list[Received]:
-    """A supplier sends for itself: every document in the payload is its own."""
-    return services.submit(submission, lambda _: supplier, actor=current_user).documents
+def receive_own(submission: services.Submission, supplier: Organization) -> Outcome:
+    """A supplier sends for itself: every document in the payload is its own. A file it sent
+    before (and that was not rejected) is not stored again: the refusal is returned for
+    `sent` to show."""
+    try:
+        return services.submit(submission, lambda _: supplier, actor=current_user).documents
+    except RepeatedPayloadError as refused:
+        return refused
 
 
-def sent(documents: list[Received]) -> WerkzeugResponse:
-    """Tell the supplier what arrived and show it (the one document, or the list)."""
+def sent(outcome: Outcome) -> WerkzeugResponse:
+    """Tell the supplier what arrived and show it (the one document, or the list); for a file
+    already received, say so and show the document it became the first time."""
+    if isinstance(outcome, RepeatedPayloadError):
+        flash(str(outcome), "error")
+        if outcome.earlier is None:
+            return redirect(url_for("intake.documents"))
+        return redirect(url_for("intake.document", document_id=outcome.earlier.id))
+    documents = outcome
     count = len(documents)
     flash(
         f"Received {count} document{'s' if count != 1 else ''}; "

@@ -8,7 +8,6 @@ request only splits and identifies: canonical models are built once, by the norm
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from app.documents import transitions
 from app.documents.models import Channel, DocumentKind
 from app.documents.transitions import Actor, Received
 from app.formats import Identified, SplitResult, split
+from app.intake import repeats
 from app.orgs.models import Organization
 
 # Given one identified document, the organization it is for; raises to refuse the submission.
@@ -55,14 +55,18 @@ def submit(
     *,
     charge: Callable[[int], None] | None = None,
 ) -> Accepted:
-    """Split the payload, give each document its supplier, charge `charge` (the API's daily
-    quota) for the count, then store it all. EnvelopeError when the payload cannot be read;
-    whatever `supplier_of` or `charge` raise refuses the submission before anything is stored."""
+    """Split the payload, give each document its supplier, refuse the bytes if the sender
+    sent them before (`repeats`), charge `charge` (the API's daily quota) for the count, then
+    store it all. EnvelopeError when the payload cannot be read; RepeatedPayloadError, or
+    whatever `supplier_of` or `charge` raise, refuses the submission before anything is stored
+    (a refused repeat costs no quota)."""
     found = split(submission.body, submission.content_type, submission.kind.value)
     suppliers = [supplier_of(document) for document in found.documents]
+    sha256 = repeats.sha256_of(submission.body)
+    repeats.refuse_repeat(submission.sender, sha256)
     if charge is not None:
         charge(len(found.documents))
-    return Accepted(receive(submission, found, suppliers, actor), found.format)
+    return Accepted(receive(submission, found, suppliers, actor, sha256), found.format)
 
 
 def receive(
@@ -70,19 +74,22 @@ def receive(
     found: SplitResult,
     suppliers: Sequence[Organization | None],
     actor: Actor,
+    sha256: str | None = None,
 ) -> list[Received]:
-    """Store the payload and one RECEIVED document per identified document (same order)."""
+    """Store the payload and one RECEIVED document per identified document (same order);
+    `sha256` is the body's when the caller already has it."""
     documents = [
         _new_document(submission, found, document, supplier)
         for document, supplier in zip(found.documents, suppliers, strict=True)
     ]
     reason = f"received by {submission.channel.value} as {found.format}"
-    return transitions.receive(_payload(submission), documents, actor, reason)
+    payload = _payload(submission, sha256 or repeats.sha256_of(submission.body))
+    return transitions.receive(payload, documents, actor, reason)
 
 
-def _payload(submission: Submission) -> dict[str, Any]:
+def _payload(submission: Submission, sha256: str) -> dict[str, Any]:
     return {
-        "sha256": hashlib.sha256(submission.body).hexdigest(),
+        "sha256": sha256,
         "content_type": printable(submission.content_type)[:255],
         "size": len(submission.body),
         "body": submission.body,

@@ -1,7 +1,8 @@
 """Duplicate invoices, three ways: the same supplier and invoice number once normalized (case,
 spaces, punctuation, leading zeros) is a DUPLICATE; a likely duplicate (a number at least 80%
 alike, the same amount, dates within 7 days) is held for a person to decide. The same payload
-sent twice never gets this far: intake refuses it by its hash. Credit notes are compared only
+sent twice never gets this far: intake refuses it by its hash (app.intake.repeats) unless the
+first copy was rejected. Credit notes are compared only
 with credit notes, so a credit is never a duplicate of the invoice it credits."""
 
 from __future__ import annotations

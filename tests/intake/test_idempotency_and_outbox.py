@@ -14,7 +14,7 @@ from app import jobs
 from app.db import db, utcnow
 from app.documents import sweeper
 from app.documents.models import Document, DocumentState, OutboxEntry
-from app.intake import idempotency
+from app.intake import idempotency, repeats
 from app.intake.models import IdempotencyKey
 from app.jobs import redis_connection
 from app.oauth import denylist
@@ -70,9 +70,10 @@ def test_keys_belong_to_one_client(client, auth):
     assert _documents() == 4
 
 
-def test_no_key_means_a_new_submission_each_time(client, auth):
+def test_no_key_means_a_new_submission_each_time_unless_the_bytes_repeat(client, auth):
     _send(client, auth)
-    _send(client, auth)
+    assert _send(client, auth).status_code == 409  # the same bytes (tests/intake/test_repeats.py)
+    _send(client, auth, local("json_two_documents.json").replace(b"J-1", b"J-9"))
     assert _documents() == 4
 
 
@@ -97,8 +98,10 @@ def test_a_twin_committed_after_the_claim_read_answers_409_and_stores_nothing(
     client, auth, monkeypatch
 ):
     first = _send(client, auth, **{"Idempotency-Key": "twin"})
-    # As if this request's claim had read the table just before its twin committed.
+    # As if this request's claim (and its check for repeated bytes) had read the tables just
+    # before its twin committed.
     monkeypatch.setattr(idempotency, "_locked_row", lambda client_id, key: None)
+    monkeypatch.setattr(repeats, "refuse_repeat", lambda sender, sha256: None)
     response = _send(client, auth, **{"Idempotency-Key": "twin"})
     assert first.status_code == 202
     assert response.status_code == 409
@@ -124,7 +127,12 @@ def test_an_expired_key_starts_afresh(client, auth):
     row = db.session.scalar(select(IdempotencyKey))
     row.expires_at = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()
-    response = _send(client, auth, **{"Idempotency-Key": "k-4"})
+    # No replay: the same bytes are refused as a repeat, other bytes are not "reused" (422).
+    repeated = _send(client, auth, **{"Idempotency-Key": "k-4"})
+    assert repeated.status_code == 409
+    assert repeated.json["type"].endswith("/duplicate-payload")
+    other = local("json_two_documents.json").replace(b"J-1", b"J-9")
+    response = _send(client, auth, other, **{"Idempotency-Key": "k-4"})
     assert response.status_code == 202
     assert "Idempotent-Replayed" not in response.headers
     assert _documents() == 4
