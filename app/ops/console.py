@@ -8,6 +8,11 @@ when it left. So a *stay* is one timeline entry with the time of the entry after
 - past SLA: documents still in a state longer than OPS_SLA_MINUTES allows for it.
 PostgreSQL computes percentiles itself (percentile_cont); SQLite, the try-it-out database,
 gets the same stays and the percentiles are taken in Python.
+
+Beside the stages, `live` says what the pipeline's dependencies are doing now, so a fault shows
+while it lasts: the ERP's answers, latency and failures over the last seconds and minutes (from
+the recorded calls, `app.ops.erp_calls`), the breaker, posting retries waiting, database
+connections found dead, and the work the sweeper and the reconciler had to send again.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.sql.selectable import CTE
 
 from app.db import UTCDateTime, db
-from app.documents.models import Document, DocumentEvent, DocumentState
+from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState, OutboxEntry
+from app.ops import erp_calls, reconnects
 from app.ops.charts import percentile
+from app.posting import breaker
+from app.posting.models import PostingAttempt, ReconcileRun
 
 S = DocumentState
 # The console's rows, in the order a document meets them; then the states off the main line.
@@ -232,3 +240,79 @@ def past_sla(
         Overdue(doc_id, number, state, at, int((now - at).total_seconds() // 60))
         for doc_id, number, state, at in longest
     ]
+
+
+# -- what is happening now -------------------------------------------------------------------
+
+# "Now" is short enough that a fault shows while it lasts and is gone soon after it heals.
+NOW = dt.timedelta(seconds=15)
+RECENT = erp_calls.RECENT
+
+
+@dataclass(frozen=True)
+class Moment:
+    """The dependencies over one window that ends now."""
+
+    window: dt.timedelta
+    erp: erp_calls.ErpFigures
+    db_connections_lost: int | None  # None: Redis, where they are counted, cannot be read
+    resent: int  # outbox entries the sweeper sent again (their job was lost)
+    requeued: int  # documents the reconciler sent on again
+
+    @property
+    def label(self) -> str:
+        seconds = int(self.window.total_seconds())
+        return f"last {seconds} s" if seconds < 60 else f"last {seconds // 60} min"
+
+
+@dataclass(frozen=True)
+class Live:
+    now: Moment
+    recent: Moment
+    breaker: dict[str, str]  # endpoint -> closed, open, half_open (from Redis, or "(local)")
+    retries_waiting: int  # invoices in POSTING whose next try is scheduled for later
+
+    @property
+    def moments(self) -> tuple[Moment, Moment]:
+        return self.now, self.recent
+
+
+def live(now: dt.datetime) -> Live:
+    """The dependencies now and over the last minutes."""
+    return Live(
+        moment(now, NOW), moment(now, RECENT), breaker.current_states(), retries_waiting(now)
+    )
+
+
+def moment(now: dt.datetime, window: dt.timedelta) -> Moment:
+    since = now - window
+    return Moment(
+        window,
+        erp_calls.recent(now, window),
+        reconnects.lost_since(window.total_seconds(), now.timestamp()),
+        resent_since(since),
+        requeued_since(since),
+    )
+
+
+def retries_waiting(now: dt.datetime) -> int:
+    query = (
+        select(func.count(func.distinct(Document.id)))
+        .join(PostingAttempt, PostingAttempt.document_id == Document.id)
+        .where(
+            Document.kind == DocumentKind.INVOICE,
+            Document.state == S.POSTING,
+            PostingAttempt.retry_at > now,
+        )
+    )
+    return db.session.scalar(query) or 0
+
+
+def resent_since(since: dt.datetime) -> int:
+    query = select(func.count()).where(OutboxEntry.last_sent_at >= since)
+    return db.session.scalar(query) or 0
+
+
+def requeued_since(since: dt.datetime) -> int:
+    runs = db.session.scalars(select(ReconcileRun.requeued).where(ReconcileRun.started_at >= since))
+    return sum(len(ids or ()) for ids in runs)

@@ -1,5 +1,6 @@
-"""What RQ holds right now: jobs per queue and registry, the workers alive, the failed jobs,
-and the jobs of one document. Read-only; with Redis down it says so instead of failing."""
+"""What RQ holds right now: jobs per queue and registry, the workers registered and which of
+them still beat, the failed jobs, and the jobs of one document. Read-only; with Redis down it
+says so instead of failing."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from rq.registry import (
 )
 from rq.worker import BaseWorker
 
+from app.db import utcnow
+from app.documents.sweeper import stale_heartbeat_seconds
 from app.jobs import WORKER_QUEUES, redis_connection
 
 FAILED_SHOWN = 20
@@ -42,6 +45,9 @@ class WorkerRow:
     queues: str
     current_job: str | None
     last_heartbeat: dt.datetime | None
+    # Beat within the last three heartbeats: a worker killed with SIGKILL stays registered
+    # for a while after its heartbeat stops (see app.documents.sweeper.worker_is_alive).
+    alive: bool = True
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,15 @@ class QueueSnapshot:
     queues: tuple[QueueDepth, ...] = ()
     workers: tuple[WorkerRow, ...] = ()
     failed: tuple[FailedJob, ...] = ()
+
+    @property
+    def alive(self) -> tuple[WorkerRow, ...]:
+        return tuple(worker for worker in self.workers if worker.alive)
+
+    @property
+    def silent(self) -> tuple[WorkerRow, ...]:
+        """Registered, but stopped beating: killed, or stuck."""
+        return tuple(worker for worker in self.workers if not worker.alive)
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,15 @@ def _depth(q: Queue) -> QueueDepth:
 
 
 def _worker(worker: BaseWorker) -> WorkerRow:
+    beat = _aware(worker.last_heartbeat)
+    stale = dt.timedelta(seconds=stale_heartbeat_seconds())
     return WorkerRow(
         worker.name,
         _name(worker.get_state()),
         ", ".join(worker.queue_names()),
         worker.get_current_job_id(),
-        worker.last_heartbeat,
+        beat,
+        beat is not None and utcnow() - beat <= stale,
     )
 
 

@@ -59,6 +59,8 @@ def console_page():
         sparks=sparks,
         queues=queues.fresh_snapshot(),
         checks=health.run_checks(),
+        live=console.live(utcnow()),
+        slow_ms=int(erp_calls.SLOW_MS),
     )
 
 

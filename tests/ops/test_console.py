@@ -7,11 +7,17 @@ import re
 
 import pytest
 from flask_migrate import upgrade
+from rq import Worker
+from rq.utils import utcformat
 
 from app import create_app
 from app.db import db, utcnow
-from app.documents.models import DocumentState
-from app.ops import console
+from app.documents.models import DocumentState, OutboxEntry
+from app.jobs import redis_connection
+from app.ops import console, erp_calls, reconnects
+from app.ops.models import ErpCallRecord
+from app.posting import breaker
+from app.posting.models import AttemptState, PostingAttempt, ReconcileRun
 from tests.factories.documents import DocumentFactory
 
 S = DocumentState
@@ -107,6 +113,10 @@ def test_sqlite_gives_the_same_figures(tmp_path):
         build_known(now)
         check_figures(console.console(now, SLA))
         assert [d.minutes for d in console.console(now, SLA).overdue] == [17, 10]
+        erp_calls_known(now, 1)
+        latest = erp_calls.recent(now, console.NOW)
+        assert (latest.calls, latest.failures, latest.p50_ms) == (3, 2, 100.0)
+        assert latest.p95_ms == pytest.approx(1810.0)
         db.session.rollback()
         db.engine.dispose()
 
@@ -178,3 +188,141 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
     response = client.get("/ops")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+# -- what is happening now -------------------------------------------------------------------
+
+SEC = dt.timedelta(seconds=1)
+
+
+def erp_calls_known(now: dt.datetime, document_id: int) -> None:
+    """Three calls in the last 15 s (booked in 100 ms, a 503, a read timeout after 2 s), a slow
+    one four minutes ago, and a 500 ten minutes ago (outside every window)."""
+    rows = [
+        (now - 2 * SEC, "POST", 201, None, 100.0, None),
+        (now - 4 * SEC, "POST", 503, None, 50.0, "The ERP answered 503: maintenance"),
+        (now - 6 * SEC, "GET", None, "ReadTimeout", 2000.0, "The ERP did not answer in time."),
+        (now - 4 * MIN, "GET", 200, None, 1500.0, None),
+        (now - 10 * MIN, "GET", 500, None, 10.0, "boom"),
+    ]
+    for at, method, status, error, ms, detail in rows:
+        db.session.add(
+            ErpCallRecord(
+                at=at,
+                document_id=document_id,
+                method=method,
+                endpoint="/api/ap-invoices",
+                path="/api/ap-invoices",
+                status=status,
+                error=error,
+                duration_ms=ms,
+                detail=detail,
+            )
+        )
+    db.session.flush()
+
+
+def test_erp_figures_over_the_last_seconds_and_minutes(now):
+    erp_calls_known(now, DocumentFactory().id)
+    latest = erp_calls.recent(now, console.NOW)
+    assert (latest.calls, latest.failures, latest.timeouts, latest.slow) == (3, 2, 1, 1)
+    assert latest.failure_rate == pytest.approx(2 / 3)
+    assert latest.p50_ms == 100.0
+    assert latest.p95_ms == pytest.approx(100 + 0.9 * 1900)
+    assert latest.last_failure == "The ERP answered 503: maintenance"
+    minutes = erp_calls.recent(now, console.RECENT)
+    assert (minutes.calls, minutes.failures, minutes.timeouts, minutes.slow) == (4, 2, 1, 2)
+    quiet = erp_calls.recent(now - 30 * MIN, console.NOW)
+    assert (quiet.calls, quiet.failure_rate, quiet.p95_ms, quiet.last_failure) == (
+        0,
+        None,
+        None,
+        None,
+    )
+
+
+def live_figure(page: str, name: str) -> str:
+    cell = re.search(rf'data-figure="{name}">(.*?)</(td|strong|span)>', page, re.S)
+    assert cell, f"no {name} on the page"
+    return re.sub(r"<[^>]+>", "", cell.group(1)).split()[0]
+
+
+@pytest.fixture
+def two_workers(app):
+    """One worker beating, one registered whose heartbeat stopped a minute ago (killed)."""
+    connection = redis_connection(app)
+    beating = Worker(["default"], connection=connection, name="beating")
+    killed = Worker(["default"], connection=connection, name="killed")
+    for worker in (beating, killed):
+        worker.register_birth()
+    connection.hset(killed.key, "last_heartbeat", utcformat(utcnow() - MIN))
+    yield
+    for worker in (beating, killed):
+        worker.register_death()
+
+
+def test_the_console_shows_the_faults_happening_now(ops_client, app, now, two_workers, monkeypatch):
+    """The ERP's failures, timeouts and latency now and over five minutes, its breaker open, a
+    posting retry waiting, a killed worker, database connections found dead, and the work the
+    sweeper and the reconciler had to send again."""
+    invoice = DocumentFactory(timeline=[(S.VALIDATED, now - MIN), (S.POSTING, now - 30 * SEC)])
+    erp_calls_known(now, invoice.id)
+    db.session.add(
+        PostingAttempt(
+            document_id=invoice.id,
+            attempt_no=1,
+            state=AttemptState.FAILED,
+            idempotency_key=f"invoice-{invoice.id}",
+            worker="w",
+            lease_until=now,
+            payload={},
+            retry_at=utcnow() + MIN,
+        )
+    )
+    db.session.add(
+        OutboxEntry(document_id=invoice.id, command="post", job_id="post-x", resends=1,
+                    last_sent_at=now - 5 * SEC)
+    )  # fmt: skip
+    db.session.add(
+        ReconcileRun(started_at=now - 2 * MIN, trigger="schedule", checked=3, requeued=[7, 8])
+    )
+    db.session.flush()
+    monkeypatch.setitem(app.config, "BREAKER_FAILURE_THRESHOLD", 1)
+    breaker.record_failure("ap-invoices", "server_error: The ERP answered 503")
+    reconnects.count_lost()
+    reconnects.count_lost()
+
+    page = ops_client.get("/ops").get_data(as_text=True)
+    assert live_figure(page, "erp-calls-now") == "3"
+    assert live_figure(page, "erp-failures-now") == "2"
+    assert "(67 %)" in page
+    assert live_figure(page, "erp-timeouts-now") == "1"
+    assert live_figure(page, "erp-p95-now") == "1810"
+    assert live_figure(page, "erp-slow-now") == "1"
+    assert live_figure(page, "erp-calls-recent") == "4"
+    assert live_figure(page, "erp-slow-recent") == "2"
+    assert "The ERP answered 503: maintenance" in page
+    assert 'data-breaker="ap-invoices" data-state="open"' in page
+    assert 'data-breaker="payments" data-state="closed"' in page
+    assert live_figure(page, "retries-waiting") == "1"
+    assert live_figure(page, "workers") == "1"
+    assert live_figure(page, "workers-registered") == "2"
+    assert live_figure(page, "workers-silent") == "1"
+    assert live_figure(page, "db-lost-now") == "2"
+    assert live_figure(page, "resent-now") == "1"
+    assert live_figure(page, "requeued-now") == "0"
+    assert live_figure(page, "requeued-recent") == "2"
+    assert 'id="no-workers"' not in page
+    assert "style=" not in page
+
+    queues_page = ops_client.get("/ops/queues").get_data(as_text=True)
+    assert "Workers (1 alive, 1 stopped beating)" in queues_page
+
+
+def test_a_quiet_pipeline_shows_nothing_wrong_now(ops_client):
+    page = ops_client.get("/ops").get_data(as_text=True)
+    for name in ("erp-calls-now", "erp-failures-now", "erp-timeouts-now", "db-lost-now"):
+        assert live_figure(page, name) == "0"
+    assert live_figure(page, "erp-p95-now") == "—"
+    assert 'data-breaker="ap-invoices" data-state="closed"' in page
+    assert 'id="no-workers"' in page  # no worker runs in the tests
