@@ -10,7 +10,7 @@ from typing import Any
 from flask import url_for
 
 from app.documents.models import Document, DocumentEvent
-from app.documents.transitions import Received
+from app.documents.transitions import Received, outside_label
 from app.erp.interface import PurchaseOrder
 from app.matching.models import Hold
 
@@ -73,7 +73,7 @@ def timeline_entry(event: DocumentEvent) -> dict[str, Any]:
         "at": _time(event.at),
         "from_state": event.from_state.value if event.from_state else None,
         "state": event.to_state.value,
-        "by": event.actor_label,
+        "by": outside_label(event),
         "reason": event.reason,
     }
 

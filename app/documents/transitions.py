@@ -16,6 +16,7 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.documents import outbox, storage
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
+from app.orgs.roles import STAFF_ROLES
 from app.pipeline import Transitioned, document_transitioned, event_name, next_step
 
 S = DocumentState
@@ -64,6 +65,23 @@ def actor_label(actor: Actor) -> str:
     if isinstance(actor, User):
         return actor.email
     return actor or "system"
+
+
+# Who a change was made by, as a supplier or partner reads its timeline: the hospital's staff
+# act as one team, never by name or email.
+STAFF_LABEL = "Accounts payable"
+
+
+def outside_label(event: DocumentEvent) -> str:
+    """The actor of a timeline entry as the sender reads it (the portal page and the API): a
+    staff member (finance, procurement, ops) is "Accounts payable"; the system, an API client
+    or one of the sender's own people keep their label."""
+    if event.actor_user_id is None:
+        return event.actor_label
+    user = db.session.get(User, event.actor_user_id)
+    if user is not None and user.has_role(*STAFF_ROLES):
+        return STAFF_LABEL
+    return event.actor_label
 
 
 @dataclass(frozen=True)

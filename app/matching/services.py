@@ -530,14 +530,24 @@ def conclude(
     matched: str = "matched with no exception",
     held: str = "held for finance",
 ) -> None:
-    """The outcome of a check: REJECTED on a finding that leaves nothing to decide, VALIDATED
-    with none, else one hold per finding and ON_HOLD (for invoices and acknowledgments alike)."""
+    """The outcome of a check: REJECTED on a finding that leaves nothing to decide (the
+    supplier's wording on its timeline, finance's in the audit log), VALIDATED with none, else
+    one hold per finding and ON_HOLD (for invoices and acknowledgments alike)."""
     rejects = [f for f in findings if f.severity is Severity.REJECT]
     if rejects:
         document.errors = [
             {"path": "$", "message": f.supplier, "code": f.code.value} for f in rejects
         ]
-        transition(document, DocumentState.REJECTED, SYSTEM, rejects[0].finance)
+        # The timeline is the sender's to read: the supplier's wording there, finance's
+        # (another vendor's number, internal detail) in the audit log.
+        transition(document, DocumentState.REJECTED, SYSTEM, rejects[0].supplier)
+        record(
+            "document.rejected_by_rules",
+            actor_label=SYSTEM,
+            organization_id=document.supplier_org_id or document.sender_org_id,
+            target=document,
+            details={"findings": [{"code": f.code.value, "finance": f.finance} for f in rejects]},
+        )
         return
     if not findings:
         transition(document, DocumentState.VALIDATED, SYSTEM, matched)

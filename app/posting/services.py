@@ -365,11 +365,13 @@ def _erp_rejected(document: Document, outcome: Outcome) -> None:
             actual=(outcome.code or "")[:200],
         )
     )
+    # The ERP's own words name vendors and internal records: they are for finance (the hold's
+    # finance message); the supplier's timeline says it plainly.
     transition(
         document,
         S.ON_HOLD,
         SYSTEM,
-        f"the ERP refused it: {reason}",
+        "the hospital's accounting system could not enter it: accounts payable is looking at it",
         details={"holds": [HoldCode.ERP_REJECTED.value], "erp_code": outcome.code},
     )
     outbox.complete(document.id, POST)

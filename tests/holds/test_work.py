@@ -392,6 +392,29 @@ def test_a_disputed_line_holds_its_amount_and_the_supplier_reads_which_and_why(
     assert "The rest of the invoice goes on to payment" in shown["message"]
 
 
+def test_the_supplier_reads_accounts_payable_never_a_staff_email(
+    app,
+    client,
+    held,
+    lakeside,  # noqa: F811
+):
+    url = f"/finance/invoices/{held}"
+    manager = _as(client, Role.FINANCE_MANAGER)
+    for hold in _open(held):
+        _post(client, f"/finance/holds/{hold.id}/release", url, reason="price agreed")
+    assert document(held).state is DocumentState.VALIDATED
+    assert document(held).timeline[-1].actor_label == manager.email  # finance still sees who
+
+    api = client.get(f"/api/v1/documents/{held}", headers=bearer(lakeside)).get_json()
+    assert api["timeline"][-1]["by"] == "Accounts payable"
+    assert manager.email not in str(api)
+    supplier = app.test_client()
+    _as(supplier, Role.SUPPLIER_ADMIN, role__organization=lakeside)
+    page = supplier.get(f"/documents/{held}").get_data(as_text=True)
+    assert "by Accounts payable" in page
+    assert manager.email not in page
+
+
 # -- a question for the supplier -------------------------------------------------------------
 
 

@@ -170,6 +170,25 @@ def test_an_acknowledgment_of_another_suppliers_po_is_rejected(client, keystone,
     assert [e["code"] for e in found.errors] == ["SUPPLIER_MISMATCH"]
     assert "was not issued to your organization" in found.errors[0]["message"]
     assert not [a for a in erp.list_acknowledgments(theirs.number) if a.reference == "ACK-4"]
+    # The supplier reads why in its own words, never the other vendor's number: not on its
+    # page, not in the API's timeline. Finance's wording is in the audit log.
+    api = client.get(f"/api/v1/documents/{document_id}", headers=bearer(keystone)).get_json()
+    [rejected] = [t for t in api["timeline"] if t["state"] == "REJECTED"]
+    assert "was not issued to your organization" in rejected["reason"]
+    assert "V1002" not in json.dumps(api)
+    from tests.conftest import login
+    from tests.factories.accounts import PASSWORD
+
+    user = UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=keystone)
+    login(client, user.email, PASSWORD)
+    page = client.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "was not issued to your organization" in page
+    assert "V1002" not in page
+    audit = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "document.rejected_by_rules")
+    )
+    assert audit is not None
+    assert "belongs to vendor V1002" in json.dumps(audit.details)
 
 
 def test_an_acknowledgment_of_an_unknown_po_is_rejected(client, keystone, portal_erp):
