@@ -49,6 +49,7 @@ class Entry:
     detail: str = ""
     kind: str = "action"  # "state", "action", "comment" or "answer": how the page marks it
     order: int = 0  # among entries of the same instant: states after the actions that led there
+    state: str | None = None  # the state's code (ON_HOLD), as the API and the ops console name it
 
 
 def whole_timeline(document: Document) -> list[Entry]:
@@ -61,7 +62,13 @@ def whole_timeline(document: Document) -> list[Entry]:
 def _states(events: Iterable[DocumentEvent]) -> list[Entry]:
     return [
         Entry(
-            e.at, e.actor_label, STATE_WORDS.get(e.to_state, e.to_state.value), e.reason, "state", 1
+            e.at,
+            e.actor_label,
+            STATE_WORDS.get(e.to_state, e.to_state.value),
+            e.reason,
+            kind="state",
+            order=1,
+            state=e.to_state.value,
         )
         for e in events
     ]

@@ -97,9 +97,7 @@ def queue() -> str:
     filters = _filters()
     rows = queries.queue(filters, queries.PAGE_SIZE + 1)
     page = rows[: queries.PAGE_SIZE]
-    since = utcnow() - KPI_WINDOW
     more = len(rows) > queries.PAGE_SIZE
-    report = queries.kpi_report(since, filters.supplier_id)
     clerks = _clerks()
     return render_template(
         "holds/queue.html",
@@ -107,15 +105,35 @@ def queue() -> str:
         next_cursor=queries.cursor_of(page[-1].document, filters.sort) if more else None,
         filters=filters,
         counts=queries.counts_by_code(),
-        kpis=report.overall,
-        kpis_by_day=report.by_day[:14],
-        kpis_by_supplier=_named(report.by_supplier[:10]),
         kpi_days=KPI_WINDOW.days,
         suppliers=_suppliers(),
         facilities=queries.facilities(),
         clerks=clerks,
         bulk_form=_bulk_form(clerks),
         shortcuts=SHORTCUTS,
+    )
+
+
+@bp.get("/holds/kpis")
+@require_role(*FINANCE)
+def kpis() -> str:
+    """The matching figures of the last KPI_WINDOW (of one supplier, if given): a page of their
+    own, or the block the queue page loads after its rows (`fragment=1`), so the list of
+    invoices never waits for a read over a month of timelines."""
+    supplier_id = request.args.get("supplier", type=int)
+    now = utcnow()
+    report = queries.kpi_report(now - KPI_WINDOW, supplier_id)
+    supplier = db.session.get(Organization, supplier_id) if supplier_id else None
+    fragment = request.args.get("fragment") == "1"
+    return render_template(
+        "holds/_kpis.html" if fragment else "holds/kpis.html",
+        kpis=report.overall,
+        kpis_by_day=report.by_day[:14],
+        kpis_by_supplier=_named(report.by_supplier[:10]),
+        kpi_days=KPI_WINDOW.days,
+        supplier_id=supplier_id,
+        supplier_name=supplier.name if supplier else None,
+        as_of=now,
     )
 
 

@@ -43,6 +43,15 @@
     }
   }
 
+  // The queue's matching figures come after its rows, from their own URL.
+  var kpis = document.querySelector("#kpis[data-src]");
+  if (kpis && window.fetch) {
+    fetch(kpis.dataset.src, { credentials: "same-origin" })
+      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (html) { if (html) { kpis.innerHTML = html; } })
+      .catch(function () { /* the links to the figures stay */ });
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
     switch (event.key) {

@@ -132,8 +132,10 @@ def test_the_queue_page_shows_rejections_and_holds_by_code_per_day_and_supplier(
     build_known()
     user = UserFactory(role=Role.FINANCE_CLERK)
     login(client, user.email, PASSWORD)
-    page = client.get("/finance/holds").get_data(as_text=True)
-    assert "Rejected" in page
+    queue = client.get("/finance/holds").get_data(as_text=True)
+    assert 'data-src="/finance/holds/kpis?fragment=1"' in queue  # loaded after the rows
+    page = client.get("/finance/holds/kpis").get_data(as_text=True)
+    assert "Rejected at the first check" in page
     assert "40%" in page  # first pass and exceptions, rejections counted
     per_day = page[page.index('aria-label="Per day"') :]
     per_day = per_day[: per_day.index("</table>")]
@@ -141,3 +143,23 @@ def test_the_queue_page_shows_rejections_and_holds_by_code_per_day_and_supplier(
     assert "QTY RECEIVED 1" in per_day
     per_supplier = page[page.index('aria-label="Per supplier"') :]
     assert "Supplier Two" in per_supplier
+    fragment = client.get("/finance/holds/kpis?fragment=1").get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "40%" in fragment
+
+
+def test_the_figures_of_one_supplier(client):
+    ids = build_known()
+    user = UserFactory(role=Role.FINANCE_CLERK)
+    login(client, user.email, PASSWORD)
+    page = client.get(f"/finance/holds/kpis?supplier={ids['two']}").get_data(as_text=True)
+    assert "Matching over the last 30 days: Supplier Two" in page
+    assert "50%" in page
+    assert "Supplier One" not in page
+
+
+def test_suppliers_cannot_read_the_figures(client):
+    supplier = OrganizationFactory(supplier=True)
+    user = UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=supplier)
+    login(client, user.email, PASSWORD)
+    assert client.get("/finance/holds/kpis").status_code == 403

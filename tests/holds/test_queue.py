@@ -144,7 +144,7 @@ def test_the_queue_shows_first_pass_and_exception_rates(client, lakeside, portal
     assert figures.first_pass_rate == 0.5
     assert figures.median_hours is not None
     _signed_in(client, Role.FINANCE_CLERK)
-    page = client.get("/finance/holds").get_data(as_text=True)
+    page = client.get("/finance/holds/kpis?fragment=1").get_data(as_text=True)
     assert "First-pass match" in page
     assert "50%" in page
 
