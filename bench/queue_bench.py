@@ -9,9 +9,10 @@ What is timed: `app.holds.queries.queue` (the page's rows: the filtered, sorted 
 plus the open codes, reviews and waiting questions of the 51 rows it returns),
 `counts_by_code` (the counts at the top of the page), `kpi_report` (first-pass and exception
 rates, cycle-time percentiles and holds by code, in all, per day and per supplier, over the
-last 30 days' timelines), and the view itself, template and all. The baseline, measured in the
-same run on the same data, is the KPI block as it was before it moved into SQL: every verdict
-entry of the window read into Python (`baseline_kpi_report`), alone and inside the page.
+last 30 days' timelines), and the views themselves, template and all. The baseline, measured
+in the same run on the same data, is the KPI block as it was before it moved into SQL and off
+the queue page: every verdict entry of the window read into Python (`baseline_kpi_report`),
+alone and inside each page's request.
 BENCH_DATABASE_URL (default postgresql://127.0.0.1/bench_queue) is dropped and created afresh
 unless --reuse.
 """
@@ -502,31 +503,38 @@ def whole_pages(
     app, ids: dict[str, int], runs: int
 ) -> Iterator[tuple[str, float, float, float | None]]:
     """The view itself, template and all, for a signed-in clerk (Flask-Login's per-request
-    user set directly: sign-in is not what is measured), KPI block included; then the same
-    pages with the baseline KPI block."""
+    user set directly: sign-in is not what is measured). The queue page no longer computes
+    the KPIs (the browser loads them from /finance/holds/kpis after the rows), so each page is
+    also timed as the baseline served it: the same request plus the former KPI block (every
+    verdict entry of 30 days read into Python); then the KPI block's own URL."""
     from flask import g
 
     from app.accounts.models import User
-    from app.db import db
-    from app.holds import queries
+    from app.db import db, utcnow
 
-    view = app.view_functions["holds.queue"]
-    current = queries.kpi_report
-    for label, report in (("", current), (" (baseline KPIs)", baseline_kpi_report)):
-        queries.kpi_report = report
-        try:
-            for name, args in PAGES.items():
+    def render(endpoint: str, args: str, baseline: bool = False) -> None:
+        with app.test_request_context(f"{endpoint}?{args}"):
+            g._login_user = db.session.get(User, ids["clerk"])
+            html = app.view_functions[app.url_map.bind("localhost").match(endpoint)[0]]()
+            assert "<h" in html
+            if baseline:
+                baseline_kpi_report(utcnow() - dt.timedelta(days=30))
+            db.session.remove()
 
-                def render(args=args):
-                    with app.test_request_context(f"/finance/holds?{args}"):
-                        g._login_user = db.session.get(User, ids["clerk"])
-                        html = view()
-                        assert "Held invoices" in html or "All invoices" in html
-                        db.session.remove()
-
-                yield (name + label, *timed(render, max(5, runs // 3)), None)
-        finally:
-            queries.kpi_report = current
+    page_runs = max(5, runs // 3)
+    for name, args in PAGES.items():
+        yield (name, *timed(lambda a=args: render("/finance/holds", a), page_runs), None)
+    for name, args in PAGES.items():
+        yield (
+            f"{name} (baseline: KPIs inline)",
+            *timed(lambda a=args: render("/finance/holds", a, baseline=True), page_runs),
+            None,
+        )
+    yield (
+        "KPI block (/finance/holds/kpis?fragment=1)",
+        *timed(lambda: render("/finance/holds/kpis", "fragment=1"), max(5, runs // 4)),
+        None,
+    )
 
 
 def main() -> None:
@@ -551,10 +559,10 @@ def main() -> None:
         if args.load_only:
             return
     print(f"load average before measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'case':<44} {'median ms':>10} {'p95 ms':>8} {'in PG ms':>9}")
+    print(f"{'case':<58} {'median ms':>10} {'p95 ms':>8} {'in PG ms':>9}")
     for name, mid, p95, database in measure(ids, args.runs):
         in_pg = f"{database:>9.1f}" if database is not None else f"{'':>9}"
-        print(f"{name:<44} {mid:>10.1f} {p95:>8.1f} {in_pg}", flush=True)
+        print(f"{name:<58} {mid:>10.1f} {p95:>8.1f} {in_pg}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
