@@ -99,6 +99,59 @@ def test_a_hold_a_person_released_is_not_raised_again(client, lakeside, portal_e
     assert open_codes(document_id) == set()
 
 
+def _open_hold(document_id: int, code: HoldCode) -> Hold | None:
+    db.session.expire_all()
+    return db.session.scalar(
+        select(Hold).where(
+            Hold.document_id == document_id, Hold.code == code, Hold.status == HoldStatus.OPEN
+        )
+    )
+
+
+def test_a_partial_receipt_updates_the_open_hold_with_the_new_facts(client, lakeside, portal_erp):  # noqa: F811
+    order = waiting_po(portal_erp)
+    document_id = send(client, lakeside, bill_first_line(lakeside, order, "RC-5"))
+    run_jobs()
+    before = _open_hold(document_id, HoldCode.QTY_RECEIVED)
+    assert before is not None
+    expected, at_risk, fingerprint = before.expected, before.amount_at_risk, before.fingerprint
+
+    receive(portal_erp, order, 1)  # one of the two billed units arrives
+    assert revalidate_due(utcnow() + LATER) == 1
+    after = _open_hold(document_id, HoldCode.QTY_RECEIVED)
+    assert after is not None
+    assert after.id == before.id  # the same hold, with today's facts
+    assert after.expected != expected
+    assert "1" in (after.expected or "")
+    assert after.amount_at_risk == at_risk / 2
+    assert after.fingerprint != fingerprint
+    assert document(document_id).state is DocumentState.ON_HOLD
+
+
+def test_a_released_hold_is_raised_again_only_when_its_facts_change(client, lakeside, portal_erp):  # noqa: F811
+    order = waiting_po(portal_erp)
+    body = bill_first_line(lakeside, order, "RC-6", price_factor="1.5")
+    document_id = send(client, lakeside, body)
+    run_jobs()
+    assert open_codes(document_id) == {HoldCode.PRICE, HoldCode.QTY_RECEIVED}
+    received = _open_hold(document_id, HoldCode.QTY_RECEIVED)
+    assert received is not None
+    finance.release(received, UserFactory(role=Role.FINANCE_MANAGER), "receipt to follow")
+
+    # The same facts on a re-check: the person's release stands.
+    assert revalidate_due(utcnow() + LATER) == 1
+    assert open_codes(document_id) == {HoldCode.PRICE}
+
+    # Different facts (one of two units received): a new hold, on these facts.
+    receive(portal_erp, order, 1)
+    assert revalidate_due(utcnow() + 2 * LATER) == 1
+    raised = _open_hold(document_id, HoldCode.QTY_RECEIVED)
+    assert raised is not None
+    assert raised.id != received.id
+    assert raised.fingerprint != db.session.get(Hold, received.id).fingerprint
+    assert open_codes(document_id) == {HoldCode.PRICE, HoldCode.QTY_RECEIVED}
+
+
 def test_with_the_erp_down_a_recheck_changes_nothing(client, lakeside, portal_erp):  # noqa: F811
     order = waiting_po(portal_erp)
     document_id = send(client, lakeside, bill_first_line(lakeside, order, "RC-3"))
