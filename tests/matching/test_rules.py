@@ -207,6 +207,157 @@ def test_cumulative_amount_against_the_po_total():
     assert codes(invoice(line("8", "50")), tolerance=tolerance, history=history) == []
 
 
+# -- every tolerance through its rule: at, just inside, just beyond; 0 and empty ---------------
+# Each case runs the whole rule set and expects exactly the one code (or none), so a boundary
+# that leaks into another rule shows too. PO line 1: 10 ordered and received at 50.00; PO line
+# 2: 10 ordered, 4 received; the PO's total 1,000.00.
+
+LOOSE = Tolerance(
+    price_percent=None,
+    quantity_percent=None,
+    received_percent=None,
+    amount_percent=None,
+    tax_amount=None,
+    total_amount=None,
+)
+
+
+def only(code: HoldCode, held: bool) -> list[HoldCode]:
+    return [code] if held else []
+
+
+@pytest.mark.parametrize(
+    ("price", "percent", "amount", "held"),
+    [
+        ("52.50", D(5), None, False),  # price_percent 5: at the boundary
+        ("52.49", D(5), None, False),  # just inside
+        ("52.51", D(5), None, True),  # just beyond
+        ("50.00", D(0), None, False),  # 0: no variance, the PO price passes
+        ("50.01", D(0), None, True),  # ... a cent more is held
+        ("500.00", None, None, False),  # empty: unlimited
+        ("51.00", None, D(1), False),  # price_amount 1.00 a unit: at
+        ("50.99", None, D(1), False),  # just inside
+        ("51.01", None, D(1), True),  # just beyond
+        ("50.01", None, D(0), True),  # 0: no variance
+        ("51.50", D(5), D(1), True),  # both apply: inside 5 %, beyond 1.00
+    ],
+)
+def test_price_tolerance_boundaries(price, percent, amount, held):
+    tolerance = replace(LOOSE, price_percent=percent, price_amount=amount)
+    assert codes(invoice(line("10", price)), tolerance=tolerance) == only(HoldCode.PRICE, held)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "percent", "held"),
+    [
+        ("11", D(10), False),  # quantity_percent 10 of 10 ordered: at
+        ("10.99", D(10), False),  # just inside
+        ("11.01", D(10), True),  # just beyond
+        ("10", D(0), False),  # 0: exactly what was ordered
+        ("10.01", D(0), True),  # ... and no more
+        ("100", None, False),  # empty: unlimited
+    ],
+)
+def test_quantity_ordered_tolerance_boundaries(quantity, percent, held):
+    tolerance = replace(LOOSE, quantity_percent=percent)
+    found = codes(invoice(line(quantity, "50.00")), tolerance=tolerance)
+    assert found == only(HoldCode.QTY_ORDERED, held)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "percent", "held"),
+    [
+        ("5", D(25), False),  # received_percent 25 of 4 received (PO line 2): at
+        ("4.99", D(25), False),  # just inside
+        ("5.01", D(25), True),  # just beyond
+        ("4", D(0), False),  # 0: exactly what was received
+        ("4.01", D(0), True),  # ... and no more
+        ("10", None, False),  # empty: unlimited (all 10 ordered, 4 received)
+    ],
+)
+def test_quantity_received_tolerance_boundaries(quantity, percent, held):
+    tolerance = replace(LOOSE, received_percent=percent)
+    found = codes(invoice(line(quantity, "50.00", po_line=2)), tolerance=tolerance)
+    assert found == only(HoldCode.QTY_RECEIVED, held)
+
+
+@pytest.mark.parametrize(
+    ("billed_before", "percent", "amount", "held"),
+    [
+        # This invoice bills 500.00 of the PO's 1,000.00; earlier invoices the rest.
+        ("600.00", D(10), None, False),  # amount_percent 10: 1,100.00 in all, at
+        ("599.99", D(10), None, False),  # just inside
+        ("600.01", D(10), None, True),  # just beyond
+        ("500.00", D(0), None, False),  # 0: exactly the PO's total
+        ("500.01", D(0), None, True),  # ... and not a cent more
+        ("9000.00", None, None, False),  # empty: unlimited
+        ("550.00", None, D(50), False),  # amount_amount 50.00: at
+        ("549.99", None, D(50), False),  # just inside
+        ("550.01", None, D(50), True),  # just beyond
+        ("500.01", None, D(0), True),  # 0: no variance
+    ],
+)
+def test_amount_ordered_tolerance_boundaries(billed_before, percent, amount, held):
+    tolerance = replace(LOOSE, amount_percent=percent, amount_amount=amount)
+    history = History({1: D(0)}, amount=D(billed_before))
+    found = codes(invoice(), tolerance=tolerance, history=history)
+    assert found == only(HoldCode.AMOUNT_ORDERED, held)
+
+
+@pytest.mark.parametrize(
+    ("breakdown", "limit", "held"),
+    [
+        ("9.99", D("0.01"), False),  # tax_amount 0.01: a cent under, at
+        ("10.01", D("0.01"), False),  # a cent over, at (either way)
+        ("10.00", D("0.01"), False),  # inside
+        ("9.98", D("0.01"), True),  # just beyond, under
+        ("10.02", D("0.01"), True),  # just beyond, over
+        ("10.00", D(0), False),  # 0: they must agree
+        ("9.99", D(0), True),  # ... to the cent
+        ("0.00", None, False),  # empty: unlimited
+    ],
+)
+def test_tax_tolerance_boundaries(breakdown, limit, held):
+    inv = invoice(tax=D("10.00"), tax_breakdown=D(breakdown))
+    found = codes(inv, tolerance=replace(LOOSE, tax_amount=limit))
+    assert found == only(HoldCode.TAX_VARIANCE, held)
+
+
+@pytest.mark.parametrize(
+    ("payable", "limit", "held"),
+    [
+        ("510.00", D(0), False),  # total_amount 0: it must add up exactly
+        ("510.01", D(0), True),
+        ("999.00", None, False),  # empty: unlimited
+    ],
+)
+def test_total_tolerance_zero_and_empty(payable, limit, held):
+    inv = invoice(tax=D("10.00"), payable=D(payable))
+    found = codes(inv, tolerance=replace(LOOSE, total_amount=limit))
+    assert found == only(HoldCode.TOTAL_MISMATCH, held)
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "window", "held"),
+    [
+        (30, 30, False),  # changed 30 days ago with a 30-day window: the window has passed
+        (29, 30, True),  # a day inside the window
+        (31, 30, False),  # a day beyond it
+        (0, 30, True),  # changed today
+        (0, 0, False),  # 0: no waiting period at all
+    ],
+)
+def test_bank_change_window_boundaries(days_ago, window, held):
+    changed = dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(12), dt.UTC)
+    case = Case(
+        invoice(),
+        PO,
+        replace(SUPPLIER, bank_changed_at=changed),
+        Context(Tolerance(), TODAY, bank_change_days=window),
+    )
+    assert [f.code for f in check(case)] == only(HoldCode.BANK_DETAILS, held)
+
+
 # -- the PO, the supplier and the document ----------------------------------------------------
 
 
