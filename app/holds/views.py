@@ -29,10 +29,12 @@ from app.holds import forms, queries, services
 from app.holds.lines import side_by_side
 from app.holds.models import Comment, Correction, Question, Review
 from app.holds.timeline import whole_timeline
+from app.matching.facts import History
 from app.matching.findings import HoldCode
 from app.matching.models import Hold
 from app.matching.queries import holds_of
-from app.matching.services import purchase_order, revalidate
+from app.matching.services import billed, purchase_order, revalidate
+from app.matching.tolerance_templates import template_for
 from app.orgs.models import Membership, Organization, OrgKind
 from app.orgs.roles import FINANCE_ROLES, Role
 
@@ -238,13 +240,17 @@ def _invoice_page(
     order, erp_down = _purchase_order(document.po_number)
     receipts = _receipts(order) if order and not erp_down else []
     review = db.session.get(Review, document.id)
+    holds = holds_of(document.id)
+    supplier = document.supplier_org_id or document.sender_org_id
     assign_form = bound.get("assign_form") or forms.AssignForm()
     assign_form.assignee.choices = _assignee_choices()
     return render_template(
         "holds/invoice.html",
         document=document,
-        holds=holds_of(document.id),
-        lines=side_by_side(document.canonical, order),
+        holds=holds,
+        lines=side_by_side(
+            document.canonical, order, _billed_before(document), template_for(supplier), holds
+        ),
         order=order,
         receipts=receipts,
         erp_down=erp_down,
@@ -268,6 +274,14 @@ def _invoice_page(
         comment_form=bound.get("comment_form") or forms.CommentForm(),
         shortcuts=SHORTCUTS,
     ), status
+
+
+def _billed_before(document: Document) -> History:
+    """What the supplier's other documents billed on the invoice's PO, as validation counts it."""
+    supplier = document.supplier_org_id or document.sender_org_id
+    if not document.po_number:
+        return History()
+    return billed(supplier, document.po_number, excluding=document.id)
 
 
 def _of(model: Any, document_id: int, order: Any) -> list[Any]:

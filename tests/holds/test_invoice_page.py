@@ -4,11 +4,15 @@ shortcuts that keep the queue's filter."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from app.db import db
-from app.documents.models import Document
+from app.documents.models import Document, DocumentState
 from app.holds import services
+from app.intake import flip
 from app.matching.findings import HoldCode, Severity
 from app.matching.models import Hold, HoldStatus
 from app.matching.services import revalidate
@@ -16,7 +20,14 @@ from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.holds.test_queue import held  # noqa: F401 - the fixture
-from tests.matching.test_validate import lakeside  # noqa: F401 - the fixture
+from tests.intake.helpers import document, run_jobs
+from tests.matching.test_validate import (  # noqa: F401 - lakeside is a fixture
+    TODAY,
+    invoice_for,
+    lakeside,
+    received_po,
+    send,
+)
 
 
 def _open(document_id: int) -> list[Hold]:
@@ -95,3 +106,38 @@ def test_the_supplier_timeline_still_shows_only_states(client, held, lakeside): 
     db.session.flush()
     answer = client.get(f"/api/v1/documents/{held}", headers=bearer(lakeside))
     assert "margin looks high" not in answer.get_data(as_text=True)
+
+
+def test_a_partial_invoice_beyond_what_was_received_in_all_is_marked_on_its_line(
+    client,
+    lakeside,  # noqa: F811
+    portal_erp,
+):
+    """The first invoice bills every received unit; a second bills one more unit of line 1 at
+    the PO price: held for QTY_RECEIVED, and its line is marked though one unit alone is
+    well within the receipt."""
+    order = received_po(portal_erp)
+    first = send(client, lakeside, invoice_for(lakeside, order, "PART-1"))
+    run_jobs()
+    assert document(first).state is DocumentState.VALIDATED
+    line = next(line for line in order.lines if line.quantity_received > 1)
+    body = flip.invoice_from_po(
+        order,
+        [flip.FlipLine(line.line_number, Decimal(1), line.unit_price)],
+        supplier=flip.FlipSupplier(lakeside.id, lakeside.name, lakeside.erp_vendor_number),
+        invoice_number="PART-2",
+        issue_date=TODAY,
+    )
+    second = send(client, lakeside, body)
+    run_jobs()
+    assert HoldCode.QTY_RECEIVED in {h.code for h in _open(second)}
+
+    user = UserFactory(role=Role.FINANCE_CLERK)
+    login(client, user.email, PASSWORD)
+    page = client.get(f"/finance/invoices/{second}").get_data(as_text=True)
+    table = _section(page, '<table class="side-by-side">', "</table>")
+    (row,) = re.findall(r"<tr class=\"held-line\">.*?</tr>", table, re.S)
+    assert row.count('class="num variance"') >= 3  # quantity, received, billed in all
+    assert f"{line.quantity_received + 1}" in row  # billed in all
+    assert "QTY RECEIVED" in row
+    assert f'class="num variance">{line.unit_price}' not in row  # the price is the PO's
