@@ -21,6 +21,7 @@ from app.documents.models import Document, DocumentKind, DocumentState
 from app.documents.queries import locked_document
 from app.erp import get_erp
 from app.erp.errors import ErpError
+from app.matching.lookups import erp_pass
 from app.matching.models import ErpCursor
 from app.matching.services import revalidate
 
@@ -81,10 +82,11 @@ def _recheck_po(po_number: str) -> int:
         )
     ).all()
     done = 0
-    for document_id in held:
-        with db.session.begin_nested():  # an ErpError rolls back this invoice only, and stops
-            document = locked_document(document_id)
-            if document is not None:
-                revalidate(document, actor=RECEIPT_ACTOR)
-                done += 1
+    with erp_pass():  # the PO is read once for all its held invoices, after the receipt
+        for document_id in held:
+            with db.session.begin_nested():  # an ErpError rolls back this invoice only, and stops
+                document = locked_document(document_id)
+                if document is not None:
+                    revalidate(document, actor=RECEIPT_ACTOR)
+                    done += 1
     return done

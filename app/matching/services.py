@@ -36,6 +36,7 @@ from app.holds.models import Correction
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
 from app.matching.findings import SET_BY_PEOPLE, Finding, HoldCode, Severity
+from app.matching.lookups import erp_pass, memoized
 from app.matching.models import BilledLine, Hold, HoldStatus, fingerprint, release_open
 from app.matching.queries import holds_of, waits_on
 from app.matching.tolerance_templates import template_for
@@ -64,7 +65,8 @@ def validate(document: Document) -> DocumentState:
     job). ErpError propagates when the ERP cannot answer: the job is retried, nothing changed."""
     # Acknowledgments have their own step (app.matching.acknowledgments, MATCH_ACK).
     if document.state == DocumentState.NORMALIZED and document.kind == DocumentKind.INVOICE:
-        _validate_invoice(document)
+        with erp_pass():
+            _validate_invoice(document)
     outbox.complete(document.id, VALIDATE)
     return document.state
 
@@ -162,7 +164,8 @@ def revalidate(document: Document, actor: Actor = SYSTEM) -> DocumentState:
         return document.state
     invoice = Invoice.model_validate(document.canonical)
     supplier = document.supplier or document.sender
-    erp = _erp_facts(document, supplier)
+    with erp_pass():  # within a sweep's or a receipt's pass, that pass's look-ups
+        erp = _erp_facts(document, supplier)
     _lock_related(supplier, document, invoice)
     findings = _findings(document, invoice, supplier, erp)
     holds = holds_of(document.id)
@@ -279,7 +282,8 @@ def _mark_checked(still: Sequence[Hold]) -> None:
 def revalidate_due(now: dt.datetime) -> int:
     """Housekeeping (run by every sweep): re-check the held invoices whose holds were checked
     longest ago and not within MATCHING_RECHECK_MINUTES, a small batch at a time. Each is its
-    own savepoint; an ERP that does not answer ends the batch (the next sweep goes on)."""
+    own savepoint; an ERP that does not answer ends the batch (the next sweep goes on). ERP
+    look-ups are shared by the batch (`lookups.erp_pass`): held invoices on one PO read it once."""
     minutes = current_app.config["MATCHING_RECHECK_MINUTES"]
     last = func.coalesce(Hold.checked_at, Hold.created_at)
     due = db.session.scalars(
@@ -296,16 +300,17 @@ def revalidate_due(now: dt.datetime) -> int:
         .limit(RECHECK_BATCH)
     ).all()
     done = 0
-    for document_id in due:
-        try:
-            with db.session.begin_nested():
-                document = locked_document(document_id)
-                if document is not None:
-                    revalidate(document)
-        except ErpError:
-            log.warning("re-check stopped: the ERP did not answer", document_id=document_id)
-            break
-        done += 1
+    with erp_pass():  # held invoices on one PO read it once
+        for document_id in due:
+            try:
+                with db.session.begin_nested():
+                    document = locked_document(document_id)
+                    if document is not None:
+                        revalidate(document)
+            except ErpError:
+                log.warning("re-check stopped: the ERP did not answer", document_id=document_id)
+                break
+            done += 1
     return done
 
 
@@ -320,6 +325,10 @@ def purchase_order(number: str | None) -> PurchaseOrder | None:
     when the ERP does not answer)."""
     if not number:
         return None
+    return memoized(("purchase_order", number), lambda: _fetch_po(number))
+
+
+def _fetch_po(number: str) -> PurchaseOrder | None:
     try:
         return get_erp().get_purchase_order(number, correlation_id=g.get("correlation_id"))
     except ErpNotFound:
@@ -340,12 +349,15 @@ def _supplier_facts(supplier: Organization, erp: ErpFacts) -> SupplierFacts:
 def _erp_account(supplier: Organization) -> str | None:
     """The account the ERP's vendor record pays to ("" for none), asked only when the portal
     has verified details to compare it with; None without a vendor number."""
-    if not supplier.erp_vendor_number:
+    number = supplier.erp_vendor_number
+    if not number:
         return None
+    return memoized(("vendor_account", number), lambda: _fetch_account(number))
+
+
+def _fetch_account(vendor_number: str) -> str:
     try:
-        vendor = get_erp().get_vendor(
-            supplier.erp_vendor_number, correlation_id=g.get("correlation_id")
-        )
+        vendor = get_erp().get_vendor(vendor_number, correlation_id=g.get("correlation_id"))
     except ErpNotFound:
         return ""
     return vendor.remit_to.account if vendor.remit_to else ""
@@ -362,8 +374,11 @@ def _context(supplier: Organization, cost_centres: frozenset[str]) -> Context:
 
 
 def _cost_centres() -> frozenset[str]:
-    centres = get_erp().list_cost_centres(correlation_id=g.get("correlation_id"))
-    return frozenset(centre.code for centre in centres)
+    def fetch() -> frozenset[str]:
+        centres = get_erp().list_cost_centres(correlation_id=g.get("correlation_id"))
+        return frozenset(centre.code for centre in centres)
+
+    return memoized("cost_centres", fetch)
 
 
 def _history(document: Document, supplier_id: int) -> History:
