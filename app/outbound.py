@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from requests.adapters import HTTPAdapter
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_REDIRECTS = 3
+RESOLVE_SECONDS = 5.0
 # NAT64 (RFC 6052) carries an IPv4 address in its last 32 bits.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -77,9 +79,28 @@ def policy_from(config: Mapping[str, Any]) -> Policy:
 
 # -- checks -------------------------------------------------------------------------------------
 def resolve(host: str, port: int) -> list[str]:
-    """Every address the host name resolves to (tests replace this to play DNS)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    """Every address the host name resolves to (tests replace this to play DNS), within
+    RESOLVE_SECONDS: the resolver's own retries could otherwise take far longer."""
+    answer: list[Any] = []
+    asking = threading.Thread(
+        target=lambda: answer.append(_getaddrinfo(host, port)), name="outbound-dns", daemon=True
+    )
+    asking.start()
+    asking.join(RESOLVE_SECONDS)
+    if not answer:  # still asking: the thread ends with the resolver, nobody waits for it
+        raise UnresolvedHostError(
+            f"The host name {host!r} did not resolve within {RESOLVE_SECONDS:g} s."
+        )
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return list(dict.fromkeys(str(info[4][0]) for info in answer[0]))
+
+
+def _getaddrinfo(host: str, port: int) -> Any:
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return exc
 
 
 def is_public(address: IPAddress) -> bool:
@@ -162,6 +183,8 @@ def check_url(url: str, policy: Policy = STRICT) -> Target:
     else:
         try:
             addresses = resolve(host, port)
+        except UnresolvedHostError:
+            raise
         except (OSError, UnicodeError):
             raise UnresolvedHostError(f"The host name {host!r} could not be resolved.") from None
         if not addresses:

@@ -2,7 +2,8 @@
 decide what comes next (done, retry later, give up, disable the endpoint).
 
 Every attempt resolves the endpoint's host again and connects to the address it checked
-(`app.outbound`), follows no redirect and waits at most TIMEOUT seconds.
+(`app.outbound`), follows no redirect and waits at most TIMEOUT seconds for the whole exchange,
+however slowly the receiver dribbles its answer (`app.webhooks.deadline`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from app.audit.services import record
 from app.db import db, utcnow
 from app.jobs import queue
 from app.onboarding.notify import tell_org
-from app.webhooks import events, schedule, signing, states
+from app.webhooks import deadline, events, schedule, signing, states
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = structlog.get_logger(__name__)
 
-TIMEOUT = 10  # seconds, connect and read alike
+TIMEOUT = 10  # seconds for the whole exchange: resolve, connect, send, status, first bytes
 EXCERPT_BYTES = 500
 QUEUE = "default"
 
@@ -74,32 +75,41 @@ def send(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime)
         endpoint.signing_secrets(now), delivery.message_id, now, delivery.body
     )
     started = time.monotonic()
-    session = outbound.session(outbound.policy_from(current_app.config))
-    try:
-        with session.post(
-            endpoint.url,
-            data=delivery.body.encode(),
-            headers=headers,
-            timeout=TIMEOUT,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            first = next(response.iter_content(EXCERPT_BYTES), b"")[:EXCERPT_BYTES]
-            return Answer(
-                response.status_code,
-                _ms_since(started),
-                _text(first),
-                _status_error(response),
-                response.headers.get("Retry-After"),
-            )
-    except outbound.OutboundRefusedError as exc:
-        return Answer(None, _ms_since(started), "", f"refused: {exc.message}"[:500])
-    except requests.Timeout:
+    with deadline.Deadline(TIMEOUT) as limit:
+        session = deadline.session(outbound.policy_from(current_app.config), limit)
+        try:
+            answer = _exchange(session, endpoint.url, delivery.body.encode(), headers, started)
+        except outbound.OutboundRefusedError as exc:
+            answer = Answer(None, _ms_since(started), "", f"refused: {exc.message}"[:500])
+        except requests.RequestException as exc:
+            answer = Answer(None, _ms_since(started), "", _transport_error(exc))
+        finally:
+            session.close()
+    if limit.expired:  # whatever the cut looked like (a reset, a short body), it was the limit
         return Answer(None, _ms_since(started), "", f"no answer within {TIMEOUT} s")
-    except requests.RequestException as exc:
-        return Answer(None, _ms_since(started), "", f"could not connect: {type(exc).__name__}")
-    finally:
-        session.close()
+    return answer
+
+
+def _exchange(
+    session: requests.Session, url: str, body: bytes, headers: dict[str, str], started: float
+) -> Answer:
+    with session.post(
+        url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True
+    ) as response:
+        first = next(response.iter_content(EXCERPT_BYTES), b"")[:EXCERPT_BYTES]
+        return Answer(
+            response.status_code,
+            _ms_since(started),
+            _text(first),
+            _status_error(response),
+            response.headers.get("Retry-After"),
+        )
+
+
+def _transport_error(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {TIMEOUT} s"
+    return f"could not connect: {type(exc).__name__}"
 
 
 def _status_error(response: requests.Response) -> str | None:

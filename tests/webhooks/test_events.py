@@ -172,8 +172,11 @@ def test_api_calls_share_the_subscriptions_until_an_endpoint_changes(app, client
     network, acme = network_and_acme
     headers = {**bearer(network), **JSON, "On-Behalf-Of": str(acme.id)}  # one client throughout
 
-    def send() -> None:
-        body = local("json_two_documents.json")
+    sent = []
+
+    def send() -> None:  # new invoice numbers each time: the same bytes again are refused
+        sent.append(None)
+        body = local("json_two_documents.json").replace(b'"J-', f'"J{len(sent)}-'.encode())
         assert client.post("/api/v1/invoices", data=body, headers=headers).status_code == 202
 
     services.create_endpoint(acme, "https://hooks.example.com/a", ["invoice.received"])
