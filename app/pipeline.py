@@ -110,6 +110,8 @@ HOUSEKEEPING: dict[str, str] = {
     "purged_keys": "app.intake.idempotency.purge_expired",
     "rechecked_holds": "app.matching.services.revalidate_due",
     "resent_webhooks": "app.webhooks.tasks.resend_due",
+    # An endpoint failing for five days is disabled even when no new attempt fails.
+    "disabled_webhooks": "app.webhooks.tasks.disable_failing",
     # Goods receipts the ERP reports re-check the held invoices on their PO at once.
     "receipts_followed": "app.matching.receipts.follow_receipts",
     # Approved bank changes the ERP's vendor record does not hold yet are sent again.

@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 TIMEOUT = 10  # seconds for the whole exchange: resolve, connect, send, status, first bytes
 EXCERPT_BYTES = 500
 QUEUE = "default"
+FAILING_FIVE_DAYS = "Every delivery failed for five days."
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def _failed(
     delivery.last_error = answer.error
     endpoint.failing_since = endpoint.failing_since or now
     if now - endpoint.failing_since >= schedule.DISABLE_AFTER:
-        disable(endpoint, "Every delivery failed for five days.", now)
+        disable(endpoint, FAILING_FIVE_DAYS, now)
         return _give_up(delivery, answer.error)
     asked = schedule.retry_after(answer.retry_after, now)
     when = schedule.next_attempt(delivery.attempt_count, now, delivery.retry_until, asked)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.db import db
 from app.jobs import enqueue_now, job
 from app.webhooks import delivery, events, schedule
-from app.webhooks.models import DeliveryStatus, WebhookDelivery
+from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 log = structlog.get_logger(__name__)
 
@@ -51,3 +51,22 @@ def resend_due(now: dt.datetime) -> int:
             break
         sent += 1
     return sent
+
+
+def disable_failing(now: dt.datetime) -> int:
+    """Housekeeping of the periodic sweep: disable every endpoint failing for five days and
+    tell its owner, as a failed attempt past that age does. Messages stop retrying after
+    three days, so an endpoint with no new event since would otherwise never get there."""
+    endpoints = db.session.scalars(
+        select(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.failing_since <= now - schedule.DISABLE_AFTER,
+        )
+        .order_by(WebhookEndpoint.id)
+        .limit(SWEEP_BATCH)
+        .with_for_update(skip_locked=True)  # a sweep running beside this one skips it
+    ).all()
+    for endpoint in endpoints:
+        delivery.disable(endpoint, delivery.FAILING_FIVE_DAYS, now)
+    return len(endpoints)

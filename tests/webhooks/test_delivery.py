@@ -12,6 +12,7 @@ from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
+from app.audit.models import AuditEntry
 from app.db import db, utcnow
 from app.jobs import QUEUE_NAMES, redis_connection
 from app.mail.models import DevMailMessage
@@ -135,6 +136,45 @@ def test_an_endpoint_failing_for_five_days_is_disabled(receiver):
     assert _reload(delivery).status == DeliveryStatus.FAILED
     mails = db.session.scalars(select(DevMailMessage)).all()
     assert any(m.is_for(admin.email) for m in mails)
+
+
+def test_the_sweep_disables_an_endpoint_failing_for_five_days_with_nothing_left_to_send(
+    receiver,
+):
+    """Messages stop retrying after three days; with no new event no attempt fails again, so
+    the periodic sweep disables the endpoint and tells its owner, as a failed attempt would."""
+    from app.documents.sweeper import housekeeping
+
+    org = OrganizationFactory(supplier=True)
+    admin = UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=org)
+    dead = endpoint_for(receiver, org)
+    dead.failing_since = utcnow() - dt.timedelta(days=5, minutes=1)
+    recent = endpoint_for(receiver, org)
+    recent.failing_since = utcnow() - dt.timedelta(days=4, hours=23)
+    db.session.commit()
+
+    assert housekeeping(utcnow())["disabled_webhooks"] == 1
+    db.session.commit()
+    assert housekeeping(utcnow())["disabled_webhooks"] == 0  # once is enough
+    db.session.commit()
+
+    db.session.expire_all()
+    dead, recent = (
+        db.session.get(WebhookEndpoint, dead.id),
+        db.session.get(WebhookEndpoint, recent.id),
+    )
+    assert not dead.enabled
+    assert dead.disabled_reason == "Every delivery failed for five days."
+    assert recent.enabled
+    mails = [m for m in db.session.scalars(select(DevMailMessage)) if m.is_for(admin.email)]
+    assert len(mails) == 1
+    assert dead.url in mails[0].body
+    (entry,) = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "webhook.disabled")
+    ).all()
+    assert entry.actor_label == "system"
+    assert entry.organization_id == org.id
+    assert receiver.received == []  # nothing was sent to find out
 
 
 def test_a_success_clears_the_failing_clock(receiver):
