@@ -174,6 +174,37 @@ def queue_statement(filters: QueueFilters, limit: int = PAGE_SIZE) -> Select:
     ).limit(limit)
 
 
+def neighbours(filters: QueueFilters, document: Document) -> tuple[int | None, int | None]:
+    """The invoices before and after `document` in the queue as `filters` order it (the ids,
+    None at either end): where the invoice page's previous and next keys go."""
+    column, descending = SORT_KEYS[filters.sort]
+    value = getattr(document, column.key)
+    if value is None:
+        return None, None  # not in a list sorted by a value it lacks
+    query = _filtered(filters).with_only_columns(Document.id)
+    if filters.sort in (Sort.AMOUNT, Sort.SUPPLIER):
+        query = query.where(column.is_not(None))
+    ahead, behind = _sides(column, value, document.id, filters.sort, descending)
+    after = query.where(ahead[0]).order_by(*ahead[1]).limit(1)
+    before = query.where(behind[0]).order_by(*behind[1]).limit(1)
+    return db.session.scalar(before), db.session.scalar(after)
+
+
+def _sides(column: Any, value: Any, ident: int, sort: Sort, descending: bool) -> tuple[Any, Any]:
+    """(condition, order) for the rows after and the rows before a row, in the queue's order."""
+    if sort is Sort.SUPPLIER:  # supplier ascending, then id descending
+        after = (column > value) | ((column == value) & (Document.id < ident))
+        before = (column < value) | ((column == value) & (Document.id > ident))
+        return (after, (column.asc(), Document.id.desc())), (
+            before,
+            (column.desc(), Document.id.asc()),
+        )
+    key, mark = tuple_(column, Document.id), tuple_(value, ident)
+    down = (key < mark, (column.desc(), Document.id.desc()))
+    up = (key > mark, (column.asc(), Document.id.asc()))
+    return (down, up) if descending else (up, down)
+
+
 def _filtered(filters: QueueFilters) -> Select:
     query = select(Document).where(Document.kind == DocumentKind.INVOICE)
     if filters.view is View.HELD:

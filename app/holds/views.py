@@ -43,14 +43,29 @@ FINANCE = (Role.FINANCE_CLERK, Role.FINANCE_MANAGER)
 CODES = {code.value: code for code in HoldCode}
 KPI_WINDOW = dt.timedelta(days=30)
 READABLE_LIMIT = 200_000  # bytes of an original shown on the page; larger ones are downloads
-SHORTCUTS = (
-    ("j", "next invoice"),
-    ("k", "previous invoice"),
+QUEUE_SHORTCUTS = (
+    ("j", "next row"),
+    ("k", "previous row"),
     ("Enter", "open the invoice"),
-    ("r", "release (the focused hold, or the selected invoices)"),
+    ("x", "tick or untick the row"),
+    ("r", "release: the ticked invoices, or else the focused one (then write why)"),
+    ("a", "assign to me: the ticked invoices, or else the focused one"),
+    ("?", "show or hide this help"),
+)
+INVOICE_SHORTCUTS = (
+    ("j", "next invoice in the queue (same filters and order)"),
+    ("k", "previous invoice in the queue"),
+    ("u", "back to the queue"),
+    ("r", "release: go to the next open hold's reason (then write why and press Enter)"),
     ("a", "assign to me"),
     ("?", "show or hide this help"),
 )
+# Why a hold of a code no person may release (services.MANUAL_RELEASE) is not offered.
+NO_MANUAL_RELEASE = {
+    HoldCode.SUPPLIER_INACTIVE: "It releases itself once procurement reactivates the supplier "
+    "and the invoice is checked again; send it back to the supplier if it should not wait.",
+}
+NO_MANUAL_RELEASE_DEFAULT = "It releases itself when a new check of the invoice passes."
 
 
 # -- the queue -------------------------------------------------------------------------------
@@ -112,7 +127,7 @@ def queue() -> str:
         facilities=queries.facilities(),
         clerks=clerks,
         bulk_form=_bulk_form(clerks),
-        shortcuts=SHORTCUTS,
+        shortcuts=QUEUE_SHORTCUTS,
     )
 
 
@@ -237,6 +252,8 @@ def _invoice_page(
     document_id: int, status: int = 200, error: str | None = None, **bound: Any
 ) -> tuple[str, int]:
     document = _invoice(document_id)
+    filters = _filters()
+    previous_id, next_id = queries.neighbours(filters, document)
     order, erp_down = _purchase_order(document.po_number)
     receipts = _receipts(order) if order and not erp_down else []
     review = db.session.get(Review, document.id)
@@ -272,7 +289,14 @@ def _invoice_page(
         dispute_form=bound.get("dispute_form") or forms.DisputeForm(),
         ask_form=bound.get("ask_form") or forms.AskForm(),
         comment_form=bound.get("comment_form") or forms.CommentForm(),
-        shortcuts=SHORTCUTS,
+        shortcuts=INVOICE_SHORTCUTS,
+        nav=filters.args(),
+        previous_id=previous_id,
+        next_id=next_id,
+        not_releasable={
+            code: NO_MANUAL_RELEASE.get(code, NO_MANUAL_RELEASE_DEFAULT)
+            for code in services.NOT_RELEASABLE
+        },
     ), status
 
 
@@ -352,7 +376,7 @@ def _act(
     except services.HoldActionError as error:
         return _invoice_page(document_id, 400, str(error), **bound)
     flash(done, "success")
-    return redirect(url_for(".invoice", document_id=document_id))
+    return redirect(url_for(".invoice", document_id=document_id, **_filters().args()))
 
 
 @bp.post("/holds/<int:hold_id>/release")
@@ -466,7 +490,7 @@ def recheck(document_id: int) -> WerkzeugResponse:
         flash("The ERP is not answering; the invoice will be checked again later.", "error")
     else:
         flash(f"Checked again: the invoice is {state.value.lower().replace('_', ' ')}.", "info")
-    return redirect(url_for(".invoice", document_id=document_id))
+    return redirect(url_for(".invoice", document_id=document_id, **_filters().args()))
 
 
 @bp.post("/invoices/<int:document_id>/reject")

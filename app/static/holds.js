@@ -1,9 +1,12 @@
-// Keyboard shortcuts of the finance queue and invoice pages (listed on each page).
-// j / k: next / previous row · Enter: open it · r: release · a: assign to me · ?: help.
+// Keyboard shortcuts of the finance queue and invoice pages (each page lists its own).
+// Queue: j / k next / previous row · Enter open it · x tick it · r release · a assign to me.
+// Invoice: j / k next / previous invoice in the queue (same filters) · u back to the queue ·
+// r go to the next open hold's reason · a assign to me. Both: ? show or hide the list.
 (function () {
   "use strict";
 
-  var rows = Array.prototype.slice.call(document.querySelectorAll(".queue-row, .hold-row"));
+  var queue = document.getElementById("bulk");
+  var rows = Array.prototype.slice.call(document.querySelectorAll(".queue-row"));
   var current = -1;
   var help = document.getElementById("shortcuts-help");
 
@@ -11,6 +14,13 @@
     var tag = target && target.tagName;
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
+
+  function go(id) {
+    var link = document.getElementById(id);
+    if (link) { window.location = link.href; }
+  }
+
+  // -- the queue -----------------------------------------------------------------------------
 
   function focusRow(index) {
     if (!rows.length) { return; }
@@ -20,28 +30,79 @@
     rows[current].scrollIntoView({ block: "nearest" });
   }
 
-  function release() {
-    var row = current >= 0 ? rows[current] : null;
-    var reason = row && row.querySelector(".release-form textarea");
-    if (!reason) { reason = document.querySelector(".release-form textarea"); }
-    if (!reason && document.querySelector(".queue-row input[type=checkbox]:checked")) {
-      reason = document.querySelector("#bulk textarea[name=reason]");
-    }
-    if (reason) { reason.focus(); }
+  function ticked() {
+    return queue.querySelectorAll(".queue-row input[type=checkbox]:checked").length > 0;
   }
 
-  function assignToMe() {
-    var single = document.getElementById("assign-form");
-    var bulk = document.getElementById("bulk");
-    if (single) {
-      single.querySelector("select[name=assignee]").value = "me";
-      single.requestSubmit();
-    } else if (bulk && current >= 0) {
-      rows[current].querySelector("input[type=checkbox]").checked = true;
-      bulk.querySelector("select[name=assignee]").value = "me";
-      bulk.requestSubmit(bulk.querySelector("button[value=assign]"));
-    }
+  // With nothing ticked, r and a act on the focused row: tick it, so the bulk form carries it.
+  function chosen() {
+    if (ticked()) { return true; }
+    if (current < 0) { return false; }
+    rows[current].querySelector("input[type=checkbox]").checked = true;
+    return true;
   }
+
+  function queueKey(key) {
+    switch (key) {
+      case "j": focusRow(current + 1); return true;
+      case "k": focusRow(current - 1); return true;
+      case "Enter":
+        if (current < 0 || !rows[current].dataset.href) { return false; }
+        window.location = rows[current].dataset.href;
+        return true;
+      case "x":
+        if (current < 0) { return false; }
+        var box = rows[current].querySelector("input[type=checkbox]");
+        box.checked = !box.checked;
+        return true;
+      case "r":
+        if (!chosen()) { return false; }
+        queue.querySelector("textarea[name=reason]").focus();
+        return true;
+      case "a":
+        if (!chosen()) { return false; }
+        queue.querySelector("select[name=assignee]").value = "me";
+        queue.requestSubmit(queue.querySelector("button[value=assign]"));
+        return true;
+    }
+    return false;
+  }
+
+  // -- one invoice ---------------------------------------------------------------------------
+
+  var reasons = Array.prototype.slice.call(document.querySelectorAll(".release-form textarea"));
+  var reason = -1;
+
+  function invoiceKey(key) {
+    switch (key) {
+      case "j": go("next-invoice"); return true;
+      case "k": go("previous-invoice"); return true;
+      case "u": go("back-to-queue"); return true;
+      case "r":
+        if (!reasons.length) { return false; }
+        reason = (reason + 1) % reasons.length;
+        reasons[reason].focus();
+        reasons[reason].closest("tr").scrollIntoView({ block: "nearest" });
+        return true;
+      case "a":
+        var single = document.getElementById("assign-form");
+        if (!single) { return false; }
+        single.querySelector("select[name=assignee]").value = "me";
+        single.requestSubmit();
+        return true;
+    }
+    return false;
+  }
+
+  // In a release reason, Enter sends the form (Shift+Enter for a new line).
+  reasons.forEach(function (box) {
+    box.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && box.value.trim()) {
+        event.preventDefault();
+        box.form.requestSubmit();
+      }
+    });
+  });
 
   // The queue's matching figures come after its rows, from their own URL.
   var kpis = document.querySelector("#kpis[data-src]");
@@ -54,18 +115,13 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
-    switch (event.key) {
-      case "j": focusRow(current + 1); break;
-      case "k": focusRow(current - 1); break;
-      case "Enter":
-        if (current >= 0 && rows[current].dataset.href) { window.location = rows[current].dataset.href; }
-        else { return; }
-        break;
-      case "r": release(); break;
-      case "a": assignToMe(); break;
-      case "?": if (help) { help.hidden = !help.hidden; } break;
-      default: return;
+    var done;
+    if (event.key === "?") {
+      if (help) { help.hidden = !help.hidden; }
+      done = true;
+    } else {
+      done = queue ? queueKey(event.key) : invoiceKey(event.key);
     }
-    event.preventDefault();
+    if (done) { event.preventDefault(); }
   });
 }());

@@ -17,7 +17,7 @@ from app.matching.findings import HoldCode, Severity
 from app.matching.models import Hold, HoldStatus
 from app.matching.services import revalidate
 from app.orgs.roles import Role
-from tests.conftest import login
+from tests.conftest import csrf_token, login
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.holds.test_queue import held  # noqa: F401 - the fixture
 from tests.intake.helpers import document, run_jobs
@@ -141,3 +141,83 @@ def test_a_partial_invoice_beyond_what_was_received_in_all_is_marked_on_its_line
     assert f"{line.quantity_received + 1}" in row  # billed in all
     assert "QTY RECEIVED" in row
     assert f'class="num variance">{line.unit_price}' not in row  # the price is the PO's
+
+
+# -- the queue's order from the invoice page, and holds no person releases ---------------------
+
+
+def _held_invoice(number: str, *codes: HoldCode, received=None):
+    from app.db import utcnow
+    from tests.factories.documents import DocumentFactory
+
+    at = received or utcnow()
+    invoice = DocumentFactory(
+        document_number=number, created_at=at, timeline=[(DocumentState.ON_HOLD, at)]
+    )
+    for code in codes:
+        _extra_hold(invoice.id, code)
+    return invoice
+
+
+def test_previous_and_next_follow_the_queue_with_its_filter(client):
+    import datetime as dt
+
+    from app.db import utcnow
+
+    start = utcnow() - dt.timedelta(hours=1)
+    a = _held_invoice("NAV-A", HoldCode.PRICE, received=start)
+    b = _held_invoice("NAV-B", HoldCode.DATE, received=start + dt.timedelta(minutes=1))
+    c = _held_invoice("NAV-C", HoldCode.PRICE, received=start + dt.timedelta(minutes=2))
+    user = UserFactory(role=Role.FINANCE_CLERK)
+    login(client, user.email, PASSWORD)
+
+    queue = client.get("/finance/holds?code=PRICE").get_data(as_text=True)
+    assert f'href="/finance/invoices/{c.id}?code=PRICE"' in queue  # rows keep the filter
+    page = client.get(f"/finance/invoices/{c.id}?code=PRICE").get_data(as_text=True)
+    assert f'href="/finance/invoices/{a.id}?code=PRICE" rel="next"' in page  # B is not PRICE
+    assert 'rel="prev"' not in page  # the newest is first
+    assert 'href="/finance/holds?code=PRICE" id="back-to-queue"' in page
+    page = client.get(f"/finance/invoices/{a.id}?code=PRICE").get_data(as_text=True)
+    assert f'href="/finance/invoices/{c.id}?code=PRICE" rel="prev"' in page
+    assert 'rel="next"' not in page
+    everything = client.get(f"/finance/invoices/{c.id}").get_data(as_text=True)
+    assert f'href="/finance/invoices/{b.id}" rel="next"' in everything
+    oldest = client.get(f"/finance/invoices/{c.id}?sort=oldest").get_data(as_text=True)
+    assert f'href="/finance/invoices/{b.id}?sort=oldest" rel="prev"' in oldest
+    assert "<kbd>j</kbd></dt><dd>next invoice in the queue" in page
+
+
+def test_an_action_returns_to_the_invoice_with_the_queue_filter_kept(client):
+    invoice = _held_invoice("NAV-R", HoldCode.PRICE, HoldCode.DATE)
+    hold = _open(invoice.id)[0]
+    user = UserFactory(role=Role.FINANCE_CLERK)
+    login(client, user.email, PASSWORD)
+    url = f"/finance/invoices/{invoice.id}?code=PRICE&sort=amount"
+    page = client.get(url).get_data(as_text=True)
+    assert f'action="/finance/holds/{hold.id}/release?code=PRICE&amp;sort=amount"' in page
+    answer = client.post(
+        f"/finance/holds/{hold.id}/release?code=PRICE&sort=amount",
+        data={"reason": "fine", "version": hold.version, "csrf_token": csrf_token(page)},
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith(url)
+
+
+def test_a_hold_no_person_may_release_offers_no_release_and_says_why(client):
+    invoice = _held_invoice("NAV-S", HoldCode.SUPPLIER_INACTIVE, HoldCode.PRICE)
+    inactive, price = _open(invoice.id)
+    user = UserFactory(role=Role.FINANCE_MANAGER)
+    login(client, user.email, PASSWORD)
+    page = client.get(f"/finance/invoices/{invoice.id}").get_data(as_text=True)
+    assert f"/finance/holds/{inactive.id}/release" not in page
+    assert f"/finance/holds/{price.id}/release" in page
+    assert "Not released by hand." in page
+    assert "once procurement reactivates the supplier" in page
+    # And the action itself still refuses it (the page is not the only guard).
+    answer = client.post(
+        f"/finance/holds/{inactive.id}/release",
+        data={"reason": "try", "csrf_token": csrf_token(page)},
+    )
+    assert answer.status_code == 400
+    db.session.refresh(inactive)
+    assert inactive.status is HoldStatus.OPEN
