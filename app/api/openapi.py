@@ -162,6 +162,7 @@ ERROR_RESPONSES = {
         "to get the first answer), or a request with this Idempotency-Key or these bytes is "
         "still being processed (retry after `Retry-After` seconds).",
     ),
+    "AlreadyAnswered": (409, "The question was already answered (perhaps in the portal)."),
     "KeyReused": (422, "This Idempotency-Key was used with a different request."),
     "ErpUnavailable": (
         503,
@@ -263,6 +264,12 @@ PARAMETERS: Spec = {
         "traceparent", "W3C trace context; its trace id is used as correlation id."
     ),
     "DocumentId": {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "QuestionId": {
+        "name": "question_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+    },
     "Cursor": _query_param("cursor", "`next_cursor` of the previous page.", {"type": "string"}),
     "Limit": _query_param(
         "limit",
@@ -530,7 +537,10 @@ def _reading_paths() -> Spec:
                 "description": "An invoice ON_HOLD lists its holds as the supplier may see them: "
                 "the hold code, its status, the message written for the supplier and the invoice "
                 "line it concerns. Finance's own wording, expected and actual figures, amounts "
-                "at risk, internal notes and comments are never returned. A document of another "
+                "at risk, internal notes and comments are never returned. `questions` lists what "
+                "accounts payable asked the supplier about a held invoice: an unanswered one "
+                "keeps the invoice waiting on the supplier; answer it with "
+                "`POST .../questions/{question_id}/answer`. A document of another "
                 "organization answers 404, exactly like one that does not exist.",
                 "security": [{"oauth2": ["documents:read"]}],
                 "parameters": _params("DocumentId"),
@@ -539,6 +549,34 @@ def _reading_paths() -> Spec:
                         "DocumentDetail", "The document as its sender or supplier may see it."
                     ),
                     **errors("Unauthorized", "Forbidden", "NotFound", "TooManyRequests"),
+                },
+            }
+        },
+        "/api/v1/documents/{id}/questions/{question_id}/answer": {
+            "post": {
+                "tags": ["Documents"],
+                "summary": "Answer a question accounts payable asked about a held invoice",
+                "description": "For the invoice's supplier: its own client, or a partner's "
+                "client connected to it for invoices. The answer goes back to accounts payable "
+                "and is kept with the invoice (audited with the client as the actor). A question "
+                "of another organization's document answers 404; a question already answered "
+                "answers 409.",
+                "security": [{"oauth2": ["invoices:write"]}],
+                "parameters": _params("DocumentId", "QuestionId", "CorrelationId"),
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": schema_ref("Answer")}},
+                },
+                "responses": {
+                    "200": json_body("Question", "The question with its answer."),
+                    **errors(
+                        "BadRequest",
+                        "Unauthorized",
+                        "Forbidden",
+                        "NotFound",
+                        "AlreadyAnswered",
+                        "TooManyRequests",
+                    ),
                 },
             }
         },
@@ -736,6 +774,22 @@ API_SCHEMAS: Spec = {
         },
         description="Why an invoice is held, as its supplier may see it",
     ),
+    "Question": _obj(
+        {
+            "id": INTEGER,
+            "question": STRING,
+            "asked_at": TIME,
+            "answered": {"type": "boolean"},
+            "answer": NULLABLE_STRING,
+            "answered_at": {"type": ["string", "null"], "format": "date-time"},
+            "answer_href": {"type": "string", "description": "Where to POST the answer"},
+        },
+        description="A question accounts payable asked the supplier about a held invoice",
+    ),
+    "Answer": _obj(
+        {"answer": {"type": "string", "minLength": 1, "maxLength": 2000}},
+        description="The supplier's answer",
+    ),
     "DocumentSummary": _obj(
         {
             "id": INTEGER,
@@ -768,6 +822,12 @@ API_SCHEMAS: Spec = {
                         "items": schema_ref("Hold"),
                         "description": "Why an invoice is ON_HOLD, as the supplier may see it "
                         "(never finance's internal notes); released holds stay listed",
+                    },
+                    "questions": {
+                        "type": "array",
+                        "items": schema_ref("Question"),
+                        "description": "Questions accounts payable asked the supplier, oldest "
+                        "first; an unanswered one waits on the supplier",
                     },
                     "payment": {
                         "oneOf": [

@@ -12,6 +12,7 @@ from flask import url_for
 from app.documents.models import Document, DocumentEvent
 from app.documents.transitions import Received, outside_label
 from app.erp.interface import PurchaseOrder
+from app.holds.models import Question
 from app.matching.models import Hold
 
 
@@ -78,7 +79,9 @@ def timeline_entry(event: DocumentEvent) -> dict[str, Any]:
     }
 
 
-def document_detail(document: Document, holds: Sequence[Hold]) -> dict[str, Any]:
+def document_detail(
+    document: Document, holds: Sequence[Hold], questions: Sequence[Question] = ()
+) -> dict[str, Any]:
     return {
         **document_summary(document),
         "identity": document.identity,
@@ -87,6 +90,7 @@ def document_detail(document: Document, holds: Sequence[Hold]) -> dict[str, Any]
         "errors": document.errors,
         "timeline": [timeline_entry(event) for event in document.timeline],
         "holds": [supplier_hold(hold) for hold in holds],
+        "questions": [question(asked, document.id) for asked in questions],
         "payment": _payment(document),
         "document": document.canonical,
     }
@@ -106,6 +110,21 @@ def supplier_hold(hold: Hold) -> dict[str, Any]:
         "status": hold.status.value,
         "message": hold.supplier_message,
         "line": hold.line,
+    }
+
+
+def question(asked: Question, document_id: int) -> dict[str, Any]:
+    """A question finance asked the supplier, as the supplier reads it (never who asked)."""
+    return {
+        "id": asked.id,
+        "question": asked.question,
+        "asked_at": _time(asked.asked_at),
+        "answered": not asked.waiting,
+        "answer": asked.answer,
+        "answered_at": _time(asked.answered_at),
+        "answer_href": url_for(
+            "partner_api.answer_question", document_id=document_id, question_id=asked.id
+        ),
     }
 
 

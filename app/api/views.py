@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from app.api import representations as rep
 from app.api.errors import BadParameterError
 from app.api.quota import charge_daily_quota
+from app.db import db
 from app.documents import queries
 from app.documents.models import Channel, DocumentKind, DocumentState
 from app.erp import get_erp
@@ -17,6 +18,9 @@ from app.erp.errors import ErpError
 from app.erp.interface import OPEN_PO_STATUSES
 from app.extensions import csrf
 from app.formats import Identified
+from app.holds import supplier_views
+from app.holds.models import Question
+from app.holds.services import HoldActionError, HoldChangedError
 from app.intake import encoding, idempotency, services, suppliers
 from app.intake.idempotency import Answer
 from app.intake.repeats import RepeatedPayloadError
@@ -169,7 +173,38 @@ def get_document(document_id: int) -> Response:
     document = queries.visible_document(document_id, current_client().organization_id)
     if document is None:
         return problem(404, f"There is no document {document_id}.", type_="not-found")
-    return jsonify(rep.document_detail(document, holds_of(document.id)))
+    return jsonify(
+        rep.document_detail(
+            document, holds_of(document.id), supplier_views.questions_of(document.id)
+        )
+    )
+
+
+@bp.post("/v1/documents/<int:document_id>/questions/<int:question_id>/answer")
+@require_token("invoices:write")
+def answer_question(document_id: int, question_id: int) -> Response:
+    """The supplier's answer to a question finance asked about its held invoice, sent by its
+    own client or a partner's connected for its invoices."""
+    client = current_client()
+    document = queries.visible_document(document_id, client.organization_id)
+    question = db.session.get(Question, question_id) if document is not None else None
+    if document is None or question is None or question.document_id != document.id:
+        return problem(
+            404, f"Document {document_id} has no question {question_id}.", type_="not-found"
+        )
+    # Acting for the supplier needs the connection for invoices still (ApiForbidden, 403).
+    resolve_supplier(ConnectionScope.INVOICES, document.supplier_org_id)
+    payload = request.get_json(silent=True)
+    text = payload.get("answer") if isinstance(payload, dict) else None
+    if not isinstance(text, str):
+        raise BadParameterError("answer", 'Send JSON: {"answer": "..."}.')
+    try:
+        supplier_views.answer_by_client(question, f"api client {client.client_id}", text)
+    except HoldChangedError as error:
+        return problem(409, str(error), type_="already-answered")
+    except HoldActionError as error:
+        raise BadParameterError("answer", str(error)) from error
+    return jsonify(rep.question(question, document.id))
 
 
 @bp.get("/v1/invoices")

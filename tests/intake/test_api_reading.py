@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,8 +18,12 @@ from tests.intake.helpers import bearer, document, run_jobs
 JSON = {"Content-Type": "application/json"}
 
 
+_SENT = itertools.count()
+
+
 def _send(client, auth, body=None, kind="invoices", **headers):
-    body = body if body is not None else local("json_two_documents.json")
+    # Each default payload one trailing space longer: the same bytes twice would be refused.
+    body = body if body is not None else local("json_two_documents.json") + b" " * next(_SENT)
     response = client.post(f"/api/v1/{kind}", data=body, headers={**auth, **JSON, **headers})
     assert response.status_code == 202, response.json
     return [d["id"] for d in response.json["documents"]]
@@ -228,9 +233,14 @@ def test_openapi_describes_every_api_route_and_every_ref_resolves(app, client):
         for part in target.removeprefix("#/").split("/"):
             assert part in node, f"dangling $ref {target}"
             node = node[part]
-    documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
+    # Path parameters compared by position: Flask's names need not be the document's.
+    documented = {
+        (re.sub(r"\{\w+\}", "{}", path), method.upper())
+        for path, item in spec["paths"].items()
+        for method in item
+    }
     served = {
-        (re.sub(r"<int:\w+>", "{id}", rule.rule), method)
+        (re.sub(r"<(?:\w+:)?\w+>", "{}", rule.rule), method)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith(("/api/v1/", "/oauth/", "/.well-known/"))
         for method in rule.methods - {"HEAD", "OPTIONS"}
