@@ -3,25 +3,58 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from flask import g
 from sqlalchemy import Select, select
 
 from app.audit.models import AuditEntry
+from app.db import Base, db
 
 PAGE_SIZE = 50
 # Entries written before `record` unwrapped proxies name `current_user` by its proxy's class;
 # every such call site passed the signed-in user.
 LEGACY_TYPES = {"LocalProxy": "User"}
-# What a target type is called on the page.
+# What a target type is called on the page, where its class name does not read well as words
+# (any other `CamelCase` class reads as "Camel case").
 TARGET_NAMES = {
-    "Document": "Document",
-    "User": "User",
-    "Organization": "Organization",
     "ApiClient": "API client",
-    "SigningKey": "Signing key",
+    "ClientTierOverride": "Client tier override",
+}
+
+
+@dataclass(frozen=True)
+class Readable:
+    """How to name one kind of target beside its id: a column to read and how to show it."""
+
+    column: str
+    show: Callable[[Any], str] = str
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _document(row: Any) -> str:
+    return " ".join(part for part in (row.kind.value, row.document_number) if part)
+
+
+# Targets with a name people know them by: read for a whole page at once (one query a type).
+READABLE: dict[str, Readable] = {
+    "User": Readable("email"),
+    "Organization": Readable("name"),
+    "Document": Readable("*", _document),  # "invoice INV-1": the whole row
+    "WebhookEndpoint": Readable("url", _host),
+    "ApiClient": Readable("name"),
+    "IdentityProvider": Readable("name"),
+    "SigningKey": Readable("kid"),
+    "Tier": Readable("name"),
+    "ToleranceTemplate": Readable("name"),
 }
 
 
@@ -66,13 +99,29 @@ def _moment(text: str) -> dt.datetime | None:
 
 
 def target_filter(text: str) -> tuple[str | None, str | None]:
-    """`Document 5` → type and id; `Document` → type; `5` → id."""
-    kind, _, ident = text.partition(" ")
-    if kind.isdigit() and not ident:
-        return None, kind
-    types = {name.lower(): type_ for type_, name in TARGET_NAMES.items()}
-    type_ = types.get(kind.lower(), kind)
-    return type_, ident.strip() or None
+    """`Document 5` → type and id; `Document` → type; `5` → id; `Webhook endpoint 7` too."""
+    words = text.split()
+    if len(words) == 1 and words[0].isdigit():
+        return None, words[0]
+    for size in range(len(words), 0, -1):  # the longest kind named first: "Webhook endpoint"
+        kind = " ".join(words[:size]).lower()
+        type_ = _types_by_name().get(kind)
+        if type_ is not None:
+            return type_, " ".join(words[size:]) or None
+    return (words[0] if words else None), " ".join(words[1:]) or None
+
+
+def _types_by_name() -> dict[str, str]:
+    """Every model's name as the page writes it (and its class name) → its class name."""
+    names = {}
+    for type_ in _models():
+        names[type_.lower()] = type_
+        names[kind_name(type_).lower()] = type_
+    return names
+
+
+def _models() -> dict[str, Any]:
+    return {mapper.class_.__name__: mapper.class_ for mapper in Base.registry.mappers}
 
 
 def query(filters: AuditFilters) -> Select:
@@ -101,13 +150,50 @@ def _by_target(q: Select, type_: str | None, ident: str | None) -> Select:
     return q
 
 
+def kind_name(type_: str) -> str:
+    """`WebhookEndpoint` → "Webhook endpoint": what a target is, in words."""
+    if type_ in TARGET_NAMES:
+        return TARGET_NAMES[type_]
+    words = re.findall(r"[A-Z][a-z0-9]*", type_)
+    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else type_
+
+
 def target_name(entry: AuditEntry) -> str:
-    """`Document 5`, `User 3`: the kind of thing, then its id."""
-    if not entry.target_type:
+    """`Webhook endpoint 7 · hooks.example.com`, `User 3 · ann@…`: what the target is, its id,
+    and the name people know it by when it has one (and still exists)."""
+    type_ = target_type(entry)
+    if not type_:
         return ""
-    type_ = LEGACY_TYPES.get(entry.target_type, entry.target_type)
-    name = TARGET_NAMES.get(type_, type_)
-    return f"{name} {entry.target_id}" if entry.target_id else name
+    shown = f"{kind_name(type_)} {entry.target_id}" if entry.target_id else kind_name(type_)
+    readable = _readable_names().get((type_, entry.target_id or ""))
+    return f"{shown} · {readable}" if readable else shown
+
+
+def _readable_names() -> dict[tuple[str, str], str]:
+    """The readable names of the targets of every audit entry loaded in this request: the
+    page's entries are in the session, so each kind of target costs one query per page."""
+    known: dict[tuple[str, str], str] = g.setdefault("audit_target_names", {})
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, AuditEntry) and loaded.target_id:
+            type_ = target_type(loaded) or ""
+            if type_ in READABLE and (type_, loaded.target_id) not in known:
+                wanted[type_].add(loaded.target_id)
+    for type_, ids in wanted.items():
+        known.update(_names_of(type_, ids))
+        known.update({(type_, ident): "" for ident in ids if (type_, ident) not in known})
+    return known
+
+
+def _names_of(type_: str, ids: set[str]) -> dict[tuple[str, str], str]:
+    model, readable = _models().get(type_), READABLE[type_]
+    numbers = [int(ident) for ident in ids if ident.isdigit()]
+    if model is None or not numbers:
+        return {}
+    rows: list[Any] = list(db.session.scalars(select(model).where(model.id.in_(numbers))))
+    if readable.column == "*":
+        return {(type_, str(row.id)): readable.show(row) for row in rows}
+    return {(type_, str(row.id)): readable.show(getattr(row, readable.column)) for row in rows}
 
 
 def target_type(entry: AuditEntry) -> str | None:

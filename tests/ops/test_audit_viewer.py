@@ -73,3 +73,62 @@ def test_filters_by_actor_action_target_and_time(ops_client):
         "probe.two",
         "probe.three",
     ]
+
+
+def test_targets_are_named_by_what_they_are_and_the_name_people_know(ops_client):
+    from app.webhooks import services as webhooks
+    from tests.factories.accounts import UserFactory
+    from tests.factories.documents import DocumentFactory
+    from tests.factories.orgs import OrganizationFactory
+
+    org = OrganizationFactory(supplier=True, name="Lakeside Medical Supply")
+    endpoint, _ = webhooks.create_endpoint(
+        org, "https://hooks.lakeside.example/portal?x=1", ["invoice.received"]
+    )
+    user = UserFactory(email="ann@lakeside.example")
+    document = DocumentFactory(document_number="INV-7781")
+    for target in (endpoint, user, org, document):
+        record("probe.named", actor_label="system", target=target)
+    record("probe.gone", actor_label="system", target_type="WebhookEndpoint", target_id=999999)
+
+    page = ops_client.get("/ops/audit", query_string={"action": "probe."}).get_data(as_text=True)
+
+    assert f"Webhook endpoint {endpoint.id} · hooks.lakeside.example<" in page
+    assert f"User {user.id} · ann@lakeside.example<" in page
+    assert f"Organization {org.id} · Lakeside Medical Supply<" in page
+    assert f"Document {document.id} · invoice INV-7781</a>" in page
+    assert "Webhook endpoint 999999<" in page  # deleted since: its kind and id
+    assert "WebhookEndpoint" not in page
+    assert "?x=1" not in page  # the host, not the whole URL
+
+
+def test_a_target_is_found_by_the_name_of_its_kind(ops_client):
+    record("probe.one", actor_label="system", target_type="WebhookEndpoint", target_id=7)
+    record("probe.two", actor_label="system", target_type="ApiClient", target_id=7)
+    record("probe.three", actor_label="system", target_type="WebhookEndpoint", target_id=8)
+    assert entries_shown(ops_client, target="Webhook endpoint 7") == ["probe.one"]
+    assert entries_shown(ops_client, target="webhook endpoint") == ["probe.one", "probe.three"]
+    assert entries_shown(ops_client, target="API client 7") == ["probe.two"]
+    assert entries_shown(ops_client, target="WebhookEndpoint 8") == ["probe.three"]
+
+
+def test_one_query_per_kind_of_target_whatever_the_page_holds(ops_client):
+    from sqlalchemy import event
+
+    from tests.factories.accounts import UserFactory
+
+    for n in range(12):
+        record("probe.many", actor_label="system", target=UserFactory(email=f"u{n}@x.example"))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if "FROM users" in statement:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        page = ops_client.get("/ops/audit", query_string={"action": "probe.many"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert page.get_data(as_text=True).count("@x.example<") == 12
+    assert len([s for s in statements if " IN " in s]) == 1, statements
