@@ -35,10 +35,9 @@ install: $(VENV)/.installed ## Create .venv and install the portal
 install-dev: $(VENV)/.installed-dev tests/oidc/node_modules/.installed ## Install with the dev extras and the test OpenID provider
 	@scripts/ensure-chromium
 
-run: install ## Migrate, seed demo data and start web (:5000), worker and mock ERP (:5001)
+run: install ## Migrate, start the mock ERP (:5001), seed the demo data against it, then web (:5000) and worker
 	@mkdir -p instance
 	$(FLASK) db upgrade
-	$(FLASK) seed-demo
 	@exec $(BIN)/python -m scripts.run_all
 
 test: install-dev ## Start PostgreSQL/Redis if needed and run the whole suite

@@ -5,7 +5,8 @@ deterministic seed and submitted through the same submission service as any uplo
 then normalizes and validates them against the running mock ERP, so every hold the queue shows
 was raised by the real rules. Some invoices match cleanly; the others carry one kind of fault
 each (a price above the PO, more than was received, a number sent twice, an unknown PO).
-The first supplier also acknowledges two open POs: one as ordered (applied to the ERP PO), one
+The first supplier also sends one invoice with a date normalization cannot read (REJECTED,
+the reason shown to the supplier), and acknowledges two open POs: one as ordered (applied to the ERP PO), one
 with a higher price on a line (held for the buyer).
 Clean invoices go on to the ERP; two of the first supplier's are taken there at once, to show
 one PAID and one DEAD waiting for replay.
@@ -61,6 +62,7 @@ def seed_invoices(suppliers: list[Organization]) -> int:
             # DEAD waiting for replay (only when the mock ERP answers; see app.posting.demo).
             posting_demo.settle(clean[0], clean[1])
         if supplier is suppliers[0]:
+            sent += _submit(supplier, _misdated(supplier, own[0].as_purchase_order()))
             sent += _acknowledge(supplier, orders)
     queue_work(faulty)
     return len(sent)
@@ -128,6 +130,15 @@ def _invoice(supplier: Organization, order: PurchaseOrder, variant: str, index: 
         invoice["po_number"] = "PO-UNKNOWN-1"
         for line in invoice["lines"]:
             line["po_number"] = "PO-UNKNOWN-1"
+    return invoice
+
+
+def _misdated(supplier: Organization, order: PurchaseOrder) -> dict:
+    """An invoice exported with a US-style date (12/04/2026): normalization cannot read it, so
+    it is REJECTED with the reason shown to the supplier."""
+    invoice = _invoice(supplier, order, "clean", len(VARIANTS))
+    issued = dt.date.fromisoformat(invoice["issue_date"])
+    invoice["issue_date"] = issued.strftime("%m/%d/%Y")
     return invoice
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -128,6 +129,35 @@ def metrics_dir() -> str:
     return str(path)
 
 
+def wait_listening(port: str, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def start(name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    threading.Thread(target=pump, args=(name, proc.stdout), daemon=True).start()
+    return proc
+
+
+def seed_demo(env: dict[str, str]) -> None:
+    """`flask seed-demo` once the mock ERP listens: the demo takes invoices through posting to
+    PAID and DEAD only against an ERP that answers (app.posting.demo), and seeding again later
+    would not redo it (suppliers that already have documents are skipped)."""
+    if not wait_listening(ERP_PORT):
+        print(f"[run] the mock ERP did not listen on :{ERP_PORT} in 30 s; seeding without it")
+    if start("seed", [str(BIN / "flask"), "--app", "wsgi", "seed-demo"], env).wait() != 0:
+        print("[run] seed-demo failed; see its lines above")
+
+
 def main() -> int:
     backend = choose_queue_backend()
     env = {
@@ -136,14 +166,12 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir(),
     }
-    running = {
-        name: subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        for name, cmd in processes(backend).items()
-    }
-    for name, proc in running.items():
-        threading.Thread(target=pump, args=(name, proc.stdout), daemon=True).start()
+    env.setdefault("ERP_URL", f"http://127.0.0.1:{ERP_PORT}")
+    # The mock ERP first, the demo data against it, then the portal's own processes.
+    commands = processes(backend)
+    running = {"mock-erp": start("mock-erp", commands.pop("mock-erp"), env)}
+    seed_demo(env)
+    running |= {name: start(name, cmd, env) for name, cmd in commands.items()}
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if wait_ready(f"http://127.0.0.1:{WEB_PORT}/readyz"):
