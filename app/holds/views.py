@@ -5,7 +5,6 @@ original document, timeline and comments, and the actions finance takes on it.""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
 from typing import Any
@@ -28,6 +27,7 @@ from app.erp.interface import PurchaseOrder, Receipt
 from app.holds import forms, queries, services
 from app.holds.lines import side_by_side
 from app.holds.models import Comment, Correction, Question, Review
+from app.holds.original import Readable, readable
 from app.holds.timeline import whole_timeline
 from app.matching.facts import History
 from app.matching.findings import HoldCode
@@ -328,22 +328,13 @@ def _receipts(order: PurchaseOrder) -> list[Receipt]:
         return []
 
 
-def _readable(document: Document) -> str | None:
-    """The original as text a person can read (JSON indented), or None for bytes that are not
-    text or too long to show (they stay a download)."""
+def _readable(document: Document) -> Readable | None:
+    """The original laid out for reading (JSON and XML indented, X12 a segment a line, CSV a
+    table), or None for bytes that are not text or too long to show (they stay a download)."""
     raw = document.payload
     if raw.size > READABLE_LIMIT:
         return None
-    try:
-        text = raw.body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if "json" in raw.content_type:
-        try:
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            return text
-    return text
+    return readable(raw.body, raw.content_type)
 
 
 @bp.get("/invoices/<int:document_id>/original")

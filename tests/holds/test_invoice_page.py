@@ -221,3 +221,27 @@ def test_a_hold_no_person_may_release_offers_no_release_and_says_why(client):
     assert answer.status_code == 400
     db.session.refresh(inactive)
     assert inactive.status is HoldStatus.OPEN
+
+
+def test_the_original_is_shown_readably_csv_as_a_table_and_xml_indented(client):
+    from tests.factories.documents import DocumentFactory, RawPayloadFactory
+    from tests.formats.helpers import local
+
+    body = local("csv_two_invoices.csv")
+    csv_payload = RawPayloadFactory(body=body, size=len(body), content_type="text/csv")
+    as_csv = DocumentFactory(payload_id=csv_payload.id, sender_org_id=csv_payload.sender_org_id)
+    xml = b'<Invoice xmlns="urn:x"><ID>X-1</ID><Note>a &lt; b</Note></Invoice>'
+    xml_payload = RawPayloadFactory(body=xml, size=len(xml), content_type="application/xml")
+    as_xml = DocumentFactory(payload_id=xml_payload.id, sender_org_id=xml_payload.sender_org_id)
+    user = UserFactory(role=Role.FINANCE_CLERK)
+    login(client, user.email, PASSWORD)
+
+    page = client.get(f"/finance/invoices/{as_csv.id}").get_data(as_text=True)
+    table = _section(page, '<table class="original">', "</table>")
+    assert "<th>invoice_number</th>" in table
+    assert "<td>Acme Medical, Inc.</td>" in table
+    assert "<td>Gauze 4&#34; x 4&#34;, sterile</td>" in table
+    page = client.get(f"/finance/invoices/{as_xml.id}").get_data(as_text=True)
+    shown = _section(page, '<pre class="original"', "</pre>")
+    assert "&lt;Invoice xmlns=&#34;urn:x&#34;&gt;\n  &lt;ID&gt;X-1&lt;/ID&gt;" in shown
+    assert "a &amp;lt; b" in shown  # the entity as sent, escaped once more for the page
