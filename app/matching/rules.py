@@ -52,6 +52,26 @@ def supplier_active(case: Case) -> list[Finding]:
     ]
 
 
+def supplier_known(case: Case) -> list[Finding]:
+    """A supplier the ERP knows no vendor number for cannot be paid: its invoice goes back at
+    once, in words, as for a supplier that is not active (nothing finance could release)."""
+    if case.supplier.vendor_number or not case.supplier.active:
+        return []  # not active: `supplier_active` says so
+    return [
+        Finding(
+            HoldCode.SUPPLIER_INACTIVE,
+            Severity.REJECT,
+            "The supplier has no vendor number: it is not set up as a vendor in the ERP, so its "
+            "invoices cannot be booked.",
+            "Your organization is not yet set up as a supplier in the hospital's accounting "
+            "system, so invoices cannot be accepted yet. Ask your contact in procurement to "
+            "finish setting you up, then send the invoice again.",
+            expected="a vendor number",
+            amount_at_risk=case.invoice.payable,
+        )
+    ]
+
+
 def po_exists(case: Case) -> list[Finding]:
     number = case.invoice.po_number
     if number is None or case.po is not None:
@@ -83,8 +103,8 @@ def po_open(case: Case) -> list[Finding]:
 
 def po_supplier(case: Case) -> list[Finding]:
     po, vendor = case.po, case.supplier.vendor_number
-    if po is None or po.vendor_number == vendor:
-        return []
+    if po is None or not vendor or po.vendor_number == vendor:
+        return []  # no vendor number at all: `supplier_known` sends it back
     return [
         _hold(
             HoldCode.SUPPLIER_MISMATCH,
@@ -373,6 +393,7 @@ def bank_details(case: Case) -> list[Finding]:
 
 RULES: tuple[Rule, ...] = (
     supplier_active,
+    supplier_known,
     po_exists,
     po_open,
     po_supplier,

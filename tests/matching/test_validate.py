@@ -100,6 +100,19 @@ def test_an_invoice_against_another_suppliers_po_is_held(client, lakeside, porta
     assert HoldCode.SUPPLIER_MISMATCH in holds(document_id)
 
 
+def test_a_supplier_without_a_vendor_number_is_rejected_in_words(client, portal_erp):
+    unknown = OrganizationFactory(supplier=True, name="Newcomer Surgical", erp_vendor_number=None)
+    document_id = send(client, unknown, invoice_for(unknown, received_po(portal_erp), "NW-1"))
+    run_jobs()
+    found = document(document_id)
+    assert found.state is DocumentState.REJECTED
+    assert holds(document_id) == []
+    assert [error["code"] for error in found.errors] == ["SUPPLIER_INACTIVE"]
+    assert "not yet set up as a supplier" in found.errors[0]["message"]
+    assert "not yet set up as a supplier" in found.timeline[-1].reason
+    assert "V1001" not in found.timeline[-1].reason
+
+
 def test_the_same_invoice_number_written_another_way_is_a_duplicate(client, lakeside, portal_erp):
     order = received_po(portal_erp)
     first = send(client, lakeside, invoice_for(lakeside, order, "LK-0042"))
