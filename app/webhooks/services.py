@@ -28,6 +28,10 @@ class WebhookError(Exception):
     """A refused change; the message is written for the person who asked."""
 
 
+class AlreadyQueuedError(WebhookError):
+    """Sending again was asked for a message still waiting to be sent: nothing changed."""
+
+
 def overlap() -> dt.timedelta:
     return dt.timedelta(hours=current_app.config["WEBHOOK_SECRET_OVERLAP_HOURS"])
 
@@ -225,6 +229,12 @@ def redeliver(
     with a new three-day window of retries."""
     if not delivery.endpoint.enabled:
         raise WebhookError("Enable the endpoint before sending it messages again.")
+    if delivery.status == DeliveryStatus.PENDING:
+        due = delivery.next_attempt_at
+        when = f" (next attempt {due:%Y-%m-%d %H:%M} UTC)" if due else ""
+        raise AlreadyQueuedError(
+            f"Message {delivery.message_id} is already queued{when}: nothing was added."
+        )
     _again(delivery, utcnow())
     _audit(
         "webhook.redelivered", delivery.endpoint, actor, actor_label, message_id=delivery.message_id

@@ -202,6 +202,8 @@ def redeliver(endpoint_id: int, delivery_id: int):
             with refusable():
                 services.redeliver(delivery, actor=current_user)
             flash(f"Message {delivery.message_id} is sent again.", "success")
+        except services.AlreadyQueuedError as exc:
+            flash(str(exc), "info")
         except services.WebhookError as exc:
             flash(str(exc), "error")
     return _back(endpoint)

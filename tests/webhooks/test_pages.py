@@ -173,6 +173,35 @@ def test_redeliver_and_replay_from_the_log(client, receiver):
     assert _actions()[-2:] == ["webhook.redelivered", "webhook.replayed"]
 
 
+def test_redelivering_a_message_still_queued_adds_nothing_and_says_so(client, receiver):
+    """A page opened before a retry was scheduled (or a second tab) still shows Redeliver."""
+    org = OrganizationFactory(supplier=True)
+    _admin(client, org)
+    endpoint = endpoint_for(receiver, org)
+    page = f"/webhooks/{endpoint.id}"
+    delivery = services.ping(endpoint)
+    db.session.commit()
+    receiver.answer(500)
+    run_jobs()  # failed once: its retry is scheduled
+    db.session.expire_all()
+    delivery = db.session.get(WebhookDelivery, delivery.id)
+    assert delivery.status == DeliveryStatus.PENDING
+    due, actions = delivery.next_attempt_at, _actions()
+
+    response = _post(client, f"{page}/deliveries/{delivery.id}/redeliver", page)
+
+    assert response.status_code == 302
+    shown = client.get(page).get_data(as_text=True)
+    assert f"Message {delivery.message_id} is already queued" in shown
+    assert f"next attempt {due:%Y-%m-%d %H:%M} UTC" in shown
+    assert "is sent again" not in shown
+    assert _actions() == actions  # no webhook.redelivered entry
+    assert run_jobs() == 0  # and no job: the scheduled retry is the only one
+    db.session.expire_all()
+    delivery = db.session.get(WebhookDelivery, delivery.id)
+    assert (delivery.status, delivery.next_attempt_at) == (DeliveryStatus.PENDING, due)
+
+
 def test_a_form_without_its_csrf_token_is_refused(client, receiver):
     org = OrganizationFactory(supplier=True)
     _admin(client, org)
