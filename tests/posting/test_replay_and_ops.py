@@ -4,18 +4,24 @@ pages: dead letters with why, the breaker and the reconciler."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from rq import Queue
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.db import db
+from app.db import db, utcnow
 from app.documents.models import DocumentState
 from app.erp.errors import ErpUnavailable
+from app.jobs import redis_connection
 from app.orgs.roles import Role
-from app.posting import services
+from app.pipeline import NORMALIZE
+from app.posting import reconciler, services
 from app.posting.models import AttemptState, PostingAttempt
 from app.posting.replay import replay
 from tests.conftest import csrf_token, login
 from tests.factories.accounts import PASSWORD, UserFactory
+from tests.factories.documents import DocumentFactory
 from tests.intake.helpers import document
 from tests.posting.conftest import run_erp_jobs, validated_invoice
 
@@ -135,6 +141,33 @@ def test_the_erp_page_shows_the_breaker_and_the_reconcilers_last_run(client, app
     assert "badge-open" in page
     assert "connection_refused: The ERP refused the connection." in page
     assert "Documents looked at" in page
+
+
+def test_the_erp_page_lists_what_the_reconciler_re_enqueued(client, app):
+    """Two documents stuck with no job are sent on again and named, each linked to its trail;
+    a third, whose job is still queued, is looked at but left alone."""
+    long_ago = utcnow() - dt.timedelta(hours=1)
+    stuck = [
+        DocumentFactory(timeline=[(DocumentState.RECEIVED, long_ago)], updated_at=long_ago)
+        for _ in range(3)
+    ]
+    queued = stuck.pop()
+    Queue("default", connection=redis_connection()).enqueue(
+        "math.floor", 1.5, job_id=NORMALIZE.job_id(queued.id)
+    )
+    run = reconciler.reconcile(trigger="cli")
+    db.session.flush()
+    assert sorted(run.requeued) == sorted(d.id for d in stuck)
+
+    ops_client(client)
+    page = client.get("/ops/erp").get_data(as_text=True)
+    assert '<nav class="subnav" aria-label="Operations">' in page  # the ops pages' navigation
+    requeued = page.split('id="requeued">')[1].split("</dd>")[0]
+    assert requeued.startswith("2: ")
+    for sent in stuck:
+        assert f'<a href="/ops/documents/{sent.id}">#{sent.id}</a>' in requeued
+    assert f"#{queued.id}<" not in requeued
+    assert "<dt>Documents looked at</dt><dd>3</dd>" in page
 
 
 def test_the_cli_replays_with_a_reason(app, client, lakeside, fake_portal_erp, settings):
