@@ -120,6 +120,12 @@ def calls_of(document_id: int, limit: int = CALLS_SHOWN) -> list[ErpCallRecord]:
     return sorted(db.session.scalars(newest), key=lambda c: (c.at, c.id))
 
 
+def _failed_in_sql() -> ColumnElement[bool]:
+    """`failed`, as SQL."""
+    status = ErpCallRecord.status
+    return status.is_(None) | (status == 429) | (status >= 500)
+
+
 def failed(call: ErpCallRecord) -> bool:
     """No answer, or an answer that is the ERP's failure (5xx, 429) rather than a business one."""
     return call.status is None or call.status == 429 or call.status >= 500
@@ -133,10 +139,12 @@ class ErpFigures:
     calls: int
     failures: int  # no answer (refused, timed out), 5xx or 429
     timeouts: int
-    slow: int  # answered, but in more than SLOW_MS
+    slow: int  # took more than SLOW_MS (timeouts included)
     p50_ms: float | None
     p95_ms: float | None
     last_failure: str | None  # the newest failure's error or detail
+    # Failures by kind ("HTTP 503", "ReadTimeout", "ConnectionError"), the most frequent first.
+    kinds: tuple[tuple[str, int], ...] = ()
 
     @property
     def failure_rate(self) -> float | None:
@@ -147,7 +155,7 @@ def recent(now: dt.datetime, window: dt.timedelta = RECENT) -> ErpFigures:
     """Counts and percentiles over the calls of the last `window` (an index on `at`)."""
     r = ErpCallRecord
     since = (r.at >= now - window) & (r.at <= now)
-    no_answer = r.status.is_(None) | (r.status == 429) | (r.status >= 500)
+    no_answer = _failed_in_sql()
     timed_out = r.error.in_(("ReadTimeout", "ConnectTimeout"))
     calls, failures, timeouts, slow = db.session.execute(
         select(
@@ -161,7 +169,20 @@ def recent(now: dt.datetime, window: dt.timedelta = RECENT) -> ErpFigures:
     newest_failure = db.session.execute(
         select(r.error, r.detail, r.status).where(since, no_answer).order_by(r.at.desc()).limit(1)
     ).first()
-    return ErpFigures(window, calls, failures, timeouts, slow, p50, p95, _describe(newest_failure))
+    return ErpFigures(
+        window, calls, failures, timeouts, slow, p50, p95, _describe(newest_failure), _kinds(since)
+    )
+
+
+def _kinds(since: ColumnElement[bool]) -> tuple[tuple[str, int], ...]:
+    r = ErpCallRecord
+    rows = db.session.execute(
+        select(r.error, r.status, func.count())
+        .where(since, _failed_in_sql())
+        .group_by(r.error, r.status)
+    )
+    counted = [(error or f"HTTP {status}", int(count)) for error, status, count in rows]
+    return tuple(sorted(counted, key=lambda kind: (-kind[1], kind[0])))
 
 
 def _percentiles(since: ColumnElement[bool]) -> tuple[float | None, float | None]:

@@ -22,7 +22,7 @@ from rq.registry import (
 from rq.worker import BaseWorker
 
 from app.db import utcnow
-from app.documents.sweeper import stale_heartbeat_seconds
+from app.documents.sweeper import WORKER_TTL_FLOOR, heartbeat_seconds, setting
 from app.jobs import WORKER_QUEUES, redis_connection
 
 FAILED_SHOWN = 20
@@ -45,9 +45,10 @@ class WorkerRow:
     queues: str
     current_job: str | None
     last_heartbeat: dt.datetime | None
-    # Beat within the last three heartbeats: a worker killed with SIGKILL stays registered
-    # for a while after its heartbeat stops (see app.documents.sweeper.worker_is_alive).
+    # Beat within the last two of its heartbeats: a worker killed with SIGKILL stays
+    # registered for a while after its heartbeat stops (app.documents.sweeper.worker_is_alive).
     alive: bool = True
+    born: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ class QueueSnapshot:
     def silent(self) -> tuple[WorkerRow, ...]:
         """Registered, but stopped beating: killed, or stuck."""
         return tuple(worker for worker in self.workers if not worker.alive)
+
+    def started_since(self, moment: dt.datetime) -> tuple[WorkerRow, ...]:
+        """Workers that started after `moment`: new ones, or restarted after a crash."""
+        return tuple(w for w in self.workers if w.born is not None and w.born >= moment)
 
 
 @dataclass(frozen=True)
@@ -122,16 +127,27 @@ def _depth(q: Queue) -> QueueDepth:
 
 
 def _worker(worker: BaseWorker) -> WorkerRow:
-    beat = _aware(worker.last_heartbeat)
-    stale = dt.timedelta(seconds=stale_heartbeat_seconds())
+    beat, state = _aware(worker.last_heartbeat), _name(worker.get_state())
+    stale = dt.timedelta(seconds=2 * beats_every(state) + 1)
     return WorkerRow(
         worker.name,
-        _name(worker.get_state()),
+        state,
         ", ".join(worker.queue_names()),
         worker.get_current_job_id(),
         beat,
         beat is not None and utcnow() - beat <= stale,
+        _aware(worker.birth_date),
     )
+
+
+def beats_every(state: str) -> int:
+    """Seconds between a worker's heartbeats: during a job, app.workers beats every
+    WORKER_HEARTBEAT_SECONDS; waiting for work, RQ beats once per wait on the queues, whose
+    length follows the worker_ttl that ArmsTheSweep sets (RQ's dequeue_timeout)."""
+    if state == "busy":
+        return heartbeat_seconds()
+    interval = setting("INTAKE_SWEEP_INTERVAL_SECONDS")
+    return max(WORKER_TTL_FLOOR, interval + 15) - 15
 
 
 def _failed(queues: Iterable[Queue]) -> list[FailedJob]:

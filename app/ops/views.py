@@ -61,6 +61,7 @@ def console_page():
         checks=health.run_checks(),
         live=console.live(utcnow()),
         slow_ms=int(erp_calls.SLOW_MS),
+        now_window=console.NOW,
     )
 
 

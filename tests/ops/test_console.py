@@ -9,6 +9,7 @@ import pytest
 from flask_migrate import upgrade
 from rq import Worker
 from rq.utils import utcformat
+from rq.worker import WorkerStatus
 
 from app import create_app
 from app.db import db, utcnow
@@ -230,6 +231,7 @@ def test_erp_figures_over_the_last_seconds_and_minutes(now):
     assert latest.p50_ms == 100.0
     assert latest.p95_ms == pytest.approx(100 + 0.9 * 1900)
     assert latest.last_failure == "The ERP answered 503: maintenance"
+    assert latest.kinds == (("HTTP 503", 1), ("ReadTimeout", 1))
     minutes = erp_calls.recent(now, console.RECENT)
     assert (minutes.calls, minutes.failures, minutes.timeouts, minutes.slow) == (4, 2, 1, 2)
     quiet = erp_calls.recent(now - 30 * MIN, console.NOW)
@@ -249,12 +251,14 @@ def live_figure(page: str, name: str) -> str:
 
 @pytest.fixture
 def two_workers(app):
-    """One worker beating, one registered whose heartbeat stopped a minute ago (killed)."""
+    """One worker beating, one registered whose heartbeat stopped a minute ago in a job
+    (killed)."""
     connection = redis_connection(app)
     beating = Worker(["default"], connection=connection, name="beating")
     killed = Worker(["default"], connection=connection, name="killed")
     for worker in (beating, killed):
         worker.register_birth()
+    killed.set_state(WorkerStatus.BUSY)
     connection.hset(killed.key, "last_heartbeat", utcformat(utcnow() - MIN))
     yield
     for worker in (beating, killed):
@@ -302,12 +306,15 @@ def test_the_console_shows_the_faults_happening_now(ops_client, app, now, two_wo
     assert live_figure(page, "erp-calls-recent") == "4"
     assert live_figure(page, "erp-slow-recent") == "2"
     assert "The ERP answered 503: maintenance" in page
+    assert 'data-failure-now="HTTP 503">HTTP 503 \u00d7 1<' in page
+    assert 'data-failure-now="ReadTimeout">ReadTimeout \u00d7 1<' in page
     assert 'data-breaker="ap-invoices" data-state="open"' in page
     assert 'data-breaker="payments" data-state="closed"' in page
     assert live_figure(page, "retries-waiting") == "1"
     assert live_figure(page, "workers") == "1"
     assert live_figure(page, "workers-registered") == "2"
     assert live_figure(page, "workers-silent") == "1"
+    assert live_figure(page, "workers-started-now") == "2"  # both were born just now
     assert live_figure(page, "db-lost-now") == "2"
     assert live_figure(page, "resent-now") == "1"
     assert live_figure(page, "requeued-now") == "0"
