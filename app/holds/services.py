@@ -4,9 +4,10 @@ to it need a reason.
 Two clerks acting at once: a hold's release is a conditional UPDATE on its status and the
 version the clerk's page showed, and every other action checks and bumps the invoice's review
 version (SQLAlchemy's version counter: the second UPDATE of the same version matches no row).
-Of two, one wins and the other is told it changed; nothing is applied twice. When the last
-open hold is released the invoice goes on to VALIDATED. A person who corrected an invoice never
-releases its holds (four-eyes). Rejecting sends the invoice back to the supplier with a Peppol
+Of two, one wins and the other is told it changed; nothing is applied twice. When nothing but
+disputed lines is left open the invoice goes on to VALIDATED (booked without those lines; see
+`release`). A person who corrected an invoice never releases its holds (four-eyes), and holds
+that pass after a correction wait for another person (`app.matching.services.revalidate`). Rejecting sends the invoice back to the supplier with a Peppol
 invoice-response reason code and a note it reads.
 """
 
@@ -294,7 +295,8 @@ def correct(
 ) -> DocumentState:
     """Change one field (a line's PO line or quantity, the invoice's cost centre), keep the
     before and after, and check the invoice again at once. Whoever corrects it may not release
-    its holds afterwards."""
+    its holds afterwards; holds that pass now stay open, "passes after correction by" them, for
+    another person (and the manager's limit) to release."""
     _require_held(document, reason)
     field, line_id, value = change.field, change.line_id, change.value.strip()
     if field not in CORRECTABLE or not value:
