@@ -56,7 +56,8 @@ INVOICE_SHORTCUTS = (
     ("j", "next invoice in the queue (same filters and order)"),
     ("k", "previous invoice in the queue"),
     ("u", "back to the queue"),
-    ("r", "release: go to the next open hold's reason (then write why and press Enter)"),
+    ("r", "release: go to the next open hold's reason"),
+    ("Enter", "in a release reason: release the hold (Shift+Enter for a new line)"),
     ("a", "assign to me"),
     ("?", "show or hide this help"),
 )
