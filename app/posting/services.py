@@ -89,7 +89,10 @@ def post(document_id: int) -> str:
     # Each phase runs again on a fresh connection if the database drops it before it commits.
     claim, why = unit_of_work_retried(lambda: claim_attempt(document_id))
     if why == "lines":
-        return post_accepted_lines(document_id)
+        result = post_accepted_lines(document_id)
+        if result == "nothing owed" and decision.probe:
+            breaker.release_probe(ENDPOINT)
+        return result
     if claim is None:
         if decision.probe:
             breaker.release_probe(ENDPOINT)
@@ -462,6 +465,9 @@ def post_accepted_lines(document_id: int) -> str:
     after a lost answer, or two workers at once, get the ERP's first answer: booked once. A
     failure leaves the line owed and the outbox entry open: the job comes back."""
     claims = unit_of_work_retried(lambda: _line_claims(document_id))
+    if not claims:  # another run booked them
+        unit_of_work_retried(lambda: _lines_done(document_id))
+        return "nothing owed"
     failed = False
     for claim in claims:
         outcome = call_erp(
@@ -471,7 +477,7 @@ def post_accepted_lines(document_id: int) -> str:
         unit_of_work_retried(functools.partial(_report_to_breaker, outcome))
         failed = failed or outcome.state in (AttemptState.FAILED, AttemptState.UNKNOWN)
     if failed:
-        wait = float(current_app.config["POSTING_BACKOFF_CAP"])
+        wait = max(float(current_app.config["POSTING_BACKOFF_CAP"]), 1.0)
         _enqueue_later(
             document_id, f"{POST.job_id(document_id)}-lines-{int(utcnow().timestamp())}", wait
         )

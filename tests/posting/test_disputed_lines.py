@@ -165,3 +165,34 @@ def test_a_dispute_released_while_the_booking_is_out_is_owed_when_it_settles(
     line_booked = erp.find_ap_invoice("V1001", number)
     assert line_booked is not None
     assert line_booked.total_amount == Decimal(disputed["line_extension_amount"])
+
+
+def test_a_lost_answer_for_the_accepted_line_is_sent_again_with_the_same_key(
+    client, lakeside, fake_portal_erp, settings
+):
+    from app.erp.errors import ErpUnavailable
+
+    document_id = _held_twice_the_price(client, lakeside, fake_portal_erp)
+    disputed = document(document_id).canonical["lines"][1]
+    manager = UserFactory(role=Role.FINANCE_MANAGER)
+    dispute = holds.dispute_line(document(document_id), manager, disputed["line_id"], "damaged")
+    db.session.flush()
+    for hold in _holds(document_id):
+        if hold.code is not HoldCode.DISPUTE:
+            holds.release(hold, manager, "price agreed")
+    assert services.post(document_id) == "posted"
+    holds.release(dispute, UserFactory(role=Role.FINANCE_MANAGER), "delivered after all")
+
+    fake_portal_erp.calls.clear()
+    fake_portal_erp.fail_next(
+        ErpUnavailable("The ERP did not answer in time.", reason="read_timeout"),
+        "create_ap_invoice",
+    )
+    assert services.post(document_id) == "retry"
+    assert db.session.get(Hold, dispute.id).followup == services.OWED
+    assert services.post(document_id) == "lines posted"
+    keys = [call.args[1] for call in fake_portal_erp.calls_to("create_ap_invoice")]
+    assert keys == [services.line_key(document_id, dispute.id)] * 2
+    assert db.session.get(Hold, dispute.id).followup == services.LINE_POSTED
+    assert services.post(document_id) == "POSTED"
+    assert len(fake_portal_erp.calls_to("create_ap_invoice")) == 2
