@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, Date, Exists, Select, case, cast, func, select, tuple_
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
@@ -458,12 +458,21 @@ def _as_date(value: dt.date | str) -> dt.date:
 
 def _first_verdicts(since: dt.datetime, supplier_id: int | None) -> Select:
     """One row per invoice received since `since` that reached a verdict: when it was received,
-    its supplier, its first verdict (validated, held or rejected) and when it was validated."""
+    its supplier, its first verdict (validated, held or rejected) and when it was validated.
+    One pass over the window's entries: the first verdict is the state whose first entry has
+    the lowest id, so no entry is read twice."""
     e = DocumentEvent
+
+    def first(state: DocumentState) -> Any:
+        return func.min(case((e.to_state == state, e.id))).label(state.value.lower())
+
     per_invoice = (
         select(
-            e.document_id.label("document_id"),
-            func.min(e.id).label("first_id"),
+            Document.created_at.label("received"),
+            Document.supplier_org_id.label("supplier"),
+            first(DocumentState.VALIDATED),
+            first(DocumentState.ON_HOLD),
+            first(DocumentState.REJECTED),
             func.min(case((e.to_state == DocumentState.VALIDATED, e.at))).label("validated_at"),
         )
         .join(Document, Document.id == e.document_id)
@@ -475,22 +484,24 @@ def _first_verdicts(since: dt.datetime, supplier_id: int | None) -> Select:
             e.at >= since,
             e.to_state.in_(VERDICTS),
         )
-        .group_by(e.document_id)
+        .group_by(e.document_id, Document.created_at, Document.supplier_org_id)
     )
     if supplier_id is not None:
         per_invoice = per_invoice.where(Document.supplier_org_id == supplier_id)
     firsts = per_invoice.subquery("firsts")
-    first = aliased(DocumentEvent, name="first_event")
-    return (
-        select(
-            Document.created_at.label("received"),
-            Document.supplier_org_id.label("supplier"),
-            first.to_state.label("verdict"),
-            firsts.c.validated_at,
-        )
-        .select_from(firsts)
-        .join(Document, Document.id == firsts.c.document_id)
-        .join(first, first.id == firsts.c.first_id)
+    validated, held, rejected = firsts.c.validated, firsts.c.on_hold, firsts.c.rejected
+    verdict = case(
+        (
+            validated.is_not(None)
+            & (held.is_(None) | (validated < held))
+            & (rejected.is_(None) | (validated < rejected)),
+            DocumentState.VALIDATED.value,
+        ),
+        (held.is_not(None) & (rejected.is_(None) | (held < rejected)), DocumentState.ON_HOLD.value),
+        else_=DocumentState.REJECTED.value,
+    )
+    return select(
+        firsts.c.received, firsts.c.supplier, verdict.label("verdict"), firsts.c.validated_at
     )
 
 
