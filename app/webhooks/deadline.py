@@ -48,6 +48,10 @@ class Deadline:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """The exchange is over: nothing is cut from now on."""
         self._timer.cancel()
 
     def remaining(self) -> float:

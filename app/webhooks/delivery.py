@@ -85,6 +85,7 @@ def send(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime)
         except requests.RequestException as exc:
             answer = Answer(None, _ms_since(started), "", _transport_error(exc))
         finally:
+            limit.stop()  # before closing: a close is no cut
             session.close()
     if limit.expired:  # whatever the cut looked like (a reset, a short body), it was the limit
         return Answer(None, _ms_since(started), "", f"no answer within {TIMEOUT} s")
