@@ -7,6 +7,10 @@ partner's client (tokens from the real token endpoint): no 5xx, and every answer
 credentials. The authorization test then calls each operation that acts for a supplier as a
 partner that is not connected to it, and each operation on an id with another organization's id.
 
+A hook (`acting_for`) names the connected supplier in On-Behalf-Of in three cases of four of an
+operation that takes the header, so the partner's calls are fuzzed past the connection check
+(a random id would almost always meet the 403); the fourth keeps the fuzzer's own value.
+
 Over real HTTP (tests/live.py) rather than Schemathesis's WSGI transport: partners' programs
 meet werkzeug's HTTP layer (Content-Length, header parsing) and so does the fuzzer, and each
 request gets its own app context as in production, where the WSGI transport would share the
@@ -17,6 +21,7 @@ document's own examples) and the fuzzing phase (positive and negative data) stay
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -92,9 +97,44 @@ def _caller(base_url: str, organization) -> Caller:
     return Caller(organization.id, client.client_id, client.secret, answer.json()["access_token"])
 
 
+# Of the cases of an operation that takes On-Behalf-Of, how many in four name the connected
+# supplier (the partner's calls then reach the code behind the check; the supplier's own client
+# names itself); the rest keep what the fuzzer drew, a random id or none, and meet the refusal.
+# Which ones is decided from the drawn headers themselves, so a case replays the same way.
+ACTING_FOR_THE_SUPPLIER = 3
+ON_BEHALF_OF = "On-Behalf-Of"
+
+
+def _takes_on_behalf_of(context) -> bool:
+    operation = context.operation
+    if operation is None:
+        return False
+    names = (p.get("name") or p.get("$ref", "").rsplit("/", 1)[-1] for p in
+             operation.definition.raw.get("parameters", []))  # fmt: skip
+    return any(name in (ON_BEHALF_OF, "OnBehalfOf") for name in names)
+
+
+def _keeps_the_drawn_value(headers: dict[str, Any] | None) -> bool:
+    digest = hashlib.sha256(repr(sorted((headers or {}).items())).encode()).digest()
+    return digest[0] % 4 >= ACTING_FOR_THE_SUPPLIER
+
+
+def acting_for(supplier_id: int):
+    """A `map_headers` hook: most cases name `supplier_id` in On-Behalf-Of."""
+
+    def map_headers(context, headers):
+        if not _takes_on_behalf_of(context) or _keeps_the_drawn_value(headers):
+            return headers
+        return {**(headers or {}), ON_BEHALF_OF: str(supplier_id)}
+
+    return map_headers
+
+
 @pytest.fixture
-def api_schema(live_server):
-    return schemathesis.openapi.from_url(f"{live_server.url}/api/openapi.json", config=CONFIG)
+def api_schema(live_server, supplier):
+    loaded = schemathesis.openapi.from_url(f"{live_server.url}/api/openapi.json", config=CONFIG)
+    loaded.hook("map_headers")(acting_for(supplier.id))
+    return loaded
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -233,3 +273,38 @@ def test_no_operation_lets_a_caller_act_for_an_organization_not_its_own(
                 assert unknown.status_code == response.status_code, f"{method} {path}"
                 checked += 1
     assert checked >= 6  # /me, both intakes, the PO list, the document: the test found them
+
+
+# -- the On-Behalf-Of hook ---------------------------------------------------------------------
+
+
+def _context(*parameters: dict[str, str]):
+    from types import SimpleNamespace
+
+    from schemathesis.hooks import HookContext
+
+    raw = {"parameters": list(parameters)}
+    return HookContext(operation=SimpleNamespace(definition=SimpleNamespace(raw=raw)))  # type: ignore[arg-type]
+
+
+def test_most_cases_name_the_connected_supplier_and_some_keep_the_fuzzers_value():
+    hook = acting_for(42)
+    takes_it = _context({"$ref": "#/components/parameters/OnBehalfOf"})
+    drawn: list[dict[str, Any] | None] = [{ON_BEHALF_OF: str(n), "X": "y"} for n in range(100, 400)]
+    drawn += [None, {}, {"X": "z"}, *({"X": str(n)} for n in range(97))]
+    mapped = [hook(takes_it, headers) for headers in drawn]
+    named = [headers for headers in mapped if headers and headers.get(ON_BEHALF_OF) == "42"]
+    assert 0.65 < len(named) / len(drawn) < 0.85  # about three in four
+    kept = [got for got, given in zip(mapped, drawn, strict=True) if got == given]
+    assert len(kept) == len(drawn) - len(named)  # the rest exactly as the fuzzer drew them
+    assert any(got and got.get(ON_BEHALF_OF) not in (None, "42") for got in kept)  # random ids
+    assert any(not got or ON_BEHALF_OF not in got for got in kept)  # and no header at all
+    assert all(
+        (got or {}).get("X") == (given or {}).get("X")
+        for got, given in zip(mapped, drawn, strict=True)
+    )
+    # A case is mapped the same way every time it is replayed.
+    assert [hook(takes_it, headers) for headers in drawn] == mapped
+    # An operation without the header is left alone.
+    other = _context({"$ref": "#/components/parameters/CorrelationId"})
+    assert hook(other, {"X": "y"}) == {"X": "y"}
