@@ -13,6 +13,8 @@ from app.db import db
 from app.demo_documents import seed_invoices
 from app.demo_onboarding import STORIES, Company, from_vendor
 from app.erp.mock.catalog import NETWORK_NAME, VENDORS
+from app.oauth import services as oauth
+from app.oauth.models import ApiClient
 from app.oauth.scopes import SCOPES, SUPPLIER_DEFAULT_SCOPES
 from app.orgs.models import (
     Connection,
@@ -33,6 +35,8 @@ PARTNER_NAME = "MedLink Supplier Network"
 SUPPLIER_SCOPES = sorted(SUPPLIER_DEFAULT_SCOPES)
 PARTNER_SCOPES = sorted(SCOPES)
 CONNECTED_SUPPLIERS = 2  # the partner acts for the first two demo suppliers
+PARTNER_SENDS_FOR = 1  # and sends the second one's invoices through its API client
+PARTNER_CLIENT_NAME = "MedLink invoice bridge"
 # An ERP vendor whose portal organization procurement suspended (after it was active).
 SUSPENDED_VENDOR = VENDORS[6]
 # The made-up suppliers whose admins can sign in to see the profile wizard from their side.
@@ -136,7 +140,8 @@ def seed_demo() -> int:
     created += _user("admin@medlink.example", partner, Role.PARTNER_ADMIN, "Partner Admin")
     for supplier in suppliers[:CONNECTED_SUPPLIERS]:
         _connect(partner, supplier)
-    seed_invoices(suppliers)
+    client = _partner_client(partner)
+    seed_invoices(suppliers, via={suppliers[PARTNER_SENDS_FOR].id: client})
     seed_webhooks(partner)  # after the invoices: the demo log is history, not their events
     return created
 
@@ -209,6 +214,18 @@ def _load_demo_exclusions() -> None:
     if db.session.scalar(select(ExclusionListLoad.id).limit(1)) is None:
         with DEMO_EXCLUSIONS.open(newline="", encoding="utf-8") as stream:
             load_list(stream, DEMO_EXCLUSIONS.name)
+
+
+def _partner_client(partner: Organization) -> ApiClient:
+    """The partner's API client, made as its admin makes one; the secret is shown once, so
+    nobody has it: the partner admin rotates it to get one (the demo prints none)."""
+    client = db.session.scalar(
+        select(ApiClient).where(ApiClient.organization_id == partner.id).limit(1)
+    )
+    if client is None:
+        admin = db.session.scalars(select(User).where(User.email == "admin@medlink.example")).one()
+        client, _ = oauth.create_client(partner, PARTNER_CLIENT_NAME, PARTNER_SCOPES, actor=admin)
+    return client
 
 
 def _connect(partner: Organization, supplier: Organization) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -27,9 +28,12 @@ from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from app.erp.mock.seed import SeedPo, build_seed
 from app.holds.models import Question, Review
 from app.intake import flip, services
+from app.oauth.models import ApiClient
+from app.oauth.services import touch_last_used
 from app.orgs.models import Membership, Organization
 from app.orgs.roles import FINANCE_ROLES
 from app.posting import demo as posting_demo
+from app.throttling.enforcement import charge_documents, throttling
 
 SUPPLIERS_WITH_INVOICES = 5
 # How each demo invoice of a supplier is bent, in order, one per received PO of the supplier
@@ -40,20 +44,23 @@ VARIANTS = (
 )  # fmt: skip
 
 
-def seed_invoices(suppliers: list[Organization]) -> int:
-    """Submit demo invoices for suppliers that have none yet; returns how many were sent."""
+def seed_invoices(suppliers: list[Organization], via: dict[int, ApiClient] | None = None) -> int:
+    """Submit demo invoices for suppliers that have none yet; returns how many were sent.
+    A supplier named in `via` (by id) has its documents sent by that partner API client on
+    its behalf, through the API channel, each call counted in the client's usage."""
     sent: list[int] = []
     faulty: list[int] = []
     orders = build_seed().purchase_orders
     for supplier in suppliers[:SUPPLIERS_WITH_INVOICES]:
         if _has_documents(supplier):
             continue
+        sender = Sender(supplier, (via or {}).get(supplier.id))
         own = [
             po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
         ]
         clean = []
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
-            ids = _submit(supplier, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
+            ids = _submit(sender, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
             sent += ids
             faulty += ids if variant != "clean" else []
             clean += ids if variant == "clean" else []
@@ -62,8 +69,8 @@ def seed_invoices(suppliers: list[Organization]) -> int:
             # DEAD waiting for replay (only when the mock ERP answers; see app.posting.demo).
             posting_demo.settle(clean[0], clean[1])
         if supplier is suppliers[0]:
-            sent += _submit(supplier, _misdated(supplier, own[0].as_purchase_order()))
-            sent += _acknowledge(supplier, orders)
+            sent += _submit(sender, _misdated(supplier, own[0].as_purchase_order()))
+            sent += _acknowledge(sender, orders)
     queue_work(faulty)
     return len(sent)
 
@@ -142,9 +149,10 @@ def _misdated(supplier: Organization, order: PurchaseOrder) -> dict:
     return invoice
 
 
-def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> list[int]:
+def _acknowledge(sender: Sender, orders: list[SeedPo]) -> list[int]:
     """One acknowledgment as ordered and one raising a line's price, on two POs the supplier
     may still acknowledge (open ones first)."""
+    supplier = sender.supplier
     own = sorted(
         (
             po
@@ -157,7 +165,7 @@ def _acknowledge(supplier: Organization, orders: list[SeedPo]) -> list[int]:
     for seed_po, raise_price in zip(own[:2], (False, True), strict=False):
         order = seed_po.as_purchase_order()
         kind = DocumentKind.ACKNOWLEDGMENT
-        sent += _submit(supplier, _acknowledgment(order, raise_price), kind)
+        sent += _submit(sender, _acknowledgment(order, raise_price), kind)
     return sent
 
 
@@ -183,17 +191,41 @@ def _acknowledgment(order: PurchaseOrder, raise_price: bool) -> dict:
     }
 
 
-def _submit(
-    supplier: Organization, document: dict, kind: DocumentKind = DocumentKind.INVOICE
-) -> list[int]:
+@dataclass(frozen=True)
+class Sender:
+    """Who sends a supplier's demo documents: the supplier itself (an upload), or a partner's
+    API client acting for it."""
+
+    supplier: Organization
+    client: ApiClient | None = None
+
+
+def _submit(sender: Sender, document: dict, kind: DocumentKind = DocumentKind.INVOICE) -> list[int]:
     number = document.get("invoice_number") or document["ack_number"]
+    client, supplier = sender.client, sender.supplier
     submission = services.Submission(
         kind=kind,
         body=json.dumps(document).encode(),
         content_type="application/json",
-        sender=supplier,
-        channel=Channel.UPLOAD,
-        filename=f"{number}.json",
+        sender=client.organization if client else supplier,
+        channel=Channel.API if client else Channel.UPLOAD,
+        client_id=client.id if client else None,
+        filename=None if client else f"{number}.json",
     )
-    submitted = services.submit(submission, lambda _: supplier, actor="demo data")
+    actor = f"api client {client.client_id}" if client else "demo data"
+    if client is not None:
+        _count_calls(client)
+    submitted = services.submit(submission, lambda _: supplier, actor=actor)
     return [document.id for document in submitted.documents]
+
+
+def _count_calls(client: ApiClient) -> None:
+    """What the partner's integration did for one document, as the API's throttle counts it
+    (the organization's usage page reads these counters): a token, the POST, two polls."""
+    ext = throttling()
+    if ext.enabled:
+        limits = ext.limits_for(client)
+        for _ in range(4):
+            ext.limiter.hit_request(client, limits)
+    charge_documents(client, 1)
+    touch_last_used(client)

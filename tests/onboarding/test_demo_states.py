@@ -26,7 +26,7 @@ def _by_status(status: OrgStatus) -> list[Organization]:
 
 
 def test_the_demo_has_a_supplier_in_every_onboarding_state(portal_erp, monkeypatch):
-    monkeypatch.setattr("app.demo.seed_invoices", lambda suppliers: 0)  # not needed here
+    monkeypatch.setattr("app.demo.seed_invoices", lambda suppliers, via=None: 0)  # not needed here
     with unit_of_work():
         seed_demo()
     run_jobs()  # the vendor jobs that approval sent, as the worker runs them
@@ -57,7 +57,7 @@ def test_the_demo_has_a_supplier_in_every_onboarding_state(portal_erp, monkeypat
 def test_every_active_demo_supplier_is_complete_and_paid_where_the_erp_pays(
     portal_erp, monkeypatch
 ):
-    monkeypatch.setattr("app.demo.seed_invoices", lambda suppliers: 0)
+    monkeypatch.setattr("app.demo.seed_invoices", lambda suppliers, via=None: 0)
     with unit_of_work():
         seed_demo()
     live = _by_status(OrgStatus.ACTIVE) + _by_status(OrgStatus.SUSPENDED)
