@@ -2,7 +2,8 @@
 invoice with exactly one injected fault of each hold kind, in every wire format (canonical
 JSON, UBL, cXML, X12 810, CSV), sent through the partner API and the real intake → normalize →
 validate path. Every clean invoice must be VALIDATED with no hold and every faulty one held
-with exactly the expected code. The confusion table (expected x what came out, per format) is
+with exactly the expected code; every hold code a document can earn is among the faults (an
+exact and a likely duplicate, and a supplier suspended while its invoice is in flight). The confusion table (expected x what came out, per format) is
 printed; a fault a format cannot carry is listed in it as such, never silently skipped.
 
 Each invoice bills a PO no other invoice of the corpus bills (quantities are cumulative per
@@ -27,10 +28,11 @@ from sqlalchemy import select
 from app.db import db
 from app.documents.models import Document, DocumentState
 from app.erp.interface import PoStatus, PurchaseOrder, PurchaseOrderLine
-from app.matching.findings import HoldCode
+from app.matching.findings import SET_BY_PEOPLE, HoldCode
 from app.matching.models import Hold
 from app.matching.tolerance_templates import LIMITS, save_override
 from app.matching.tolerances import Tolerance
+from app.onboarding import suspension
 from app.orgs.models import Organization
 from app.orgs.roles import Role
 from tests.factories.accounts import UserFactory
@@ -43,6 +45,8 @@ pytestmark = pytest.mark.slow
 TODAY = dt.datetime.now(dt.UTC).date()
 CLEAN = "clean"
 CLEAN_NO_PO = "clean, no PO"  # an invoice without a PO, charged to a valid cost centre
+# A number 80% alike, the same amount, dated within 7 days of an earlier invoice: DUPLICATE too.
+LIKELY_DUPLICATE = "likely DUPLICATE"
 FOREIGN_IBAN = "DE89370400440532013000"  # a valid IBAN that is not the supplier's on record
 # A 2-way match template: no received-quantity check, 10% price tolerance, no amount tolerance.
 LENIENT = dataclasses.replace(Tolerance(), received_percent=None, price_percent=Decimal(10))
@@ -58,6 +62,7 @@ FAULTS: tuple[str, ...] = (
     HoldCode.TAX_VARIANCE,
     HoldCode.TOTAL_MISMATCH,
     HoldCode.DUPLICATE,
+    LIKELY_DUPLICATE,
     HoldCode.LINE_UNMATCHED,
     HoldCode.PO_NOT_FOUND,
     HoldCode.PO_CLOSED,
@@ -65,7 +70,12 @@ FAULTS: tuple[str, ...] = (
     HoldCode.DATE,
     HoldCode.COST_CENTER,
     HoldCode.BANK_DETAILS,
+    # Suspended by procurement while its invoice is in flight (after intake, before validation).
+    HoldCode.SUPPLIER_INACTIVE,
 )
+# Every code a document can be held with: not ERP_REJECTED (the ERP's answer at posting) nor
+# what a person sets (a disputed line).
+FROM_A_DOCUMENT = frozenset(HoldCode) - {HoldCode.ERP_REJECTED} - SET_BY_PEOPLE
 # What a format has no place for (the writer raises NotCarried): listed, never skipped.
 NOT_CARRIED = {
     ("x12", HoldCode.TAX_VARIANCE),
@@ -76,7 +86,7 @@ NOT_CARRIED = {
 
 
 def expected(fault: str) -> str:
-    return CLEAN if fault == CLEAN_NO_PO else fault
+    return {CLEAN_NO_PO: CLEAN, LIKELY_DUPLICATE: HoldCode.DUPLICATE}.get(fault, fault)
 
 
 # -- the purchase orders, and the suppliers they belong to ------------------------------------
@@ -103,7 +113,10 @@ class Orders:
         return self.suppliers[vendor]
 
     def take(self, wanted: Callable[[PurchaseOrder], bool], *, lenient: bool = False,
-             vendor: str | None = None, status: tuple[PoStatus, ...] = (PoStatus.RECEIVED, PoStatus.PARTIALLY_RECEIVED)) -> PurchaseOrder:  # fmt: skip
+             vendor: str | None = None, status: tuple[PoStatus, ...] = (PoStatus.RECEIVED, PoStatus.PARTIALLY_RECEIVED),
+             keep: bool = False) -> PurchaseOrder:  # fmt: skip
+        """The first unused PO that fits; `keep` leaves it for another case (an invoice that
+        bills no PO only borrows its lines)."""
         for po in self.orders:
             if (
                 po.number not in self.used
@@ -112,7 +125,8 @@ class Orders:
                 and (vendor is None or po.vendor_number == vendor)
                 and wanted(po)
             ):
-                self.used.add(po.number)
+                if not keep:
+                    self.used.add(po.number)
                 return po
         raise AssertionError("the mock ERP seed has no purchase order left for this case")
 
@@ -153,6 +167,7 @@ class Case:
     supplier: Organization
     spec: Spec
     before: Spec | None = None  # sent first (the original a duplicate repeats)
+    suspend_in_flight: bool = False  # the supplier is suspended before validation runs
 
 
 def _one_more_unit_fits(po: PurchaseOrder) -> bool:
@@ -184,7 +199,9 @@ def _case(orders: Orders, fmt: str, fault: str) -> Case:  # noqa: PLR0911 - one 
         supplier = orders.supplier(po.vendor_number)
         lines = _lines(po, [(first, Decimal(1), first.unit_price + 1)])
         return Case(fmt, fault, supplier, _spec(number, po, lines, supplier))
-    po = orders.take(lambda po: bool(_received(po)))
+    # Without a PO, or with one that does not exist, the invoice bills none: its PO stays free.
+    borrowed = fault in (HoldCode.PO_NOT_FOUND, HoldCode.COST_CENTER, CLEAN_NO_PO)
+    po = orders.take(lambda po: bool(_received(po)), keep=borrowed)
     supplier = orders.supplier(po.vendor_number)
     spec = _spec(number, po, _clean_lines(po), supplier)
     if fault == CLEAN:
@@ -194,6 +211,10 @@ def _case(orders: Orders, fmt: str, fault: str) -> Case:  # noqa: PLR0911 - one 
         first = _spec(f"{number}-0042", original, _clean_lines(original), supplier)
         again = dataclasses.replace(spec, number=f"{number.lower()} 42")  # written another way
         return Case(fmt, fault, supplier, again, before=first)
+    if fault == HoldCode.SUPPLIER_INACTIVE:
+        return Case(fmt, fault, supplier, spec, suspend_in_flight=True)
+    if fault == LIKELY_DUPLICATE:
+        return _likely_duplicate(orders, fmt, number)
     if fault == HoldCode.PO_NOT_FOUND:
         missing = f"PO-NOPE-{number}"
         lines = tuple(dataclasses.replace(line, po_number=missing) for line in spec.lines)
@@ -215,6 +236,17 @@ def _case(orders: Orders, fmt: str, fault: str) -> Case:  # noqa: PLR0911 - one 
         HoldCode.BANK_DETAILS: {"iban": FOREIGN_IBAN},
     }[fault]
     return Case(fmt, fault, supplier, dataclasses.replace(spec, **changes))
+
+
+def _likely_duplicate(orders: Orders, fmt: str, number: str) -> Case:
+    """One received unit billed twice on the same PO line (cumulatively within what was
+    received): the same amount, numbers one character apart, dated three days apart."""
+    po = orders.take(lambda po: any(ln.quantity_received >= 2 for ln in po.lines))
+    line = next(ln for ln in po.lines if ln.quantity_received >= 2)
+    supplier = orders.supplier(po.vendor_number)
+    one = _lines(po, [(line, Decimal(1), line.unit_price)])
+    earlier = _spec(number[:-1] + "Z", po, one, supplier, issue_date=TODAY - dt.timedelta(days=3))
+    return Case(fmt, LIKELY_DUPLICATE, supplier, _spec(number, po, one, supplier), before=earlier)
 
 
 def _lenient_case(orders: Orders, fmt: str, fault: str, number: str) -> Case:
@@ -250,7 +282,14 @@ class Sender:
         self.client = client
         self.headers: dict[int, dict[str, str]] = {}
 
-    def send(self, supplier: Organization, fmt: str, spec: Spec) -> int:
+    def send(
+        self,
+        supplier: Organization,
+        fmt: str,
+        spec: Spec,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> int:
+        """Send `spec` in `fmt` and run the pipeline; `meanwhile` runs between the two."""
         write, content_type = WRITERS[fmt]
         if supplier.id not in self.headers:
             self.headers[supplier.id] = bearer(supplier)
@@ -260,6 +299,8 @@ class Sender:
             headers={**self.headers[supplier.id], "Content-Type": content_type},
         )
         assert response.status_code == 202, (fmt, spec.number, response.get_data(as_text=True))
+        if meanwhile is not None:
+            meanwhile()
         run_jobs()
         return response.json["documents"][0]["id"]
 
@@ -299,6 +340,23 @@ def _counts(results: dict[tuple[str, str], str]) -> Iterator[str]:
         yield f"  {fault!s:<18} -> {got:<24} {count}"
 
 
+def _sent(sender: Sender, case: Case, fmt: str) -> str:
+    """What came of the case; a supplier suspended in flight is reactivated afterwards, as
+    procurement would, so its other cases go through."""
+    if not case.suspend_in_flight:
+        return _outcome(sender.send(case.supplier, fmt, case.spec))
+    admin = UserFactory(role=Role.PROCUREMENT_ADMIN)
+
+    def suspend() -> None:
+        suspension.suspend(case.supplier, "corpus: suspended in flight", actor=admin)
+        db.session.commit()
+
+    outcome = _outcome(sender.send(case.supplier, fmt, case.spec, meanwhile=suspend))
+    suspension.reactivate(case.supplier, actor=admin)
+    db.session.commit()
+    return outcome
+
+
 @pytest.fixture
 def orders(portal_erp) -> Orders:
     everything = portal_erp.client().list_purchase_orders()
@@ -328,7 +386,8 @@ def test_every_clean_invoice_validates_and_every_fault_is_held_with_its_own_code
                 continue
             if case.before is not None:
                 assert _outcome(sender.send(case.supplier, "json", case.before)) == CLEAN
-            results[(fmt, fault)] = _outcome(sender.send(case.supplier, fmt, case.spec))
+            results[(fmt, fault)] = _sent(sender, case, fmt)
+    assert {expected(fault) for fault in FAULTS} - {CLEAN} == FROM_A_DOCUMENT
     with capsys.disabled():
         print("\nLabelled corpus: expected hold (rows) x format (columns); '!' marks a miss")
         print("\n".join(_table(results)))
