@@ -71,11 +71,17 @@ def test_intake_on_sqlite_stores_replays_and_normalizes(sqlite_app):
     first = client.post("/api/v1/invoices", data=body, headers=headers)
     again = client.post("/api/v1/invoices", data=body, headers=headers)
     reused = client.post("/api/v1/invoices", data=body + b" ", headers=headers)
+    repeated = client.post(
+        "/api/v1/invoices", data=body, headers={**headers, "Idempotency-Key": "2"}
+    )
 
     assert first.status_code == again.status_code == 202
     assert again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
     assert reused.status_code == 422
+    # The same bytes under a new key: refused, naming the first document (app.intake.repeats).
+    assert repeated.status_code == 409
+    assert repeated.json["document"]["id"] == first.json["documents"][0]["id"]
     ids = [document["id"] for document in first.json["documents"]]
     assert len(ids) == 2
     assert _count(Document) == _count(DocumentEvent) == _count(OutboxEntry) == 2
