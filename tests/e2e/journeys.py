@@ -287,9 +287,6 @@ class Journey:
         self.checked.append(f"{what}: {self.page.url}")
         check_accessible(self.page, what)
         check_fits_a_phone(self.page, what)
-        print(
-            f"TIMING {self.name} {what}: axe {t1 - t0:.2f}s phone {time.monotonic() - t1:.2f}s",
-            file=sys.stderr,
         assert self.console.expected_refusals == [], (what, "no refusal came", self.page.url)
         assert self.errors == [], (what, self.errors)
 
