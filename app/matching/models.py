@@ -1,5 +1,6 @@
 """What validation keeps: one hold per failed rule on a document, open until the rule passes on
-a re-check or a person resolves it. Expected, actual and the amount at risk are kept as found."""
+a re-check or a person resolves it. Expected, actual and the amount at risk are kept as last
+found (a re-check that still fails brings them up to date)."""
 
 from __future__ import annotations
 
@@ -84,10 +85,6 @@ class Hold(Model):
     # "posted" (as its own AP invoice, `followup_ap_invoice_id`) or "refused" by the ERP.
     followup: Mapped[str | None] = mapped_column(String(16))
     followup_ap_invoice_id: Mapped[int | None] = mapped_column(Integer)
-
-    @property
-    def passes_after_correction(self) -> bool:
-        return self.corrected_by_id is not None and self.status == HoldStatus.OPEN
 
     document: Mapped[Document] = relationship()
     corrected_by: Mapped[User | None] = relationship(foreign_keys=[corrected_by_id])
