@@ -8,8 +8,10 @@ import datetime as dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from redis.exceptions import RedisError
+from redis import Redis
+from redis.exceptions import RedisError, ResponseError
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -45,10 +47,12 @@ class WorkerRow:
     queues: str
     current_job: str | None
     last_heartbeat: dt.datetime | None
-    # Beat within the last two of its heartbeats: a worker killed with SIGKILL stays
-    # registered for a while after its heartbeat stops (app.documents.sweeper.worker_is_alive).
+    # Beat within the last two of its heartbeats, and (when Redis can tell) still connected:
+    # a worker killed with SIGKILL stays registered for a while after its heartbeat stops
+    # (app.documents.sweeper.worker_is_alive), but its connection closes at once.
     alive: bool = True
     born: dt.datetime | None = None
+    connected: bool | None = None  # None: unknown (Redis restarted since, or no CLIENT LIST)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,8 @@ def _read() -> QueueSnapshot:
     connection = redis_connection()
     queues = [Queue(name, connection=connection) for name in WORKER_QUEUES]
     depths = tuple(_depth(q) for q in queues)
-    workers = tuple(_worker(w) for w in Worker.all(connection=connection))
+    connected = _connected_names(connection)
+    workers = tuple(_worker(w, connected) for w in Worker.all(connection=connection))
     failed = tuple(_failed(queues))
     return QueueSnapshot(True, "", depths, workers, failed)
 
@@ -126,18 +131,46 @@ def _depth(q: Queue) -> QueueDepth:
     )
 
 
-def _worker(worker: BaseWorker) -> WorkerRow:
+def _worker(worker: BaseWorker, connected: Connected | None) -> WorkerRow:
     beat, state = _aware(worker.last_heartbeat), _name(worker.get_state())
     stale = dt.timedelta(seconds=2 * beats_every(state) + 1)
+    born = _aware(worker.birth_date)
+    linked = connected.has(worker.name, born) if connected is not None else None
     return WorkerRow(
         worker.name,
         state,
         ", ".join(worker.queue_names()),
         worker.get_current_job_id(),
         beat,
-        beat is not None and utcnow() - beat <= stale,
-        _aware(worker.birth_date),
+        beat is not None and utcnow() - beat <= stale and linked is not False,
+        born,
+        linked,
     )
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The names of Redis's client connections (an RQ worker names its connection after
+    itself) and when Redis started: a worker born since then with no connection of its name
+    is gone. One born before a Redis restart reconnected without its name: unknown."""
+
+    names: frozenset[str]
+    redis_started: dt.datetime
+
+    def has(self, name: str, born: dt.datetime | None) -> bool | None:
+        if born is None or born < self.redis_started:
+            return None
+        return name in self.names
+
+
+def _connected_names(connection: Redis) -> Connected | None:
+    try:
+        clients = cast(list[dict], connection.client_list())
+        names = frozenset(str(c.get("name") or "") for c in clients)
+        uptime = int(cast(dict, connection.info("server"))["uptime_in_seconds"])
+    except ResponseError:  # CLIENT LIST refused (a managed Redis, fakeredis): beats alone tell
+        return None
+    return Connected(names, utcnow() - dt.timedelta(seconds=uptime + 1))
 
 
 def beats_every(state: str) -> int:

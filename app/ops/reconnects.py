@@ -9,7 +9,7 @@ import time
 from typing import cast
 
 import structlog
-from flask import has_app_context
+from flask import current_app, has_app_context
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
@@ -29,8 +29,8 @@ def _bucket(at: float) -> int:
 
 def count_lost(at: float | None = None) -> None:
     """One connection found dead now; never raises (the database is already in trouble)."""
-    if not has_app_context():
-        return
+    if not has_app_context() or "redis" not in current_app.extensions:
+        return  # not the portal (the mock ERP's own app), or not set up yet
     key = f"{PREFIX}:{_bucket(at if at is not None else time.time())}"
     try:
         with redis_connection().pipeline(transaction=False) as pipe:

@@ -7,14 +7,16 @@ import re
 
 import pytest
 from flask_migrate import upgrade
+from redis import Redis
 from rq import Worker
 from rq.utils import utcformat
 from rq.worker import WorkerStatus
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.db import db, utcnow
 from app.documents.models import DocumentState, OutboxEntry
-from app.jobs import redis_connection
 from app.ops import console, erp_calls, reconnects
 from app.ops.models import ErpCallRecord
 from app.posting import breaker
@@ -250,22 +252,33 @@ def live_figure(page: str, name: str) -> str:
 
 
 @pytest.fixture
-def two_workers(app):
-    """One worker beating, one registered whose heartbeat stopped a minute ago in a job
-    (killed)."""
-    connection = redis_connection(app)
-    beating = Worker(["default"], connection=connection, name="beating")
-    killed = Worker(["default"], connection=connection, name="killed")
-    for worker in (beating, killed):
+def three_workers(app):
+    """Three workers, each on a connection of its own as in its own process: one beating; one
+    killed (its connection closed, as the kernel closes a SIGKILLed process's sockets, though
+    its last beat is recent); one stuck in a job, connected but silent for a minute."""
+    connections = {name: Redis.from_url(app.config["REDIS_URL"]) for name in NAMES}
+    workers = {
+        name: Worker(["default"], connection=connection, name=name)
+        for name, connection in connections.items()
+    }
+    for worker in workers.values():
         worker.register_birth()
-    killed.set_state(WorkerStatus.BUSY)
-    connection.hset(killed.key, "last_heartbeat", utcformat(utcnow() - MIN))
+    connections["killed"].connection_pool.disconnect()
+    workers["stuck"].set_state(WorkerStatus.BUSY)
+    connections["stuck"].hset(workers["stuck"].key, "last_heartbeat", utcformat(utcnow() - MIN))
     yield
-    for worker in (beating, killed):
+    for worker in workers.values():
         worker.register_death()
+    for connection in connections.values():
+        connection.close()
 
 
-def test_the_console_shows_the_faults_happening_now(ops_client, app, now, two_workers, monkeypatch):
+NAMES = ("beating", "killed", "stuck")
+
+
+def test_the_console_shows_the_faults_happening_now(
+    ops_client, app, now, three_workers, monkeypatch
+):
     """The ERP's failures, timeouts and latency now and over five minutes, its breaker open, a
     posting retry waiting, a killed worker, database connections found dead, and the work the
     sweeper and the reconciler had to send again."""
@@ -312,9 +325,9 @@ def test_the_console_shows_the_faults_happening_now(ops_client, app, now, two_wo
     assert 'data-breaker="payments" data-state="closed"' in page
     assert live_figure(page, "retries-waiting") == "1"
     assert live_figure(page, "workers") == "1"
-    assert live_figure(page, "workers-registered") == "2"
-    assert live_figure(page, "workers-silent") == "1"
-    assert live_figure(page, "workers-started-now") == "2"  # both were born just now
+    assert live_figure(page, "workers-registered") == "3"
+    assert live_figure(page, "workers-silent") == "2"  # killed, and stuck
+    assert live_figure(page, "workers-started-now") == "3"  # all were born just now
     assert live_figure(page, "db-lost-now") == "2"
     assert live_figure(page, "resent-now") == "1"
     assert live_figure(page, "requeued-now") == "0"
@@ -323,7 +336,7 @@ def test_the_console_shows_the_faults_happening_now(ops_client, app, now, two_wo
     assert "style=" not in page
 
     queues_page = ops_client.get("/ops/queues").get_data(as_text=True)
-    assert "Workers (1 alive, 1 stopped beating)" in queues_page
+    assert "Workers (1 alive, 2 stopped beating)" in queues_page
 
 
 def test_a_quiet_pipeline_shows_nothing_wrong_now(ops_client):
@@ -333,3 +346,16 @@ def test_a_quiet_pipeline_shows_nothing_wrong_now(ops_client):
     assert live_figure(page, "erp-p95-now") == "—"
     assert 'data-breaker="ap-invoices" data-state="closed"' in page
     assert 'id="no-workers"' in page  # no worker runs in the tests
+
+
+def test_a_database_connection_killed_under_the_portal_is_counted(app):
+    """pg_terminate_backend on a pooled connection: the next statement finds it dead,
+    SQLAlchemy invalidates it, and the console's count (in Redis, for every process) moves."""
+    before = reconnects.lost_since(60)
+    with db.engine.connect() as victim:
+        pid = victim.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with db.engine.connect() as killer:
+            killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError):
+            victim.execute(text("SELECT 1"))
+    assert reconnects.lost_since(60) == (before or 0) + 1
