@@ -232,13 +232,17 @@ def _corrected_by(document_id: int, actor: User) -> bool:
 def bulk_release(document_ids: Iterable[int], actor: User, reason: str) -> list[Outcome]:
     """Release every open hold of each invoice with one reason; each hold is still checked on
     its own (manual-release flag, the manager's limit, four eyes). An invoice with a hold the
-    actor may not release keeps it, and says why."""
+    actor may not release keeps it, and says why. A disputed line is never accepted in bulk:
+    releasing it books its amount, a decision taken on its own."""
     if not reason.strip():
         raise HoldActionError("Say why the holds are released.")
     outcomes = []
     for document in _documents(document_ids):
         refused = []
         for hold in _open_holds(document.id):
+            if hold.code in LINE_ONLY:
+                refused.append(f"{hold.code.value}: settle a disputed line on its own page.")
+                continue
             try:
                 with db.session.begin_nested():
                     release(hold, actor, reason)

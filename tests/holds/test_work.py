@@ -415,6 +415,19 @@ def test_the_supplier_reads_accounts_payable_never_a_staff_email(
     assert manager.email not in page
 
 
+def test_a_bulk_release_never_accepts_a_disputed_line(client, held):
+    from app.holds import services
+
+    line_id = document(held).canonical["lines"][0]["line_id"]
+    manager = UserFactory(role=Role.FINANCE_MANAGER)
+    services.dispute_line(document(held), manager, line_id, "not delivered")
+    db.session.flush()
+    [outcome] = services.bulk_release([held], manager, "all agreed")
+    assert not outcome.done
+    assert "settle a disputed line on its own" in outcome.message
+    assert [h.code for h in _open(held)] == [HoldCode.DISPUTE]
+
+
 # -- a question for the supplier -------------------------------------------------------------
 
 
