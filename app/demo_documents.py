@@ -8,6 +8,7 @@ each (a price above the PO, more than was received, a number sent twice, an unkn
 The first supplier also sends one invoice with a date normalization cannot read (REJECTED,
 the reason shown to the supplier), and acknowledges two open POs: one as ordered (applied to the ERP PO), one
 with a higher price on a line (held for the buyer).
+The first supplier's last two POs received in full are left for the example documents.
 Clean invoices go on to the ERP; two of the first supplier's are taken there at once, to show
 one PAID and one DEAD waiting for replay.
 """
@@ -36,6 +37,7 @@ from app.posting import demo as posting_demo
 from app.throttling.enforcement import charge_documents, throttling
 
 SUPPLIERS_WITH_INVOICES = 5
+KEPT_FOR_EXAMPLES = 2  # received POs of the first supplier that no demo invoice bills
 # How each demo invoice of a supplier is bent, in order, one per received PO of the supplier
 # (twice round the POs: the second invoice of a PO also crosses what was received).
 VARIANTS = (
@@ -59,7 +61,10 @@ def seed_invoices(suppliers: list[Organization], via: dict[int, ApiClient] | Non
             po for po in orders if po.vendor_number == supplier.erp_vendor_number and _received(po)
         ]
         clean = []
+        kept = _kept_for_examples(own) if supplier is suppliers[0] else set()
         for index, (variant, seed_po) in enumerate(zip(VARIANTS, own * 2, strict=False)):
+            if seed_po.number in kept and variant != "unknown_po":
+                continue  # its received goods stay to be billed by the example documents
             ids = _submit(sender, _invoice(supplier, seed_po.as_purchase_order(), variant, index))
             sent += ids
             faulty += ids if variant != "clean" else []
@@ -73,6 +78,14 @@ def seed_invoices(suppliers: list[Organization], via: dict[int, ApiClient] | Non
             sent += _acknowledge(sender, orders)
     queue_work(faulty)
     return len(sent)
+
+
+def _kept_for_examples(own: list[SeedPo]) -> set[str]:
+    """The first supplier's last POs received in full, left uninvoiced: the API docs page builds
+    its example documents for them (app.intake.examples), one PO line each, so that a
+    newcomer's example goes through to VALIDATED instead of meeting a quantity hold."""
+    received = [po.number for po in own if po.status == PoStatus.RECEIVED]
+    return set(received[-KEPT_FOR_EXAMPLES:])
 
 
 def queue_work(faulty: list[int]) -> None:

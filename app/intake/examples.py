@@ -1,8 +1,9 @@
 """Example documents in every wire format, built at request time for one purchase order, so a
 newcomer can download one, send it back and watch it go through: the invoice is the PO flip's
-canonical invoice (received quantities at PO prices), written out as JSON, UBL 2.1 (Peppol
-BIS 3), cXML, X12 810 and CSV; the acknowledgment is an X12 855 accepting every line. The
-writers are pure; `for_supplier` reads the supplier's open POs from the ERP."""
+canonical invoice (one PO line's goods received and not yet invoiced, at the PO price), written
+out as JSON, UBL 2.1 (Peppol BIS 3), cXML, X12 810 and CSV; the acknowledgment is an X12 855
+accepting every line. The writers are pure; `for_supplier` reads the supplier's open POs from
+the ERP and what the portal's invoices billed on them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.erp import get_erp
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.intake import flip
 from app.orgs.models import Organization
+from app.suppliers.queries import left_to_invoice
 
 BUYER_NAME = "Hospital Network"
 BUYER_ID = "HOSPITALNET"
@@ -59,15 +61,22 @@ FORMATS = (
 FORMATS_BY_KEY = {fmt.key: fmt for fmt in FORMATS}
 
 
-def build(key: str, order: PurchaseOrder, supplier: flip.FlipSupplier, now: dt.datetime) -> Example:
+def build(
+    key: str,
+    order: PurchaseOrder,
+    supplier: flip.FlipSupplier,
+    now: dt.datetime,
+    left: dict[int, Decimal] | None = None,
+) -> Example:
     """The example `key` (one of FORMATS) for `order`; numbers carry the time so that each
-    download is a new document, not a duplicate of the last one. KeyError for an unknown key."""
+    download is a new document, not a duplicate of the last one. An invoice bills `left` (PO
+    line number -> quantity), by default every received quantity. KeyError for an unknown key."""
     fmt = FORMATS_BY_KEY[key]
     number = f"EX-{now:%y%m%d%H%M%S}-{key.upper()}"
     if fmt.kind == "acknowledgment":
         body = _x12_855(order, supplier, number, now)
     else:
-        invoice = _invoice(order, supplier, number, now.date())
+        invoice = _invoice(order, supplier, number, now.date(), left)
         body = WRITERS[key](invoice, order, now)
     filename = f"{number.lower()}.{fmt.suffix}"
     return Example(key, fmt.kind, fmt.label, filename, fmt.content_type, body)
@@ -86,8 +95,10 @@ class NoOpenOrderError(LookupError):
 
 
 def for_supplier(key: str, supplier: Organization, correlation_id: str | None) -> Example:
-    """The example `key` for the supplier's first open PO (one with goods received first, so
-    the invoice matches); NoOpenOrderError without one, ErpError when the ERP does not answer."""
+    """The example `key` for one of the supplier's open POs, so that it goes through: an
+    invoice bills one PO line's goods received and not yet invoiced (as validation counts
+    them), an acknowledgment accepts every line of the first open PO. NoOpenOrderError when
+    there is no such PO (or nothing left to invoice), ErpError when the ERP does not answer."""
     orders = (
         get_erp().list_purchase_orders(
             vendor_number=supplier.erp_vendor_number, correlation_id=correlation_id
@@ -99,10 +110,24 @@ def for_supplier(key: str, supplier: Organization, correlation_id: str | None) -
         (order for order in orders if order.status in OPEN_PO_STATUSES),
         key=lambda order: (not _received(order), order.number),
     )
-    if not open_orders:
-        raise NoOpenOrderError(supplier.name)
     party = flip.FlipSupplier(supplier.id, supplier.name, supplier.erp_vendor_number)
-    return build(key, open_orders[0], party, dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    if FORMATS_BY_KEY[key].kind == "acknowledgment" and open_orders:
+        return build(key, open_orders[0], party, now)
+    for order in open_orders:
+        left = _left_on_one_line(supplier.id, order)
+        if left:
+            return build(key, order, party, now, left)
+    raise NoOpenOrderError(supplier.name)
+
+
+def _left_on_one_line(supplier_id: int, order: PurchaseOrder) -> dict[int, Decimal]:
+    """The first PO line with goods received and not yet invoiced, and how many: one line per
+    example, so that several examples go through before the received goods are all billed."""
+    for line in left_to_invoice(supplier_id, order):
+        if line.left_now > 0:
+            return {line.line_number: line.left_now}
+    return {}
 
 
 def _received(order: PurchaseOrder) -> bool:
@@ -110,12 +135,22 @@ def _received(order: PurchaseOrder) -> bool:
 
 
 def _invoice(
-    order: PurchaseOrder, supplier: flip.FlipSupplier, number: str, issued: dt.date
+    order: PurchaseOrder,
+    supplier: flip.FlipSupplier,
+    number: str,
+    issued: dt.date,
+    left: dict[int, Decimal] | None = None,
 ) -> dict[str, Any]:
-    received = [line for line in order.lines if line.quantity_received > 0] or list(order.lines)
+    if left is None:
+        received = [line for line in order.lines if line.quantity_received > 0]
+        left = {
+            line.line_number: line.quantity_received or line.quantity
+            for line in received or order.lines
+        }
     chosen = [
-        flip.FlipLine(line.line_number, line.quantity_received or line.quantity, line.unit_price)
-        for line in received
+        flip.FlipLine(line.line_number, left[line.line_number], line.unit_price)
+        for line in order.lines
+        if line.line_number in left
     ]
     return flip.invoice_from_po(
         order, chosen, supplier=supplier, invoice_number=number, issue_date=issued
