@@ -120,3 +120,24 @@ def test_erp_gateway_names_another_adapter():
         gateway: ErpGateway = get_erp()
     assert isinstance(gateway, ConfiguredGateway)
     assert gateway.configured_with == "http://erp.test"
+
+
+# An image the README shows: ![text](path) or <img src="path">.
+IMAGES = re.compile(r'!\[[^\]]*\]\(([^)\s]+)|<img[^>]*\ssrc="([^"]+)"')
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def _readme_images() -> set[str]:
+    return {a or b for a, b in IMAGES.findall(README)}
+
+
+def test_every_readme_image_exists_and_every_screenshot_is_shown():
+    images = _readme_images()
+    assert images, "the README's tour shows no screenshot"
+    missing = sorted(path for path in images if not (ROOT / path).is_file())
+    assert missing == [], f"README.md shows images that are not in the repository: {missing}"
+    outside = sorted(path for path in images if Path(path).parent != Path("docs/screenshots"))
+    assert outside == [], f"README.md images belong in docs/screenshots: {outside}"
+    unshown = sorted(f"docs/screenshots/{f.name}" for f in SCREENSHOTS.iterdir() if f.is_file())
+    unshown = [path for path in unshown if path not in images]
+    assert unshown == [], f"docs/screenshots holds files README.md does not show: {unshown}"
