@@ -649,7 +649,7 @@ def test_partner_admin_signs_in_with_sso_and_integrates(
         if not page.url.endswith("/api-clients/new"):
             partner.check("after two-step verification")
             partner.goto("/api-clients/new", "new API client")
-        page.get_by_label("Name").fill("MedLink invoice bridge")
+        page.get_by_label("Name").fill("MedLink purchasing bridge")
         for box in page.locator("fieldset input[type=checkbox]").all():
             box.check()
         partner.see("new-api-client")
@@ -670,6 +670,8 @@ def test_partner_admin_signs_in_with_sso_and_integrates(
                 f"document {document_id} to be read",
                 portal,
             )
+        concluded = ("APPLIED", "ON_HOLD", "REJECTED")
+        wait_for(lambda: _state(portal, ack_id) in concluded, "the 855 to be applied", portal)
         assert _state(portal, ack_id) == "APPLIED", _state(portal, ack_id)
         partner.goto("/documents", None)
         for document_id in sent.values():
@@ -712,7 +714,7 @@ def test_partner_admin_signs_in_with_sso_and_integrates(
         assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
         partner.see("webhook-secret-rotated")
         partner.goto("/api-clients", "API clients")
-        page.get_by_role("link", name="MedLink invoice bridge").click()
+        page.get_by_role("link", name="MedLink purchasing bridge").click()
         page.wait_for_load_state()
         partner.check("the API client")
         page.get_by_role("button", name="Make a new secret").click()
