@@ -26,9 +26,28 @@ def _dependency_down(name: str) -> Callable[[dict[str, str]], bool]:
     return lambda pages: bool(pattern.search(pages["/ops"]))
 
 
+def _figure(page: str, name: str) -> int | None:
+    """A whole number the console shows as `data-figure="name"` (None when it is not shown)."""
+    cell = re.search(rf'data-figure="{name}">(.*?)</(?:td|strong|span)>', page, re.S)
+    if cell is None:
+        return None
+    number = re.search(r"\d+", re.sub(r"<[^>]+>", "", cell.group(1)))
+    return int(number.group(0)) if number else None
+
+
+def _above_zero(name: str) -> Callable[[dict[str, str]], bool]:
+    return lambda pages: (_figure(pages["/ops"], name) or 0) > 0
+
+
+def _erp_failing_with(kind: str) -> Callable[[dict[str, str]], bool]:
+    """The console lists `kind` ("HTTP 503", "ConnectionError") among the last seconds'
+    failures: the fault of this scenario, not what an earlier one left in the minutes."""
+    return lambda pages: f'data-failure-now="{kind}"' in pages["/ops"]
+
+
 def _breaker_not_closed(pages: dict[str, str]) -> bool:
-    table = pages["/ops/erp"].split("<h2>Breaker history</h2>")[0]
-    return "badge-open" in table or "badge-half_open" in table
+    states = re.findall(r'data-breaker="[^"]+" data-state="([^"]+)"', pages["/ops"])
+    return any(not state.startswith("closed") for state in states)
 
 
 def _queues_unreadable(pages: dict[str, str]) -> bool:
@@ -47,13 +66,49 @@ def _documents_waiting(pages: dict[str, str]) -> bool:
     return waiting > 0
 
 
+def _erp_answering(pages: dict[str, str]) -> bool:
+    """Calls answered in the last seconds, none failed, the breaker closed."""
+    page = pages["/ops"]
+    calls, failures = _figure(page, "erp-calls-now"), _figure(page, "erp-failures-now")
+    return bool(calls) and failures == 0 and not _breaker_not_closed(pages)
+
+
+def _workers_all_alive(pages: dict[str, str]) -> bool:
+    page = pages["/ops"]
+    alive, registered = _figure(page, "workers"), _figure(page, "workers-registered")
+    return bool(alive) and alive == registered and _figure(page, "workers-silent") is None
+
+
+def _workers_stopped_beating(pages: dict[str, str]) -> bool:
+    """Registered workers whose heartbeat stopped (killed, or stuck)."""
+    return bool(_figure(pages["/ops"], "workers-silent"))
+
+
+def _no_workers_registered(pages: dict[str, str]) -> bool:
+    return 'id="no-workers"' in pages["/ops"]
+
+
 # What the console must show during a fault, by name: each a test of the pages read.
 SIGNS: dict[str, Callable[[dict[str, str]], bool]] = {
     "erp down": _dependency_down("erp"),
     "erp breaker open": _breaker_not_closed,
+    "erp answering": _erp_answering,
+    "erp errors": _above_zero("erp-failures-now"),
+    "erp 500s": _erp_failing_with("HTTP 500"),
+    "erp 503s": _erp_failing_with("HTTP 503"),
+    "erp refused": _erp_failing_with("ConnectionError"),
+    "erp timeouts": _above_zero("erp-timeouts-now"),
+    "erp slow": _above_zero("erp-slow-now"),
     "redis down": _dependency_down("redis"),
     "queues unreadable": _queues_unreadable,
     "documents waiting": _documents_waiting,
+    "workers all alive": _workers_all_alive,
+    "workers stopped beating": _workers_stopped_beating,
+    "no workers registered": _no_workers_registered,
+    "work resent": lambda pages: (
+        _above_zero("resent-now")(pages) or _above_zero("requeued-now")(pages)
+    ),
+    "db connections lost": _above_zero("db-lost-now"),
 }
 
 
@@ -67,9 +122,10 @@ class ConsoleWatch:
     seen: dict[str, float] = field(default_factory=dict)  # sign -> seconds into the watch
     reads: int = 0
     errors: list[str] = field(default_factory=list)
-    shown: list[str] = field(default_factory=list)  # per read: the dependencies line, shortened
+    shown: list[str] = field(default_factory=list)  # per read: what it showed, shortened
+    read_seconds: list[float] = field(default_factory=list)
 
-    POLL_SECONDS = 0.4
+    POLL_SECONDS = 0.25
 
     def missing(self) -> list[str]:
         return [sign for sign in self.expected if sign not in self.seen]
@@ -77,15 +133,18 @@ class ConsoleWatch:
     def watch(self, session: requests.Session, fault_over: threading.Event) -> None:
         started = time.monotonic()
         while not fault_over.is_set() and self.missing():
+            began = time.monotonic()
             try:
                 pages = {path: self._page(session, path) for path in ("/ops", "/ops/erp")}
             except (requests.RequestException, AssertionError) as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
             else:
                 self.reads += 1
-                self.shown.append(_dependencies(pages["/ops"]))
-                for sign in self.missing():
-                    if SIGNS[sign](pages):
+                self.read_seconds.append(round(time.monotonic() - began, 2))
+                self.shown.append(_summary(pages["/ops"]))
+                # Every sign is noted (an unexpected one tells as much as a missing one).
+                for sign, shows in SIGNS.items():
+                    if sign not in self.seen and shows(pages):
                         self.seen[sign] = round(time.monotonic() - started, 1)
             time.sleep(self.POLL_SECONDS)
 
@@ -99,6 +158,29 @@ class ConsoleWatch:
 def _dependencies(page: str) -> str:
     line = re.search(r'<p class="dependencies">(.*?)</p>', page, re.S)
     return re.sub(r"<[^>]+>", "", line.group(1))[:200] if line else "?"
+
+
+SUMMARY = (
+    "erp-calls-now",
+    "erp-failures-now",
+    "erp-timeouts-now",
+    "erp-slow-now",
+    "db-lost-now",
+    "resent-now",
+    "requeued-now",
+    "workers",
+    "workers-registered",
+    "workers-silent",
+    "workers-started-now",
+)
+
+
+def _summary(page: str) -> str:
+    """One read, shortened: the dependencies line, the figures of the last seconds and the
+    breaker."""
+    figures = " ".join(f"{name}={_figure(page, name)}" for name in SUMMARY)
+    breaker = re.findall(r'data-breaker="([^"]+)" data-state="([^"]+)"', page)
+    return f"{_dependencies(page)} | {figures} | breaker {breaker}"[:500]
 
 
 _sessions: dict[str, requests.Session] = {}

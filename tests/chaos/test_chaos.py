@@ -23,7 +23,11 @@ def test_every_accepted_document_reaches_one_end_state(
     outcomes.append(outcome)
     if run.console_watch is not None:  # the ops console showed the fault while it lasted
         watched = run.console_watch
-        print(f"\n{scenario.name}: console showed {watched.seen} in {watched.reads} reads")
+        print(
+            f"\n{scenario.name}: console showed {watched.seen} in {watched.reads} reads"
+            f" taking {watched.read_seconds} s"
+        )
+        print("\n".join(f"  read {i}: {shown}" for i, shown in enumerate(watched.shown)))
         assert watched.missing() == [], (watched.seen, watched.errors, watched.shown)
 
     assert outcome.accepted > 0
