@@ -18,7 +18,7 @@ from app.erp.errors import ErpError
 from app.erp.interface import OPEN_PO_STATUSES
 from app.extensions import csrf
 from app.formats import Identified
-from app.holds import supplier_views
+from app.holds import answers
 from app.holds.models import Question
 from app.holds.services import HoldActionError, HoldChangedError
 from app.intake import encoding, idempotency, services, suppliers
@@ -174,9 +174,7 @@ def get_document(document_id: int) -> Response:
     if document is None:
         return problem(404, f"There is no document {document_id}.", type_="not-found")
     return jsonify(
-        rep.document_detail(
-            document, holds_of(document.id), supplier_views.questions_of(document.id)
-        )
+        rep.document_detail(document, holds_of(document.id), answers.questions_of(document.id))
     )
 
 
@@ -199,7 +197,7 @@ def answer_question(document_id: int, question_id: int) -> Response:
     if not isinstance(text, str):
         raise BadParameterError("answer", 'Send JSON: {"answer": "..."}.')
     try:
-        supplier_views.answer_by_client(question, f"api client {client.client_id}", text)
+        answers.answer_by_client(question, f"api client {client.client_id}", text)
     except HoldChangedError as error:
         return problem(409, str(error), type_="already-answered")
     except HoldActionError as error:

@@ -1,39 +1,27 @@
 """The supplier's side of a question finance asked about an invoice: its lists, PO page and
 document page say the invoice needs the supplier's answer (a situation of app.intake.words), the
 document's page (app/templates/holds/_supplier_question.html) shows the question and takes the
-answer, and an API client acting for the supplier answers through `answer_by_client`. Scoped to
-the supplier's own organization; internal comments are never read here."""
+answer (an API client answers through app.holds.answers). Scoped to the supplier's own
+organization; internal comments are never read here."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import Blueprint, abort, flash, g, has_request_context, redirect, url_for
 from flask_login import current_user
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.accounts.access import require_role
-from app.audit.services import record
-from app.db import db, refusable, utcnow
+from app.db import db, refusable
 from app.documents.models import Document, DocumentKind, DocumentState
 from app.documents.queries import visible_document
-from app.holds import services
+from app.holds import answers, services
 from app.holds.forms import AnswerForm
-from app.holds.models import Question, Review
+from app.holds.models import Question
 from app.intake.words import situation
 from app.orgs.roles import SUPPLIER_ROLES
 
 bp = Blueprint("holds_supplier", __name__)
-# The longest answer the portal's form takes; the API takes the same.
-MAX_ANSWER = 2000
-
-
-def questions_of(document_id: int) -> list[Question]:
-    """The questions finance asked about a document, oldest first (the caller has checked the
-    document is the reader's to see)."""
-    query = select(Question).where(Question.document_id == document_id)
-    return list(db.session.scalars(query.order_by(Question.asked_at, Question.id)))
 
 
 def waiting_question(document: Document) -> Question | None:
@@ -92,7 +80,7 @@ def supplier_questions(document: Document) -> list[Question]:
         return []
     if visible_document(document.id, current_user.organization.id) is None:
         return []
-    return questions_of(document.id)
+    return answers.questions_of(document.id)
 
 
 @bp.app_template_global()
@@ -119,42 +107,3 @@ def answer(document_id: int, question_id: int) -> Response:
         else:
             flash("Thank you: your answer is with the hospital's accounts payable team.", "success")
     return redirect(url_for("intake.document", document_id=document.id))
-
-
-def answer_by_client(question: Question, client_label: str, text: str) -> None:
-    """The supplier's answer sent by an API client acting for it: as the portal's answer
-    (holds.services.answer), with the client as the audited actor and no user. The question is
-    locked first, so of two answers at once the second is told it was already answered."""
-    answer = text.strip()
-    if not answer:
-        raise services.HoldActionError("Write your answer.")
-    if len(answer) > MAX_ANSWER:
-        raise services.HoldActionError(f"An answer is at most {MAX_ANSWER} characters.")
-    db.session.refresh(question, with_for_update=True)
-    if not question.waiting:
-        raise services.HoldChangedError("This question was already answered.")
-    question.answer = answer
-    question.answered_by_id = None
-    question.answered_at = utcnow()
-    document = question.document
-    _bump_version(services.review_of(document))
-    record(
-        "invoice.info_answered",
-        actor_label=client_label,
-        organization_id=document.supplier_org_id or document.sender_org_id,
-        target=document,
-        details={"question": question.id},
-    )
-
-
-def _bump_version(review: Review) -> None:
-    """The invoice changed under finance's open forms (optimistic locking, as every action
-    does): the next version, on the version read, or HoldChangedError."""
-    result = db.session.execute(
-        update(Review)
-        .where(Review.document_id == review.document_id, Review.version == review.version)
-        .values(version=Review.version + 1)
-    )
-    if cast(CursorResult, result).rowcount != 1:
-        raise services.HoldChangedError(services.CHANGED)
-    db.session.expire(review)
