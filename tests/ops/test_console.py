@@ -8,7 +8,7 @@ import re
 import pytest
 from flask_migrate import upgrade
 from redis import Redis
-from rq import Worker
+from rq import Queue, Worker
 from rq.utils import utcformat
 from rq.worker import WorkerStatus
 from sqlalchemy import text
@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from app import create_app
 from app.db import db, utcnow
 from app.documents.models import DocumentState, OutboxEntry
+from app.jobs import ERP_QUEUE, redis_connection
 from app.ops import console, erp_calls, reconnects
 from app.ops.models import ErpCallRecord
 from app.posting import breaker
@@ -308,6 +309,7 @@ def test_the_console_shows_the_faults_happening_now(
     breaker.record_failure("ap-invoices", "server_error: The ERP answered 503")
     reconnects.count_lost()
     reconnects.count_lost()
+    Queue(ERP_QUEUE, connection=redis_connection(app)).enqueue_in(MIN, "math.floor", 1.5)
 
     page = ops_client.get("/ops").get_data(as_text=True)
     assert live_figure(page, "erp-calls-now") == "3"
@@ -324,6 +326,7 @@ def test_the_console_shows_the_faults_happening_now(
     assert 'data-breaker="ap-invoices" data-state="open"' in page
     assert 'data-breaker="payments" data-state="closed"' in page
     assert live_figure(page, "retries-waiting") == "1"
+    assert live_figure(page, "scheduled-erp") == "1"  # the post job's retry, in RQ
     assert live_figure(page, "workers") == "1"
     assert live_figure(page, "workers-registered") == "3"
     assert live_figure(page, "workers-silent") == "2"  # killed, and stuck
