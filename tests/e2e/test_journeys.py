@@ -19,6 +19,7 @@ import datetime as dt
 import io
 import math
 import re
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
@@ -28,7 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from pypdf import PdfWriter
 
 from app.demo import BUYER_DOMAIN, DEMO_PASSWORD, NETWORK_NAME, SUSPENDED_VENDOR
-from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
+from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder, PurchaseOrderLine
 from app.erp.mock.catalog import VENDORS
 from app.onboarding.screening import LEIE_COLUMNS
 from tests.e2e.journeys import (  # noqa: F401
@@ -161,7 +162,10 @@ def _open_orders_to_invoice(portal: Portal) -> tuple[PurchaseOrder, PurchaseOrde
     return big, small
 
 
-def _invite_and_onboard(portal: Portal, browser: Browser) -> tuple[Journey, list]:  # noqa: F811
+def _invite_and_onboard(
+    portal: Portal,
+    browser: Browser,  # noqa: F811
+) -> tuple[Journey, list[BrowserContext]]:
     """Procurement invites the company; its contact sets a password and two-step verification,
     fills in the profile (an invalid IBAN refused at the field, then fixed), uploads the
     supporting documents and submits; a second procurement admin approves, and the vendor job
@@ -291,9 +295,14 @@ def _invite_and_onboard(portal: Portal, browser: Browser) -> tuple[Journey, list
     return supplier, [office_context, context, approver_context]
 
 
-def _invoice(supplier: Journey, order: PurchaseOrder, number: str, price_of) -> tuple[int, int]:
-    """From the PO's page, the invoice form: only the line with something left to invoice,
-    at `price_of(line, quantity)`. Answers the document id and the line number billed."""
+def _invoice(
+    supplier: Journey,
+    order: PurchaseOrder,
+    number: str,
+    price_of: Callable[[PurchaseOrderLine, Decimal], Decimal],
+) -> None:
+    """From the PO's page, the invoice form filled in (not sent): only the line with something
+    left to invoice, at `price_of(line, quantity left)`."""
     page = supplier.page
     supplier.goto(f"/purchase-orders/{order.number}", f"purchase order {order.number}")
     page.get_by_role("link", name="Invoice this order").click()
@@ -311,15 +320,14 @@ def _invoice(supplier: Journey, order: PurchaseOrder, number: str, price_of) -> 
         box = page.get_by_label(f"Invoice line {line.line_number}", exact=True)
         box.set_checked(line is billed)
     page.get_by_label(f"Unit price for line {billed.line_number}").fill(f"{price:.2f}")
-    return billed.line_number, price
 
 
-def _above_the_limit(line, quantity: Decimal) -> Decimal:
+def _above_the_limit(line: PurchaseOrderLine, quantity: Decimal) -> Decimal:
     """Over the PO price by more than the clerk's release limit in all."""
     return line.unit_price + Decimal(math.ceil(OVER_BY / quantity))
 
 
-def _within_the_limit(line, quantity: Decimal) -> Decimal:
+def _within_the_limit(line: PurchaseOrderLine, quantity: Decimal) -> Decimal:
     """A few percent over the PO price (any excess is held), less than the limit in all."""
     extra = min(line.unit_price * Decimal("0.04"), FINANCE_RELEASE_LIMIT / 2 / quantity)
     return line.unit_price + max(extra.quantize(Decimal("0.01"), ROUND_DOWN), Decimal("0.01"))
