@@ -14,6 +14,7 @@ from app.documents.models import DocumentKind, DocumentState
 from app.holds import queries
 from app.matching.findings import HoldCode, Severity
 from app.matching.models import Hold, HoldStatus
+from app.orgs.models import Organization
 from app.orgs.roles import Role
 from tests.conftest import login
 from tests.factories.accounts import PASSWORD, UserFactory
@@ -163,3 +164,22 @@ def test_suppliers_cannot_read_the_figures(client):
     user = UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=supplier)
     login(client, user.email, PASSWORD)
     assert client.get("/finance/holds/kpis").status_code == 403
+
+
+def test_the_figures_are_kept_a_short_while_and_say_as_of_when(app, client, monkeypatch):
+    from app.holds import views
+
+    monkeypatch.setattr(views, "_kpi_cache", {})
+    monkeypatch.setitem(app.config, "HOLDS_KPI_CACHE_SECONDS", 60)
+    ids = build_known()
+    user = UserFactory(role=Role.FINANCE_CLERK)
+    login(client, user.email, PASSWORD)
+    url = f"/finance/holds/kpis?fragment=1&supplier={ids['one']}"
+    first = client.get(url).get_data(as_text=True)
+    one = db.session.get(Organization, ids["one"])
+    _invoice(one, midnight() - 5 * HOUR, (S.VALIDATED, HOUR))  # a fourth, first-pass
+    assert client.get(url).get_data(as_text=True) == first  # kept: as of the first read
+    monkeypatch.setitem(app.config, "HOLDS_KPI_CACHE_SECONDS", 0)
+    fresh = client.get(url).get_data(as_text=True)
+    assert "<dd>4 " in fresh
+    assert "50%" in fresh  # 2 of 4 first pass
