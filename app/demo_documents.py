@@ -234,7 +234,8 @@ def _submit(sender: Sender, document: dict, kind: DocumentKind = DocumentKind.IN
 
 def _count_calls(client: ApiClient) -> None:
     """What the partner's integration did for one document, as the API's throttle counts it
-    (the organization's usage page reads these counters): a token, the POST, two polls."""
+    (the organization's usage page reads these counters): the POST and three polls, sent in a
+    burst, so the tier's per-second rate refuses some of them (counted as throttled)."""
     ext = throttling()
     if ext.enabled:
         limits = ext.limits_for(client)
