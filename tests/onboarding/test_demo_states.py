@@ -7,12 +7,13 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 
 from app.db import db, unit_of_work
-from app.demo import seed_demo
+from app.demo import DEMO_PASSWORD, seed_demo
 from app.erp import get_erp
 from app.onboarding import banking, screening
 from app.onboarding.models import Enrollment, existing_profile
 from app.onboarding.profile import incomplete_sections
 from app.orgs.models import Organization, OrgKind, OrgStatus
+from tests.conftest import csrf_token, login
 from tests.intake.helpers import run_jobs
 
 
@@ -91,3 +92,20 @@ def test_every_active_demo_supplier_is_complete_and_paid_where_the_erp_pays(
     with unit_of_work():
         seed_demo()  # again: nothing new, nothing moved
     assert db.session.scalar(select(func.count()).select_from(Organization)) == before
+
+
+def test_the_demo_admins_of_unfinished_profiles_see_where_they_stand(client, monkeypatch):
+    monkeypatch.setattr("app.demo.seed_invoices", lambda suppliers, via=None: 0)
+    with unit_of_work():
+        seed_demo()
+    (asked,) = _by_status(OrgStatus.CHANGES_REQUESTED)
+    login(client, "admin@pinecrestrespiratory.example", DEMO_PASSWORD)
+    page = client.get(f"/organizations/{asked.id}/profile")
+    assert page.status_code == 200
+    assert "upload yours" in page.get_data(as_text=True)  # the reviewer's comment
+    client.post("/logout", data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+    (draft,) = _by_status(OrgStatus.DRAFT)
+    login(client, "admin@cedarpointtextiles.example", DEMO_PASSWORD)
+    page = client.get(f"/organizations/{draft.id}/profile")
+    assert page.status_code == 200
+    assert "incomplete" in page.get_data(as_text=True)
