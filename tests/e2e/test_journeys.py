@@ -90,6 +90,7 @@ SUPPLIER = VENDORS[5]
 SUPPLIER_ADMIN = f"lena.brandt@{SUPPLIER.email_domain}"
 SUPPLIER_PASSWORD = "halvorsen-password-2026"
 SECOND_PROCUREMENT = f"procurement.two@{BUYER_DOMAIN}"
+# Big and small in what is at risk (the price's excess over the PO), not in their totals.
 BIG_INVOICE, SMALL_INVOICE = "HMT-2026-0417", "HMT-2026-0418"
 # The wizard's answers, by field name, as the company's record in the ERP has them; the bank
 # section comes apart (an invalid IBAN first).
