@@ -290,13 +290,6 @@ class Journey:
         assert self.console.expected_refusals == [], (what, "no refusal came", self.page.url)
         assert self.errors == [], (what, self.errors)
 
-    def passed_through(self, what: str) -> None:
-        """The last page loaded sent the browser on at once (a meta refresh to an identity
-        provider): there is no page left to check. Said aloud so the skip is deliberate."""
-        assert len(self.loads) > self.loads_checked, (what, "no page loaded since the last check")
-        self.loads_checked = len(self.loads)
-        self.checked.append(f"{what}: passed through, not checked")
-
     def see(self, step: str, show: Locator | None = None) -> None:
         """Check the page, then save it as the journey's next screenshot (scrolled so that
         `show` is at the top when given)."""
