@@ -15,10 +15,33 @@ knowing about it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from blinker import Namespace
 from rq import Retry
+
+# The document the code running now works on (a stage job, posting, payment sync): the ERP
+# client reports its calls as made for it (app.ops.erp_calls keeps them with the document).
+_document_at_work: ContextVar[int | None] = ContextVar("document_at_work", default=None)
+
+
+@contextlib.contextmanager
+def on_behalf_of(document_id: int) -> Iterator[None]:
+    """Everything done inside (ERP calls above all) is done for `document_id`."""
+    token = _document_at_work.set(document_id)
+    try:
+        yield
+    finally:
+        _document_at_work.reset(token)
+
+
+def document_at_work() -> int | None:
+    """The document set by the innermost `on_behalf_of`, if any."""
+    return _document_at_work.get()
+
 
 # Sent after every transition, inside the transaction, with one Transitioned as the sender.
 document_transitioned = Namespace().signal("document-transitioned")

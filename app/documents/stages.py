@@ -11,7 +11,7 @@ import structlog
 from app.documents import sweeper
 from app.documents.models import Document, DocumentState
 from app.documents.queries import locked_document
-from app.erp.client import on_behalf_of
+from app.pipeline import on_behalf_of
 
 log = structlog.get_logger(__name__)
 

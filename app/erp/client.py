@@ -7,13 +7,11 @@ and circuit breaker) decides, guided by ``ErpError.retryable``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -38,24 +36,13 @@ from app.erp.interface import (
     Receipt,
     Vendor,
 )
+from app.pipeline import document_at_work
 
 log = structlog.get_logger("erp.client")
 
 # Sent after every HTTP exchange with the ERP (metrics and the ops record of calls listen),
 # with one ErpCall as the sender.
 erp_called = Namespace().signal("erp-called")
-# The document the calls made now are for (set by the code that works on one: `on_behalf_of`).
-_document_id: ContextVar[int | None] = ContextVar("erp_document_id", default=None)
-
-
-@contextlib.contextmanager
-def on_behalf_of(document_id: int) -> Iterator[None]:
-    """Every ERP call made inside is reported as made for `document_id`."""
-    token = _document_id.set(document_id)
-    try:
-        yield
-    finally:
-        _document_id.reset(token)
 
 
 @dataclass(frozen=True)
@@ -459,6 +446,6 @@ def _log_call(
             detail=detail,
             correlation_id=correlation_id,
             idempotency_key=exchange.headers.get("Idempotency-Key"),
-            document_id=_document_id.get(),
+            document_id=document_at_work(),
         )
     )

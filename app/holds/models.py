@@ -1,12 +1,13 @@
 """What finance keeps about an invoice beside its holds: who works it and by when (the review,
-with the version two clerks' forms are checked against), internal comments, corrections and
-the questions asked of the supplier."""
+with the version two clerks' forms are checked against), internal comments and the questions
+asked of the supplier. Corrections live with matching (`app.matching.models.Correction`),
+which reads them on every re-check."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -51,27 +52,6 @@ class Comment(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship()
-
-
-class Correction(Model):
-    """A field finance changed on an invoice (line → PO line, cost centre, quantity), with the
-    value before and after: what the four-eyes rule on releases reads."""
-
-    __tablename__ = "invoice_corrections"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), index=True
-    )
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    field: Mapped[str] = mapped_column(String(32))
-    line: Mapped[str | None] = mapped_column(String(64))
-    before: Mapped[str | None] = mapped_column(String(200))
-    after: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    actor: Mapped[User] = relationship()
 
 
 class Question(Model):

@@ -30,10 +30,10 @@ from app.documents.models import Document, DocumentKind, DocumentState
 from app.documents.queries import locked_document
 from app.documents.transitions import transition
 from app.holds import signals
-from app.holds.models import Comment, Correction, Question, Review
+from app.holds.models import Comment, Question, Review
 from app.holds.queries import sla_hours
 from app.matching.findings import LINE_ONLY, HoldCode, Severity
-from app.matching.models import Hold, HoldStatus, release_open
+from app.matching.models import Correction, Hold, HoldStatus, release_open
 from app.matching.queries import waits_on
 from app.matching.services import revalidate
 from app.orgs.roles import FINANCE_ROLES, Role

@@ -37,12 +37,12 @@ from app.erp.errors import ErpError
 from app.erp.interface import PurchaseOrder, Receipt
 from app.holds import forms, queries, services
 from app.holds.lines import side_by_side
-from app.holds.models import Comment, Correction, Question, Review
+from app.holds.models import Comment, Question, Review
 from app.holds.original import Readable, readable
 from app.holds.timeline import whole_timeline
 from app.matching.facts import History
 from app.matching.findings import HoldCode
-from app.matching.models import Hold
+from app.matching.models import Correction, Hold
 from app.matching.queries import holds_of
 from app.matching.services import billed, purchase_order, revalidate
 from app.matching.tolerance_templates import template_for

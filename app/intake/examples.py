@@ -22,8 +22,8 @@ from flask import Response
 from app.erp import get_erp
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
 from app.intake import flip
+from app.matching.left import left_to_invoice
 from app.orgs.models import Organization
-from app.suppliers.queries import left_to_invoice
 
 BUYER_NAME = "Hospital Network"
 BUYER_ID = "HOSPITALNET"

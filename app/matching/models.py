@@ -96,6 +96,27 @@ def fingerprint(code: HoldCode, line: str | None, expected: str | None, actual: 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class Correction(Model):
+    """A field finance changed on an invoice (line → PO line, cost centre, quantity), with the
+    value before and after: what the four-eyes rule on releases reads."""
+
+    __tablename__ = "invoice_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    field: Mapped[str] = mapped_column(String(32))
+    line: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[str | None] = mapped_column(String(200))
+    after: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    actor: Mapped[User] = relationship()
+
+
 class ErpCursor(Model):
     """How far the portal has read one of the ERP's feeds (its events, by id): each poll reads
     what came after and moves the position on in the same transaction as its work."""

@@ -32,12 +32,11 @@ from app.documents.transitions import Actor, transition
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import PurchaseOrder
-from app.holds.models import Correction
 from app.matching import duplicates, rules
 from app.matching.facts import Case, Context, History, InvoiceFacts, PoFacts, SupplierFacts
 from app.matching.findings import SET_BY_PEOPLE, Finding, HoldCode, Severity
 from app.matching.lookups import erp_pass, memoized
-from app.matching.models import BilledLine, Hold, HoldStatus, fingerprint, release_open
+from app.matching.models import BilledLine, Correction, Hold, HoldStatus, fingerprint, release_open
 from app.matching.queries import holds_of, waits_on
 from app.matching.tolerance_templates import template_for
 from app.onboarding.models import BankAccount, BankStatus

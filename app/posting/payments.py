@@ -14,8 +14,8 @@ from app.db import db
 from app.documents.models import Document, DocumentState
 from app.documents.transitions import transition
 from app.erp import get_erp
-from app.erp.client import on_behalf_of
 from app.erp.errors import ErpError, ErpUnavailable
+from app.pipeline import on_behalf_of
 from app.posting import breaker
 from app.posting.models import AttemptState, PostingAttempt
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.documents import sweeper
-from app.erp.client import on_behalf_of
 from app.jobs import job
+from app.pipeline import on_behalf_of
 from app.posting import services
 
 

@@ -17,6 +17,7 @@ from app.erp.interface import OPEN_PO_STATUSES, PoStatus, PurchaseOrder
 from app.intake import acknowledge, flip
 from app.intake.forms import AckForm
 from app.intake.portal import form_submission, receive_own, sent
+from app.matching.left import left_to_invoice
 from app.orgs.roles import Role
 from app.suppliers import queries
 
@@ -97,7 +98,7 @@ def _po_page(order: PurchaseOrder, form: AckForm, status: int = 200):
         order=order,
         receipts=receipts,
         invoices=queries.invoices_on_po(org.id, order.number),
-        left=queries.left_to_invoice(org.id, order),
+        left=left_to_invoice(org.id, order),
         form=form,
         can_answer=order.status in OPEN_PO_STATUSES and org.is_active,
         ack_lines=_ack_lines(form, order),

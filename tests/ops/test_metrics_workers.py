@@ -132,8 +132,24 @@ def per_worker(metrics_dir: Path, endpoint: str) -> dict[str, float]:
     return counts
 
 
+def _until_both_workers_serve(url: str, metrics_dir: Path) -> None:
+    """A loaded machine boots the second worker seconds after the first answers: send
+    concurrent requests until each worker has taken one."""
+    deadline = time.monotonic() + 60
+    with ThreadPoolExecutor(4) as pool:
+        while time.monotonic() < deadline:
+            list(pool.map(lambda _: requests.get(f"{url}/healthz", timeout=10), range(8)))
+            if len([c for c in per_worker(metrics_dir, "ops.healthz").values() if c]) == 2:
+                return
+            time.sleep(0.2)
+    pytest.fail(
+        f"one worker took every request for a minute: {per_worker(metrics_dir, 'ops.healthz')}"
+    )
+
+
 def test_every_scrape_adds_up_both_workers(two_workers):
     url, metrics_dir = two_workers
+    _until_both_workers_serve(url, metrics_dir)
     warmup = per_worker(metrics_dir, "ops.healthz")
     with ThreadPoolExecutor(8) as pool:
         codes = list(
