@@ -54,8 +54,9 @@ class Entry:
 
 def whole_timeline(document: Document) -> list[Entry]:
     """Every state and action of the invoice, oldest first."""
-    entries = [*_states(document.timeline), *_actions(_audit_entries(document.id))]
-    entries += _comments(document.id) + _answers(document.id)
+    audited = _audit_entries(document.id)
+    entries = [*_states(document.timeline), *_actions(audited)]
+    entries += _comments(document.id) + _answers(document.id, _answerers(audited))
     return sorted(entries, key=lambda entry: (entry.at, entry.order))
 
 
@@ -117,7 +118,15 @@ ACTIONS: dict[str, Callable[[Details], tuple[str, str]]] = {
     ),
     "posting.replayed": lambda d: ("Replayed from the dead letters", _text(d, "reason")),
     "document.reconciled": lambda d: ("Picked up again by the reconciler", ""),
-    "invoice.line_posted": lambda d: (f"Disputed line {d.get('line')} posted once settled", ""),
+    "document.rejected_by_rules": lambda d: ("Rejected by the checks", _findings(d)),
+    "invoice.line_accepted": lambda d: (
+        f"Accepted disputed line {d.get('line')}: it is booked on its own",
+        "",
+    ),
+    "invoice.line_posted": lambda d: (
+        f"Disputed line {d.get('line')} posted once settled",
+        _line_booked(d),
+    ),
     "invoice.line_refused": lambda d: (
         f"Disputed line {d.get('line')} refused by the ERP",
         _text(d, "error"),
@@ -141,6 +150,17 @@ def _correction(details: Details) -> str:
     return f"Corrected {field}{where}: {before} → {details.get('after')}"
 
 
+def _line_booked(details: Details) -> str:
+    amount = f"{details['amount']} " if details.get("amount") else ""
+    return f"{amount}booked in the ERP as {details.get('ap_invoice_id')}"
+
+
+def _findings(details: Details) -> str:
+    """Finance's wording of each business reject (the supplier read its own in the state)."""
+    findings = details.get("findings") or []
+    return "; ".join(f"{_code(f.get('code'))}: {f.get('finance')}" for f in findings)
+
+
 def _code(code: Any) -> str:
     return str(code or "").replace("_", " ")
 
@@ -158,14 +178,30 @@ def _comments(document_id: int) -> list[Entry]:
     ]
 
 
-def _answers(document_id: int) -> list[Entry]:
+def _answerers(audited: Iterable[AuditEntry]) -> dict[int, str]:
+    """Who sent each answer as the audit log names them: a user, or the API client that
+    answered for the supplier (an answer through the API has no user)."""
+    return {
+        int(entry.details["question"]): entry.actor_label
+        for entry in audited
+        if entry.action == "invoice.info_answered" and (entry.details or {}).get("question")
+    }
+
+
+def _answers(document_id: int, answerers: Mapping[int, str]) -> list[Entry]:
     query = (
         select(Question, User.email)
-        .join(User, User.id == Question.answered_by_id)
+        .outerjoin(User, User.id == Question.answered_by_id)
         .where(Question.document_id == document_id, Question.answered_at.is_not(None))
     )
     return [
-        Entry(q.answered_at, email, "The supplier answered", q.answer or "", "answer")
+        Entry(
+            q.answered_at,
+            email or answerers.get(q.id, "the supplier's API client"),
+            "The supplier answered",
+            q.answer or "",
+            "answer",
+        )
         for q, email in db.session.execute(query)
         if q.answered_at is not None
     ]

@@ -150,7 +150,13 @@ def test_the_supplier_answers_through_the_api_audited_and_seen_by_finance(
     assert detail["questions"][0]["answered"] is True
     finance = app.test_client()
     login(finance, UserFactory(role=Role.FINANCE_CLERK).email, PASSWORD)
-    assert "DN-5531" in finance.get(f"/finance/invoices/{held}").get_data(as_text=True)
+    page = finance.get(f"/finance/invoices/{held}").get_data(as_text=True)
+    timeline = page[page.index('aria-label="Whole timeline"') :]
+    timeline = timeline[: timeline.index("</ol>")]
+    # The whole timeline tells the answer too, sent by the client (no user answered it).
+    assert "The supplier answered" in timeline
+    assert entry.actor_label in timeline
+    assert "DN-5531" in timeline
 
 
 def test_a_second_answer_is_409(client, lakeside, held, question):  # noqa: F811

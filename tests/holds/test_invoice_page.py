@@ -245,3 +245,20 @@ def test_the_original_is_shown_readably_csv_as_a_table_and_xml_indented(client):
     shown = _section(page, '<pre class="original"', "</pre>")
     assert "&lt;Invoice xmlns=&#34;urn:x&#34;&gt;\n  &lt;ID&gt;X-1&lt;/ID&gt;" in shown
     assert "a &amp;lt; b" in shown  # the entity as sent, escaped once more for the page
+
+
+def test_the_system_and_dispute_actions_read_in_words():
+    from app.holds.timeline import described
+
+    assert described("invoice.line_accepted", {"line": "2"}) == (
+        "Accepted disputed line 2: it is booked on its own",
+        "",
+    )
+    assert described(
+        "invoice.line_posted", {"line": "2", "amount": "40.00", "ap_invoice_id": "AP-9"}
+    ) == ("Disputed line 2 posted once settled", "40.00 booked in the ERP as AP-9")
+    rejected = {"findings": [{"code": "SUPPLIER_INACTIVE", "finance": "Vendor V1009 is inactive"}]}
+    assert described("document.rejected_by_rules", rejected) == (
+        "Rejected by the checks",
+        "SUPPLIER INACTIVE: Vendor V1009 is inactive",
+    )
