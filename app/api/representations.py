@@ -10,7 +10,7 @@ from typing import Any
 from flask import url_for
 
 from app.documents.models import Document, DocumentEvent
-from app.documents.transitions import Received, outside_label
+from app.documents.transitions import Received, outside_label, outside_reason
 from app.erp.interface import PurchaseOrder
 from app.holds.models import Question
 from app.matching.models import Hold
@@ -75,7 +75,7 @@ def timeline_entry(event: DocumentEvent) -> dict[str, Any]:
         "from_state": event.from_state.value if event.from_state else None,
         "state": event.to_state.value,
         "by": outside_label(event),
-        "reason": event.reason,
+        "reason": outside_reason(event),
     }
 
 

@@ -84,6 +84,21 @@ def outside_label(event: DocumentEvent) -> str:
     return event.actor_label
 
 
+# What the sender reads for a move whose reason is the hospital's own (an ERP error, an ops
+# replay note): the ops pages and finance's timeline keep the reason as written.
+OUTSIDE_REASONS = {
+    S.DEAD: "delayed on our side: the hospital's team is on it",
+}
+REPLAYED_OUTSIDE = "sent to the hospital's accounting system again"
+
+
+def outside_reason(event: DocumentEvent) -> str:
+    """A timeline entry's reason as the sender reads it (the portal page and the API)."""
+    if event.from_state == S.DEAD:
+        return REPLAYED_OUTSIDE
+    return OUTSIDE_REASONS.get(event.to_state, event.reason)
+
+
 @dataclass(frozen=True)
 class Received:
     """A document as `receive` stored it: what the answer and listeners need, without

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app.accounts.access import require_role
 from app.documents import queries
 from app.documents.models import Channel, Document, DocumentKind, DocumentState
-from app.documents.transitions import outside_label
+from app.documents.transitions import outside_label, outside_reason
 from app.erp import get_erp
 from app.erp.errors import ErpError, ErpNotFound
 from app.erp.interface import OPEN_PO_STATUSES, PurchaseOrder
@@ -101,6 +101,7 @@ def document(document_id: int) -> str:
         can_correct=_correctable(found) and current_user.has_role(*SENDERS),
         holds=holds_of(found.id),
         outside_label=outside_label,
+        outside_reason=outside_reason,
     )
 
 

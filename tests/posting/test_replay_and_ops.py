@@ -215,3 +215,30 @@ def test_a_replay_links_back_to_the_dead_letter_it_came_from(
     assert "ERP fixed" in replays
     assert "olive@hospital.example" in replays
     assert "badge-posting" in replays
+
+
+def test_the_supplier_never_reads_the_erp_error_or_the_replay_note(
+    app, client, lakeside, fake_portal_erp, settings
+):
+    """Why an invoice died and what ops wrote on its replay are the hospital's: the supplier's
+    timeline (API and portal page) says it is delayed, then sent again."""
+    from tests.intake.helpers import bearer
+
+    document_id = dead_invoice(client, lakeside, fake_portal_erp)
+    replay([document_id], actor="ops@example.com", reason="ERP vendor ticket INC-4411")
+    timeline = client.get(f"/api/v1/documents/{document_id}", headers=bearer(lakeside)).json[
+        "timeline"
+    ]
+    reasons = {entry["state"]: entry["reason"] for entry in timeline}
+    assert reasons["DEAD"] == "delayed on our side: the hospital's team is on it"
+    assert reasons["POSTING"] == "sent to the hospital's accounting system again"
+    supplier = app.test_client()
+    login(
+        supplier, UserFactory(role=Role.SUPPLIER_ADMIN, role__organization=lakeside).email, PASSWORD
+    )
+    page = supplier.get(f"/documents/{document_id}").get_data(as_text=True)
+    for text in (str(timeline), page):
+        assert "did not answer" not in text
+        assert "INC-4411" not in text
+        assert "audit entry" not in text
+    assert "delayed on our side" in page
