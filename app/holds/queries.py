@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
 from app.holds.models import Question, Review
-from app.matching.findings import HoldCode
+from app.matching.findings import LINE_ONLY, HoldCode
 from app.matching.models import Hold, HoldStatus
 
 PAGE_SIZE = 50
@@ -207,7 +207,9 @@ def _sides(column: Any, value: Any, ident: int, sort: Sort, descending: bool) ->
 
 def _filtered(filters: QueueFilters) -> Select:
     query = select(Document).where(Document.kind == DocumentKind.INVOICE)
-    if filters.view is View.HELD:
+    if filters.view is View.HELD and filters.code not in LINE_ONLY:
+        # A disputed line is finance's work though its invoice went on without it: listed by
+        # its code in any state (the open hold itself is the filter).
         query = query.where(Document.state == DocumentState.ON_HOLD)
     if filters.code is not None:
         query = query.where(_has_open(filters.code))
@@ -293,9 +295,10 @@ def _codes_of(document_ids: list[int]) -> dict[int, list[HoldCode]]:
 
 
 def counts_by_code() -> dict[HoldCode, int]:
-    """How many held invoices each open hold code holds (an invoice counts once per code).
-    The distinct (code, invoice) pairs come in index order; each invoice's state is read from
-    the (kind, state, …) index alone."""
+    """How many held invoices each open hold code holds (an invoice counts once per code; a
+    disputed line counts whatever its invoice's state, as its list shows it). The distinct
+    (code, invoice) pairs come in index order; each invoice's state is read from the
+    (kind, state, …) index alone."""
     pairs = (
         select(Hold.code, Hold.document_id).where(Hold.status == HoldStatus.OPEN).distinct()
     ).subquery()
@@ -308,7 +311,10 @@ def counts_by_code() -> dict[HoldCode, int]:
         )
         .exists()
     )
-    rows = db.session.execute(select(pairs.c.code, func.count()).where(held).group_by(pairs.c.code))
+    line_only = pairs.c.code.in_(sorted(LINE_ONLY))
+    rows = db.session.execute(
+        select(pairs.c.code, func.count()).where(held | line_only).group_by(pairs.c.code)
+    )
     return {HoldCode(code): count for code, count in rows}
 
 

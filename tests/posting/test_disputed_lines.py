@@ -13,6 +13,7 @@ from app.audit.models import AuditEntry
 from app.db import db
 from app.documents.models import DocumentState
 from app.erp.interface import PoStatus, PurchaseOrder
+from app.holds import queries
 from app.holds import services as holds
 from app.matching.findings import HoldCode
 from app.matching.models import Hold, HoldStatus
@@ -93,6 +94,13 @@ def test_the_rest_is_booked_without_the_disputed_line_which_is_booked_once_when_
     assert f"Line {disputed['line_id']}" in shown["message"]
     assert "damaged" in shown["message"]
     assert db.session.get(Hold, dispute.id).amount_at_risk == amount
+    # Still finance's work: counted on the queue and listed under DISPUTE, though posted.
+    assert queries.counts_by_code().get(HoldCode.DISPUTE) == 1
+    listed = queries.queue(queries.QueueFilters(code=HoldCode.DISPUTE))
+    assert [(row.document.id, row.document.state) for row in listed] == [
+        (document_id, DocumentState.POSTED)
+    ]
+    assert document_id not in [row.document.id for row in queries.queue(queries.QueueFilters())]
 
     # Released by another person: the line is accepted and booked on its own, once.
     holds.release(db.session.get(Hold, dispute.id), other, "delivered after all")
