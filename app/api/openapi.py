@@ -534,9 +534,12 @@ def _reading_paths() -> Spec:
             "get": {
                 "tags": ["Documents"],
                 "summary": "One document: state, errors, holds, timeline and canonical content",
-                "description": "An invoice ON_HOLD lists its holds as the supplier may see them: "
-                "the hold code, its status, the message written for the supplier and the invoice "
-                "line it concerns. Finance's own wording, expected and actual figures, amounts "
+                "description": "An invoice lists every hold it was ever given, open and released, "
+                "as the supplier may see them: the hold code, its status, the message written "
+                "for the supplier and the invoice line it concerns. An open hold keeps the "
+                "invoice ON_HOLD, except a disputed line (code DISPUTE): the rest of the invoice "
+                "goes on to be posted without that line, whose amount stays held until the "
+                "dispute is settled. Finance's own wording, expected and actual figures, amounts "
                 "at risk, internal notes and comments are never returned. `questions` lists what "
                 "accounts payable asked the supplier about a held invoice: an unanswered one "
                 "keeps the invoice waiting on the supplier; answer it with "
@@ -820,8 +823,9 @@ API_SCHEMAS: Spec = {
                     "holds": {
                         "type": "array",
                         "items": schema_ref("Hold"),
-                        "description": "Why an invoice is ON_HOLD, as the supplier may see it "
-                        "(never finance's internal notes); released holds stay listed",
+                        "description": "Why an invoice is or was held, as the supplier may see "
+                        "it (never finance's internal notes); released holds stay listed, and an "
+                        "open DISPUTE holds one line of an invoice that went on without it",
                     },
                     "questions": {
                         "type": "array",
