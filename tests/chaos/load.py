@@ -1,7 +1,9 @@
 """The load: JSON invoices that match the mock ERP's purchase orders cleanly (and a few
 acknowledgments), sent by client threads through both web processes, each retried with its
-Idempotency-Key the way a well-behaved partner retries: on no answer, a 5xx or a 409 (the same
-key still in flight), with backoff, and never with a new key."""
+Idempotency-Key the way a well-behaved partner retries: on no answer, a 5xx, a 429 or a 409 that
+says when to come back (the same key or the same bytes still in flight: `Retry-After`), with
+backoff, and never with a new key. A 409 without `Retry-After` (these bytes were received
+before) is an answer: retrying it cannot change it."""
 
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ ATTEMPTS = 8
 BACKOFF_SECONDS = (0.2, 0.5, 1, 2, 3, 4, 5)
 REQUEST_TIMEOUT = (2, 10)
 ACK_EVERY = 15  # one document in this many is an acknowledgment
-RETRY_STATUSES = frozenset({409, 429})
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Client:
             if status.code >= 500:
                 submission.errors.append(status.error)
             submission.document_ids |= status.document_ids
-            if status.code != NO_ANSWER and status.code < 500 and status.code not in RETRY_STATUSES:
+            if status.code != NO_ANSWER and status.code < 500 and not status.come_back:
                 return
             time.sleep(BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)])
 
@@ -157,7 +158,10 @@ class Client:
         ids = set()
         if response.status_code == 202:
             ids = {d["id"] for d in response.json()["documents"]}
-        return Answer(response.status_code, ids, _problem_type(response))
+        come_back = response.status_code == 429 or (
+            response.status_code == 409 and "Retry-After" in response.headers
+        )
+        return Answer(response.status_code, ids, _problem_type(response), come_back)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ class Answer:
     code: int
     document_ids: set[int]
     error: str = ""
+    come_back: bool = False  # a 429, or a 409 with Retry-After: the same request again later
 
 
 def _problem_type(response: requests.Response) -> str:
