@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pyotp
@@ -153,15 +155,35 @@ def _second_factor(client, response, mfa_code: str | None):
     return client.post(location, data={"code": code, "csrf_token": csrf_token(page)})
 
 
-@pytest.fixture
-def portal_erp(app, erp_server):
-    """Point the portal at the real mock ERP process for this test."""
+@contextmanager
+def erp_of_the_test(app, erp) -> Iterator[None]:
+    """The portal talks to `erp` until the block ends, then to the ERP it had before."""
     from app.erp import set_erp
 
     previous = app.extensions.get("erp")
-    set_erp(app, erp_server.client())
-    yield erp_server
-    if previous is None:
-        app.extensions.pop("erp", None)
-    else:
-        set_erp(app, previous)
+    set_erp(app, erp)
+    try:
+        yield
+    finally:
+        if previous is None:
+            app.extensions.pop("erp", None)
+        else:
+            set_erp(app, previous)
+
+
+@pytest.fixture
+def portal_erp(app, erp_server):
+    """Point the portal at the real mock ERP process for this test."""
+    with erp_of_the_test(app, erp_server.client()):
+        yield erp_server
+
+
+@pytest.fixture
+def fake_erp(app):
+    """The in-memory ERP that records its calls (app.erp.fake), for tests that script the ERP's
+    failures; everything else talks to the real mock ERP (`portal_erp`)."""
+    from app.erp.fake import RecordingErp
+
+    erp = RecordingErp()
+    with erp_of_the_test(app, erp):
+        yield erp

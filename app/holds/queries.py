@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -22,6 +21,7 @@ from app.documents.models import Document, DocumentEvent, DocumentKind, Document
 from app.holds.models import Question, Review
 from app.matching.findings import LINE_ONLY, HoldCode
 from app.matching.models import Hold, HoldStatus
+from app.ops.charts import percentile
 
 PAGE_SIZE = 50
 DUE_SOON = dt.timedelta(hours=8)  # an SLA running out within this is "due soon"
@@ -595,15 +595,6 @@ def _reduced(rows: Sequence[Any]) -> _Counts:
         median_hours=percentile(hours, 0.5),
         p90_hours=percentile(hours, 0.9),
     )
-
-
-def percentile(ordered: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
-    if not ordered:
-        return None
-    position = q * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _holds_raised(

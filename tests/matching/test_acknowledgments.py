@@ -14,9 +14,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.db import db, utcnow
 from app.documents.models import DocumentState
-from app.erp import set_erp
 from app.erp.errors import ErpRejected, ErpUnavailable
-from app.erp.fake import RecordingErp
 from app.erp.interface import PoStatus, PurchaseOrder
 from app.holds import services as finance
 from app.matching.findings import HoldCode
@@ -218,15 +216,8 @@ def test_the_supplier_reads_its_acknowledgment_in_plain_words(client, keystone, 
 
 
 @pytest.fixture
-def fake(app):
-    previous = app.extensions.get("erp")
-    erp = RecordingErp()
-    set_erp(app, erp)
-    yield erp
-    if previous is None:
-        app.extensions.pop("erp", None)
-    else:
-        set_erp(app, previous)
+def fake(fake_erp):
+    return fake_erp
 
 
 @pytest.fixture

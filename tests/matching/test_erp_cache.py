@@ -12,7 +12,6 @@ from flask import g
 
 from app.db import utcnow
 from app.documents.models import DocumentState
-from app.erp import set_erp
 from app.erp.fake import RecordingErp
 from app.erp.interface import PoStatus, PurchaseOrder
 from app.intake import flip
@@ -27,15 +26,8 @@ LATER = dt.timedelta(hours=2)
 
 
 @pytest.fixture
-def fake(app):
-    previous = app.extensions.get("erp")
-    erp = RecordingErp()
-    set_erp(app, erp)
-    yield erp
-    if previous is None:
-        app.extensions.pop("erp", None)
-    else:
-        set_erp(app, previous)
+def fake(fake_erp):
+    return fake_erp
 
 
 @pytest.fixture

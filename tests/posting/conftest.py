@@ -11,8 +11,6 @@ from sqlalchemy import select
 
 from app.db import db
 from app.documents.models import Document, DocumentState
-from app.erp import set_erp
-from app.erp.fake import RecordingErp
 from app.erp.interface import PoStatus
 from app.jobs import ERP_QUEUE, redis_connection
 from app.orgs.models import Organization
@@ -44,15 +42,8 @@ def settings(app, monkeypatch):
 
 
 @pytest.fixture
-def fake_portal_erp(app):
-    previous = app.extensions.get("erp")
-    fake = RecordingErp()
-    set_erp(app, fake)
-    yield fake
-    if previous is None:
-        app.extensions.pop("erp", None)
-    else:
-        set_erp(app, previous)
+def fake_portal_erp(fake_erp):
+    return fake_erp
 
 
 @pytest.fixture
