@@ -167,6 +167,8 @@ class Config:
     # The finance queue's SLA: hours from an invoice going on hold to its being resolved, by
     # default and per hold code (JSON); the shortest of its codes applies. Overdue rows stand out.
     HOLD_SLA_HOURS = _int("HOLD_SLA_HOURS", 48)
+    # The finance queue's matching figures (a month of timelines) are kept this long per process.
+    HOLDS_KPI_CACHE_SECONDS = _int("HOLDS_KPI_CACHE_SECONDS", 60)
     HOLD_SLA_HOURS_BY_CODE = _hours_by_code("HOLD_SLA_HOURS_BY_CODE")
     # An invoice dated more than this many days back is held (DATE) for a person to look at.
     MATCHING_MAX_AGE_DAYS = _int("MATCHING_MAX_AGE_DAYS", 365)
@@ -231,6 +233,7 @@ class TestingConfig(Config):
     REDIS_URL = _env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     SERVER_NAME = "portal.test"
     OAUTH_ISSUER = "http://portal.test"  # the in-process test client's own URL
+    HOLDS_KPI_CACHE_SECONDS = 0  # every test reads the figures it just made
 
 
 class ProductionConfig(Config):

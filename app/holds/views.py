@@ -172,10 +172,8 @@ _kpi_lock = threading.Lock()
 
 
 def _kpi_report(supplier_id: int | None) -> tuple[dt.datetime, queries.KpiReport]:
-    """(as of, the report): computed now, or kept from up to HOLDS_KPI_CACHE_SECONDS ago
-    (default 60; none under test unless set)."""
-    default = 0 if current_app.testing else 60
-    keep = dt.timedelta(seconds=current_app.config.get("HOLDS_KPI_CACHE_SECONDS", default))
+    """(as of, the report): computed now, or kept from up to HOLDS_KPI_CACHE_SECONDS ago."""
+    keep = dt.timedelta(seconds=int(current_app.config["HOLDS_KPI_CACHE_SECONDS"]))
     now = utcnow()
     with _kpi_lock:
         kept = _kpi_cache.get(supplier_id)
