@@ -242,3 +242,14 @@ def test_the_supplier_never_reads_the_erp_error_or_the_replay_note(
         assert "INC-4411" not in text
         assert "audit entry" not in text
     assert "delayed on our side" in page
+
+
+def test_every_ops_page_carries_the_ops_navigation_marking_where_you_are(client):
+    ops_client(client)
+    for path in ("/ops", "/ops/queues", "/ops/documents", "/ops/dead-letters", "/ops/erp", "/ops/health",
+                 "/ops/audit"):  # fmt: skip
+        page = client.get(path).get_data(as_text=True)
+        nav = page[page.index('aria-label="Operations"') :]
+        nav = nav[: nav.index("</nav>")]
+        assert nav.count("<a ") == 8, path
+        assert f'href="{path}" aria-current="page"' in nav, path
