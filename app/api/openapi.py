@@ -17,6 +17,7 @@ from app.erp.interface import OPEN_PO_STATUSES
 from app.intake.idempotency import DEFAULT_RETENTION_HOURS
 from app.matching.findings import HoldCode
 from app.matching.models import HoldStatus
+from app.matching.settlement import STATES as SETTLEMENT_STATES
 from app.oauth.scopes import SCOPE_DESCRIPTIONS
 from app.webhooks.events import EVENT_TYPES, PING
 
@@ -774,6 +775,28 @@ API_SCHEMAS: Spec = {
                 "type": ["string", "null"],
                 "description": "The invoice line the hold concerns; null for the whole invoice",
             },
+            "settlement": {
+                "oneOf": [
+                    _obj(
+                        {
+                            "state": {
+                                "type": "string",
+                                "enum": list(SETTLEMENT_STATES),
+                                "description": "accepted: being booked on its own; booked: "
+                                "booked on its own, not paid yet; paid: paid on its own; "
+                                "refused: the hospital's accounting system could not enter it "
+                                "(accounts payable is looking at it)",
+                            },
+                            "paid_on": {"type": ["string", "null"], "format": "date"},
+                            "reference": NULLABLE_STRING,
+                        }
+                    ),
+                    {"type": "null"},
+                ],
+                "description": "For a disputed line accepted after the rest of the invoice was "
+                "booked without it: the line is booked and paid on its own, and this says how "
+                "far (paid_on and reference once paid). Null for every other hold",
+            },
         },
         description="Why an invoice is held, as its supplier may see it",
     ),
@@ -825,7 +848,8 @@ API_SCHEMAS: Spec = {
                         "items": schema_ref("Hold"),
                         "description": "Why an invoice is or was held, as the supplier may see "
                         "it (never finance's internal notes); released holds stay listed, and an "
-                        "open DISPUTE holds one line of an invoice that went on without it",
+                        "open DISPUTE holds one line of an invoice that went on without it (once "
+                        "released, its settlement says how the line was booked and paid)",
                     },
                     "questions": {
                         "type": "array",

@@ -14,6 +14,7 @@ from app.documents.transitions import Received, outside_label, outside_reason
 from app.erp.interface import PurchaseOrder
 from app.holds.models import Question
 from app.matching.models import Hold
+from app.matching.settlement import settlement
 
 
 def _number(value: Decimal | None) -> str | None:
@@ -110,6 +111,19 @@ def supplier_hold(hold: Hold) -> dict[str, Any]:
         "status": hold.status.value,
         "message": hold.supplier_message,
         "line": hold.line,
+        "settlement": _settlement(hold),
+    }
+
+
+def _settlement(hold: Hold) -> dict[str, Any] | None:
+    """A disputed line accepted after its invoice was booked: booked on its own, and paid."""
+    found = settlement(hold)
+    if found is None:
+        return None
+    return {
+        "state": found.state,
+        "paid_on": found.paid_on.isoformat() if found.paid_on else None,
+        "reference": found.reference,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -131,6 +132,7 @@ ACTIONS: dict[str, Callable[[Details], tuple[str, str]]] = {
         f"Disputed line {d.get('line')} refused by the ERP",
         _text(d, "error"),
     ),
+    "invoice.line_paid": lambda d: (f"Disputed line {d.get('line')} paid", _line_paid(d)),
 }
 
 
@@ -151,8 +153,24 @@ def _correction(details: Details) -> str:
 
 
 def _line_booked(details: Details) -> str:
-    amount = f"{details['amount']} " if details.get("amount") else ""
+    amount = f"{_money(details.get('amount'))} " if details.get("amount") else ""
     return f"{amount}booked in the ERP as {details.get('ap_invoice_id')}"
+
+
+def _line_paid(details: Details) -> str:
+    """What the ERP paid for the line (its tax included), else the line's amount held."""
+    paid = details.get("paid_amount") or details.get("amount")
+    amount = f"{_money(paid)} " if paid else ""
+    reference = details.get("reference") or "none"
+    return f"{amount}paid on {details.get('paid_on')}, reference {reference}"
+
+
+def _money(value: Any) -> str:
+    """An amount as stored (the database's fixed scale: 40.000000) as it is printed: 40.00."""
+    try:
+        return f"{Decimal(str(value)):.2f}"
+    except ArithmeticError:
+        return str(value)
 
 
 def _findings(details: Details) -> str:

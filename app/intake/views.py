@@ -22,6 +22,7 @@ from app.intake import correction, examples, flip, services
 from app.intake.forms import CorrectionForm, FlipForm, UploadForm
 from app.intake.portal import form_submission, receive_own, sent
 from app.intake.words import state_label, state_words
+from app.matching import settlement
 from app.matching.queries import holds_of
 from app.matching.services import billed
 from app.orgs.models import Organization, OrgKind
@@ -100,6 +101,7 @@ def document(document_id: int) -> str:
         state_words=state_words(found),
         can_correct=_correctable(found) and current_user.has_role(*SENDERS),
         holds=holds_of(found.id),
+        settlement_words=settlement.words,
         outside_label=outside_label,
         outside_reason=outside_reason,
     )

@@ -10,7 +10,17 @@ import hashlib
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import CursorResult, ForeignKey, Index, Integer, Numeric, String, Text, update
+from sqlalchemy import (
+    CursorResult,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -41,12 +51,25 @@ class HoldStatus(enum.StrEnum):
     RELEASED = "RELEASED"
 
 
+# A withheld (disputed) line once its dispute is released (`Hold.followup`): owed, then posted
+# as its own AP invoice or refused by the ERP (app.posting.services books it).
+OWED, LINE_POSTED, LINE_REFUSED = "owed", "posted", "refused"
+
+
 class Hold(Model):
     __tablename__ = "holds"
     __table_args__ = (
         Index("ix_holds_open_code", "status", "code", "document_id"),
         # The finance queue's "holds raised in the last 30 days, by code" (app.holds.queries).
         Index("ix_holds_created_at_code", "created_at", "code"),
+        # Payment sync's posted lines not yet paid, the longest unasked first
+        # (app.posting.payments): a handful among every hold ever raised.
+        Index(
+            "ix_holds_line_payment_due",
+            "followup_checked_at",
+            postgresql_where=f"followup = '{LINE_POSTED}' AND followup_paid_on IS NULL",
+            sqlite_where=f"followup = '{LINE_POSTED}' AND followup_paid_on IS NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +108,12 @@ class Hold(Model):
     # "posted" (as its own AP invoice, `followup_ap_invoice_id`) or "refused" by the ERP.
     followup: Mapped[str | None] = mapped_column(String(16))
     followup_ap_invoice_id: Mapped[int | None] = mapped_column(Integer)
+    # The posted line's own payment, as payment sync found it in the ERP (the invoice's is on
+    # the document), and when payment sync last asked (each line at most every
+    # PAYMENT_SYNC_MINUTES, the longest unasked first).
+    followup_paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    followup_payment_reference: Mapped[str | None] = mapped_column(String(64))
+    followup_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     document: Mapped[Document] = relationship()
     corrected_by: Mapped[User | None] = relationship(foreign_keys=[corrected_by_id])

@@ -33,10 +33,13 @@ def replay_command(document_ids: tuple[int, ...], reason: str) -> None:
 
 @cli.command("sync-payments")
 def sync_payments_command() -> None:
-    """Ask the ERP about posted invoices now; mark the paid ones PAID."""
+    """Ask the ERP about posted invoices (and lines booked on their own) now; mark the paid
+    ones PAID."""
     with unit_of_work():
-        paid = payments.sync_due(utcnow())
-    click.echo(f"{paid} invoice(s) marked paid")
+        synced = payments.sync(utcnow())
+    click.echo(f"{synced.invoices} invoice(s) marked paid")
+    if synced.lines:
+        click.echo(f"{synced.lines} disputed line(s) booked on their own marked paid")
 
 
 @documents_cli.command("reconcile")

@@ -40,7 +40,7 @@ from app.erp.errors import ErpError, ErpNotFound, ErpRejected, ErpUnavailable
 from app.erp.interface import ApInvoice
 from app.jobs import queue
 from app.matching.findings import LINE_ONLY, HoldCode, Severity
-from app.matching.models import Hold, HoldStatus
+from app.matching.models import LINE_POSTED, LINE_REFUSED, OWED, Hold, HoldStatus
 from app.matching.queries import waits_on
 from app.pipeline import POST
 from app.posting import attempts, backoff, breaker, payload
@@ -55,8 +55,9 @@ UNKNOWN_REASONS = frozenset({"read_timeout", "connection_error"})
 S = DocumentState
 # RQ's scheduler may start a retry a little before its time.
 EARLY = dt.timedelta(seconds=2)
-# A withheld (disputed) line once its dispute is released: owed, then posted or refused.
-OWED, LINE_POSTED, LINE_REFUSED = "owed", "posted", "refused"
+# A withheld (disputed) line once its dispute is released is OWED, then LINE_POSTED or
+# LINE_REFUSED (`Hold.followup`; the values live with the hold, which the supplier's pages read
+# too); payment sync then follows a posted line to its payment (app.posting.payments).
 
 
 @dataclass(frozen=True)

@@ -397,7 +397,9 @@ def test_the_api_shows_holds_only_to_their_supplier(client, lakeside, portal_erp
     run_jobs()
     mine = client.get(f"/api/v1/documents/{held}", headers=bearer(lakeside)).json
     assert [hold["code"] for hold in mine["holds"]] == [code.value for code in holds(held)]
-    assert all(set(hold) == {"code", "status", "message", "line"} for hold in mine["holds"])
+    assert all(
+        set(hold) == {"code", "status", "message", "line", "settlement"} for hold in mine["holds"]
+    )
     assert "beyond tolerance" not in json.dumps(mine)  # finance's wording never leaves
     other = OrganizationFactory(supplier=True, erp_vendor_number="V1002")
     theirs = client.get(f"/api/v1/documents/{held}", headers=bearer(other))
@@ -413,7 +415,7 @@ def test_the_openapi_document_says_holds_are_shown_as_the_supplier_may_see_them(
     assert "never returned" in reading["description"]
     assert "404" in reading["responses"]
     hold = spec["components"]["schemas"]["Hold"]
-    assert set(hold["properties"]) == {"code", "status", "message", "line"}
+    assert set(hold["properties"]) == {"code", "status", "message", "line", "settlement"}
 
 
 def test_staff_cannot_use_the_supplier_po_and_correction_pages(client, lakeside, portal_erp):

@@ -89,7 +89,9 @@ def test_three_times_the_po_price_is_held_and_the_supplier_reads_why(client, lak
     assert {hold["code"] for hold in shown} >= {"PRICE"}
     price = next(hold for hold in shown if hold["code"] == "PRICE")
     assert "higher than the purchase order" in price["message"]
-    assert set(price) == {"code", "status", "message", "line"}  # never finance's wording
+    # Never finance's wording; a settlement only for a disputed line accepted later.
+    assert set(price) == {"code", "status", "message", "line", "settlement"}
+    assert price["settlement"] is None
 
 
 def test_an_invoice_against_another_suppliers_po_is_held(client, lakeside, portal_erp):
