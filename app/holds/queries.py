@@ -18,10 +18,10 @@ from sqlalchemy.orm import selectinload
 
 from app.db import db, utcnow
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState
+from app.figures import percentile
 from app.holds.models import Question, Review
 from app.matching.findings import LINE_ONLY, HoldCode
 from app.matching.models import Hold, HoldStatus
-from app.ops.charts import percentile
 
 PAGE_SIZE = 50
 DUE_SOON = dt.timedelta(hours=8)  # an SLA running out within this is "due soon"

@@ -1,10 +1,9 @@
 """The console's small charts as geometry for server-drawn SVG (no script, nothing loaded from
-elsewhere, no style attributes: the template only places shapes with classes), and the
-percentile its figures share."""
+elsewhere, no style attributes: the template only places shapes with classes). The percentile the
+figures share is app.figures'."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,12 +30,3 @@ def spark(values: Sequence[int]) -> Spark:
              round(height, 2), value)
         )  # fmt: skip
     return Spark(SPARK_WIDTH, SPARK_HEIGHT, tuple(bars), peak)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
-    if not ordered:
-        return None
-    position = q * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -27,8 +27,8 @@ from sqlalchemy.sql.selectable import CTE
 
 from app.db import UTCDateTime, db
 from app.documents.models import Document, DocumentEvent, DocumentKind, DocumentState, OutboxEntry
+from app.figures import percentile
 from app.ops import erp_calls, reconnects
-from app.ops.charts import percentile
 from app.posting import breaker
 from app.posting.models import PostingAttempt, ReconcileRun
 

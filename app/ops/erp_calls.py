@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.db import db, table_of
 from app.erp.client import ErpCall, erp_called
-from app.ops.charts import percentile
+from app.figures import percentile
 from app.ops.models import ErpCallRecord
 from app.posting.models import AttemptState, PostingAttempt
 
