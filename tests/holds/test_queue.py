@@ -166,3 +166,17 @@ def test_with_the_erp_down_the_invoice_page_still_opens_and_says_so(client, held
         portal_erp.clear_faults()
     assert page.status_code == 200
     assert "The ERP is not answering" in page.get_data(as_text=True)
+
+
+def test_the_counts_run_serially_without_jit_for_the_rest_of_the_request_only():
+    """Worker start-up and JIT compilation cost the counts more than they save at a million
+    invoices (bench/queue_bench.py); the settings are local to the transaction."""
+    from sqlalchemy import text
+
+    from app.holds import queries
+
+    queries.counts_by_code()
+    assert db.session.execute(text("SHOW jit")).scalar() == "off"
+    assert db.session.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
+    with db.engine.connect() as other:  # another transaction keeps the server's settings
+        assert other.execute(text("SHOW max_parallel_workers_per_gather")).scalar() != "0"
