@@ -26,10 +26,10 @@ from app.matching.models import LINE_POSTED, Hold
 from app.pipeline import on_behalf_of
 from app.posting import breaker
 from app.posting.models import AttemptState, PostingAttempt
+from app.posting.services import SYSTEM
 
 log = structlog.get_logger(__name__)
 ENDPOINT = "payments"
-SYSTEM = "system"
 # A booked line is asked about while its invoice is booked or paid (never once it is gone).
 BOOKED = (DocumentState.POSTED, DocumentState.PAID)
 
